@@ -1,0 +1,41 @@
+// `dsu run <entry>`: supervise the program in the foreground.
+import { resolveEntry, versionOf } from '../../runtime/supervisor/entry.js'
+import { defaultStateDir } from '../../runtime/supervisor/state-dir.js'
+import { Supervisor } from '../../runtime/supervisor/supervisor.js'
+import path from 'node:path'
+import { fail } from '../output.js'
+
+export interface RunArgs {
+  entry: string
+  stateDir?: string
+  timeout: number
+  stopTimeout: number
+  versionLabel?: string
+  nodeArg: string[]
+}
+
+export async function run(args: RunArgs): Promise<number> {
+  let supervisor: Supervisor
+  try {
+    const entry = resolveEntry(args.entry)
+    supervisor = new Supervisor({
+      entry,
+      version: args.versionLabel ?? versionOf(entry),
+      stateDir: path.resolve(args.stateDir ?? defaultStateDir(entry)),
+      timeoutMs: args.timeout,
+      stopTimeoutMs: args.stopTimeout,
+      nodeArgs: args.nodeArg,
+      log: (line) => process.stderr.write(line + '\n'),
+    })
+    await supervisor.start()
+  } catch (error) {
+    return fail(error, false)
+  }
+  const stop = (): void => void supervisor.stop()
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  const code = await supervisor.done
+  process.off('SIGINT', stop)
+  process.off('SIGTERM', stop)
+  return code
+}

@@ -1,0 +1,27 @@
+// Exit codes a deploy pipeline can branch on (documented in the README).
+import type { ErrorCode } from '../runtime/errors.js'
+
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  noSupervisor: 3,
+  refused: 4,
+  rolledBack: 5,
+} as const
+
+export function exitCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case 'DSU_ERR_USAGE':
+    case 'DSU_ERR_ENTRY_NOT_FOUND':
+    case 'DSU_ERR_TRANSFORMER_NOT_FOUND':
+      return EXIT.usage
+    case 'DSU_ERR_NO_SUPERVISOR':
+      return EXIT.noSupervisor
+    case 'DSU_ERR_UPGRADE_IN_PROGRESS':
+    case 'DSU_ERR_SUPERVISOR_RUNNING':
+      return EXIT.refused
+    default:
+      return EXIT.internal
+  }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// The `dsu` command: argument parsing only; each command lives in commands/.
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { DsuError } from '../runtime/errors.js'
+import { run } from './commands/run.js'
+import { upgrade } from './commands/upgrade.js'
+import { status, stop } from './commands/status.js'
+import { fail } from './output.js'
+
+const DEFAULT_TIMEOUT_MS = 10_000
+
+const finish = (code: number): void => {
+  process.exitCode = code
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('dsu')
+  .usage('$0 <command> [options]\n\nLive upgrades for stateful Node.js servers.')
+  .option('state-dir', { type: 'string', describe: 'state directory (default: .dsu/ beside the entry; clients search upwards)' })
+  .command('run <entry>', 'supervise a program in the foreground', (y) => y
+    .positional('entry', { type: 'string', demandOption: true, describe: 'entry file, or a directory with package.json main / index.js / server.js' })
+    .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline of upgrades, ms' })
+    .option('stop-timeout', { type: 'number', default: 10_000, describe: 'grace period of a stop before the program is killed, ms' })
+    .option('version-label', { type: 'string', describe: 'version label (default: nearest package.json version)' })
+    .option('node-arg', { type: 'string', array: true, default: [] as string[], describe: 'extra node flag for program processes (repeatable)' }),
+  async (argv) => finish(await run({
+    entry: argv.entry as string, stateDir: argv.stateDir, timeout: argv.timeout, stopTimeout: argv.stopTimeout,
+    versionLabel: argv.versionLabel, nodeArg: argv.nodeArg as string[],
+  })))
+  .command('upgrade', 'upgrade the running program live', (y) => y
+    .option('to', { type: 'string', demandOption: true, describe: 'new entry file or directory' })
+    .option('transformer', { type: 'string', describe: 'transformer module (default: dsu.transform.js beside the new entry)' })
+    .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline, ms' })
+    .option('version-label', { type: 'string', describe: 'version label of the new version' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
+  async (argv) => finish(await upgrade({
+    to: argv.to, transformer: argv.transformer, timeout: argv.timeout, json: argv.json,
+    stateDir: argv.stateDir, versionLabel: argv.versionLabel,
+  })))
+  .command('status', 'show the running program', (y) => y
+    .option('json', { type: 'boolean', default: false }),
+  async (argv) => finish(await status({ json: argv.json, stateDir: argv.stateDir })))
+  .command('stop', 'stop the program gracefully and the supervisor with it', (y) => y
+    .option('json', { type: 'boolean', default: false })
+    .option('timeout', { type: 'number', describe: 'grace period before the program is killed, ms' }),
+  async (argv) => finish(await stop({ json: argv.json, stateDir: argv.stateDir, timeout: argv.timeout })))
+  .check((argv) => {
+    for (const name of ['timeout', 'stop-timeout'] as const) {
+      const v = argv[name]
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new Error(`--${name} must be a positive number of milliseconds`)
+    }
+    return true
+  })
+  .demandCommand(1, 'name a command: run, upgrade, status or stop')
+  .strict()
+  .fail((message, error, y) => {
+    if (error && !(error instanceof Error && /must be|Unknown|Missing|Not enough/.test(error.message))) throw error
+    const json = process.argv.includes('--json')
+    if (!json) process.stderr.write(y.help() && '')
+    finish(fail(new DsuError('DSU_ERR_USAGE', message ?? error?.message ?? 'bad arguments'), json))
+  })
+  .help()
+  .version()
+  .parseAsync()

@@ -1,0 +1,74 @@
+// The one catalogue of errors a user can see. Every entry has a stable code, a
+// message that says what failed, and a hint that says what to do. Errors cross
+// process boundaries (program -> supervisor -> CLI), so they are recognised by
+// `code`, never by `instanceof`; `toWire`/`fromWire` carry them over IPC.
+
+export const catalogue = {
+  DSU_ERR_USAGE: 'Wrong arguments. Run `dsu --help` for the usage.',
+  DSU_ERR_ENTRY_NOT_FOUND: 'Check the path; a directory must hold package.json "main" or index.js/server.js.',
+  DSU_ERR_TRANSFORMER_NOT_FOUND: 'Check the --transformer path.',
+  DSU_ERR_TRANSFORMER_INVALID: 'A transformer module must default-export a function (oldRoots, { from, to }) => newRoots.',
+  DSU_ERR_TRANSFORM_FAILED: 'The transformer threw; fix it and upgrade again. The old version kept serving.',
+  DSU_ERR_NO_SUPERVISOR: 'Start the program with `dsu run <entry>`, or pass --state-dir to point at its state directory.',
+  DSU_ERR_SUPERVISOR_RUNNING: 'Another `dsu run` already owns this state directory; stop it or pass another --state-dir.',
+  DSU_ERR_UPGRADE_IN_PROGRESS: 'Wait for the running upgrade to commit or roll back, then try again.',
+  DSU_ERR_UNSERIALIZABLE: 'Marked state may hold plain data, Map, Set, Date, BigInt, RegExp, typed arrays; keep functions, sockets and class instances out of it.',
+  DSU_ERR_SPAWN_FAILED: 'The new version exited or threw before asking for its state; run it alone (`node <entry>`) to see why.',
+  DSU_ERR_SUCCESSOR_EXITED: 'The new version exited during the upgrade; its output above says why.',
+  DSU_ERR_QUIESCE_TIMEOUT: 'A request, transaction or connection did not finish before the deadline; raise --timeout or find the slow work.',
+  DSU_ERR_PHASE_TIMEOUT: 'A phase did not finish before the deadline; raise --timeout or look at the new version\'s output.',
+  DSU_ERR_READY_TIMEOUT: 'The new version did not re-bind its listeners or call ready() before the deadline.',
+  DSU_ERR_STATE_STREAM: 'The state stream between the two versions broke; the old version kept serving.',
+  DSU_ERR_PROGRAM_EXITED: 'The supervised program exited; its output above says why.',
+  DSU_ERR_NOT_SUPERVISED: 'This call needs a supervisor; start the program with `dsu run`.',
+  DSU_ERR_CONTROL_MESSAGE: 'A control message was malformed; use the `dsu` CLI of the same version as the supervisor.',
+  DSU_ERR_STATE_NAME: 'state(name, init) needs a non-empty string name and an init function, and a name may be marked once.',
+  DSU_ERR_INTERNAL: 'This is a bug in dsu; please report it with the output above.',
+} as const
+
+export type ErrorCode = keyof typeof catalogue
+
+export interface WireError {
+  code: ErrorCode
+  message: string
+  phase?: string
+}
+
+export class DsuError extends Error {
+  readonly code: ErrorCode
+  readonly hint: string
+  phase?: string
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; phase?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'DsuError'
+    this.code = code
+    this.hint = catalogue[code]
+    if (options?.phase) this.phase = options.phase
+  }
+}
+
+const marker = Symbol.for('dsu.error')
+Object.defineProperty(DsuError.prototype, marker, { value: true })
+
+export function isDsuError(value: unknown, code?: ErrorCode): value is DsuError {
+  if (typeof value !== 'object' || value === null) return false
+  const v = value as { code?: unknown; [marker]?: unknown }
+  if (v[marker] !== true && !(typeof v.code === 'string' && v.code in catalogue)) return false
+  return code === undefined || v.code === code
+}
+
+export function toWire(error: unknown, fallback: ErrorCode = 'DSU_ERR_INTERNAL'): WireError {
+  if (isDsuError(error)) {
+    const wire: WireError = { code: error.code, message: error.message }
+    if (error.phase) wire.phase = error.phase
+    return wire
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  return { code: fallback, message }
+}
+
+export function fromWire(wire: WireError): DsuError {
+  const code: ErrorCode = wire.code in catalogue ? wire.code : 'DSU_ERR_INTERNAL'
+  return new DsuError(code, wire.message, wire.phase ? { phase: wire.phase } : undefined)
+}

@@ -1,0 +1,44 @@
+/**
+ * dsu runtime: the only import a program needs to be upgraded live.
+ *
+ *   import { state } from 'dsu'
+ *   const sessions = await state('sessions', () => new Map())
+ *
+ * Under `dsu run` the runtime registers marked state and listening sockets
+ * with the supervisor and answers its upgrade phases. Run alone
+ * (`node server.js`) every call here is a no-op or plain initialisation.
+ *
+ * Invariants the runtime upholds (README, "Guarantees"):
+ *  - before commit only the old version serves; its work stops (requests,
+ *    transactions, update points, paused timers) before its state is captured;
+ *  - a successor's listen() binds the inherited listening socket at commit,
+ *    so the kernel socket never closes and connections wait in its backlog;
+ *  - on rollback the old version resumes exactly where it stopped.
+ */
+import { role, send } from './program/channel.js'
+import { interceptListen } from './program/listeners.js'
+import { startPredecessor } from './program/predecessor.js'
+import { startSuccessor } from './program/successor.js'
+import { ENV_VERSION } from './protocol.js'
+
+export { state } from './program/roots.js'
+export { transaction, updatePoint, onPause, onResume } from './program/quiescence.js'
+export { ready, deferReady } from './program/successor.js'
+export { DsuError, isDsuError, catalogue, type ErrorCode } from './errors.js'
+
+/** The version label the supervisor gave this program, or null when run alone. */
+export function version(): string | null {
+  return role === null ? null : (process.env[ENV_VERSION] ?? null)
+}
+
+/** True when this process runs under `dsu run`. */
+export function supervised(): boolean {
+  return role !== null
+}
+
+if (role !== null) {
+  const onClaim = role === 'successor' ? startSuccessor() : () => {}
+  interceptListen(onClaim)
+  startPredecessor()
+  void send({ dsu: 'hello', role, version: process.env[ENV_VERSION] ?? '', pid: process.pid })
+}

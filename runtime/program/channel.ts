@@ -1,0 +1,61 @@
+// The program's end of the IPC channel to the supervisor. Without a supervisor
+// (`node server.js`) `role` is null and every runtime call degrades to a no-op,
+// so programs still run on their own.
+import { ENV_ROLE, isDsuMessage, type ProgramMessage, type Role, type SupervisorMessage } from '../protocol.js'
+
+function detectRole(): Role | null {
+  const value = process.env[ENV_ROLE]
+  if (typeof process.send !== 'function') return null
+  return value === 'primary' || value === 'successor' ? value : null
+}
+
+export const role: Role | null = detectRole()
+
+type Handler = (message: SupervisorMessage, handle: unknown) => void
+const handlers = new Map<string, Handler>()
+let listening = false
+let holds = 0
+
+/** Registers the handler for one supervisor message type. */
+export function on<T extends SupervisorMessage['dsu']>(
+  type: T,
+  handler: (message: Extract<SupervisorMessage, { dsu: T }>, handle: unknown) => void,
+): void {
+  handlers.set(type, handler as Handler)
+  if (listening) return
+  listening = true
+  process.on('message', (message: unknown, handle: unknown) => {
+    if (!isDsuMessage(message)) return
+    handlers.get(message.dsu)?.(message as SupervisorMessage, handle)
+  })
+  // The channel must not keep a finished program alive; `hold()` refs it
+  // while the runtime itself waits on the supervisor.
+  unrefChannel()
+}
+
+export function send(message: ProgramMessage, handle?: unknown): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve()
+    // Errors here mean the supervisor is gone; the program keeps running.
+    process.send(message, handle as never, {}, () => resolve())
+  })
+}
+
+/** Keeps the process alive while the runtime awaits the supervisor. */
+export function hold(): () => void {
+  holds++
+  refChannel()
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    if (--holds === 0) unrefChannel()
+  }
+}
+
+interface RefCounted { ref(): void; unref(): void }
+function channel(): RefCounted | undefined {
+  return (process as unknown as { channel?: RefCounted }).channel
+}
+function refChannel(): void { channel()?.ref() }
+function unrefChannel(): void { if (holds === 0) channel()?.unref() }

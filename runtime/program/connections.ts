@@ -1,0 +1,131 @@
+// The connections of one listening server, as an upgrade participant. During
+// quiescence the server stops accepting (new connections are accepted by the
+// kernel and parked here unread), and each open connection is frozen between
+// requests by stopping reads on its handle, so no byte is read that the old
+// version would not answer. At commit the frozen and parked connections move
+// to the new version; on rollback everything resumes where it stopped.
+import net from 'node:net'
+import http from 'node:http'
+import { begin, type Participant } from './quiescence.js'
+
+type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
+interface StreamHandle { readStart(): number; readStop(): number; close(cb?: () => void): void; onconnection?: OnConnection }
+type Internal = net.Server & { _handle: StreamHandle | null; _connections: number }
+type InternalSocket = net.Socket & { _handle: StreamHandle | null; parser?: unknown; _httpMessage?: unknown; _server?: net.Server; server?: net.Server }
+
+export class ServerConnections implements Participant {
+  readonly server: Internal
+  readonly key: string
+  private readonly open = new Set<InternalSocket>()
+  private readonly frozen = new Set<InternalSocket>()
+  private parkedHandles: unknown[] = []
+  private acceptHandler: OnConnection | undefined
+  private readonly connectionsSymbol: symbol | undefined
+
+  constructor(server: net.Server, key: string) {
+    this.server = server as Internal
+    this.key = key
+    this.connectionsSymbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections')
+    server.on('connection', (socket: InternalSocket) => {
+      this.open.add(socket)
+      socket.once('close', () => {
+        this.open.delete(socket)
+        this.frozen.delete(socket)
+      })
+    })
+    if (server instanceof http.Server) {
+      // prepend: the request counts as in flight before the app sees it.
+      server.prependListener('request', (_req, res) => {
+        const done = begin()
+        res.once('close', done)
+      })
+    }
+  }
+
+  stop(): void {
+    const handle = this.server._handle
+    if (!handle || this.acceptHandler) return
+    this.acceptHandler = handle.onconnection
+    handle.onconnection = (err, clientHandle) => {
+      if (err === 0 && clientHandle) this.parkedHandles.push(clientHandle)
+    }
+  }
+
+  settle(): boolean {
+    const idle = this.idleParsers()
+    let all = true
+    for (const socket of this.open) {
+      if (this.frozen.has(socket)) continue
+      if (!this.isIdle(socket, idle)) {
+        all = false
+        continue
+      }
+      // Leave `_handle.reading` as it is so net.Socket does not restart reads.
+      socket._handle?.readStop()
+      this.frozen.add(socket)
+    }
+    return all
+  }
+
+  resume(): void {
+    for (const socket of this.frozen) socket._handle?.readStart()
+    this.frozen.clear()
+    const handle = this.server._handle
+    if (handle && this.acceptHandler) {
+      handle.onconnection = this.acceptHandler
+      const parked = this.parkedHandles
+      this.parkedHandles = []
+      for (const client of parked) this.acceptHandler.call(handle, 0, client)
+    }
+    this.acceptHandler = undefined
+  }
+
+  /** Closes the listening handle (the kernel socket lives on in the supervisor). */
+  closeListener(): void {
+    const handle = this.server._handle
+    if (!handle) return
+    handle.close()
+    this.server._handle = null
+  }
+
+  /** The raw handles of every connection to move to the new version. */
+  takeConnections(): Array<{ handle: unknown; release(): void }> {
+    const moved: Array<{ handle: unknown; release(): void }> = []
+    for (const socket of this.open) {
+      const handle = socket._handle
+      if (!handle) continue
+      // destroy() closes only this process's copy once the handle was sent.
+      moved.push({ handle, release: () => socket.destroy() })
+    }
+    for (const handle of this.parkedHandles) {
+      moved.push({ handle, release: () => (handle as StreamHandle).close() })
+    }
+    this.parkedHandles = []
+    return moved
+  }
+
+  /** Adopts a connection moved here from the old version. */
+  adopt(handle: unknown): void {
+    const options = { handle, readable: true, writable: true } as unknown as net.SocketConstructorOpts
+    const socket = new net.Socket(options) as InternalSocket
+    socket.server = this.server
+    socket._server = this.server
+    this.server._connections++
+    this.server.emit('connection', socket)
+  }
+
+  private isIdle(socket: InternalSocket, idleParsers: Set<unknown> | null): boolean {
+    if (!(this.server instanceof http.Server)) return true
+    if (socket._httpMessage) return false
+    // Without Node's connection list, a connection with no response pending is
+    // taken as idle; with it, one whose parser has begun a message is not.
+    if (!idleParsers || !socket.parser) return true
+    return idleParsers.has(socket.parser)
+  }
+
+  private idleParsers(): Set<unknown> | null {
+    if (!this.connectionsSymbol) return null
+    const list = (this.server as unknown as Record<symbol, { idle(): unknown[] } | undefined>)[this.connectionsSymbol]
+    return list ? new Set(list.idle()) : null
+  }
+}

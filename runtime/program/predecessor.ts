@@ -1,0 +1,64 @@
+// The running version's side of an upgrade: quiesce, stream the marked roots,
+// then either resume (rollback) or hand every connection to the new version
+// and exit (commit). Also the graceful stop.
+import net from 'node:net'
+import http from 'node:http'
+import { toWire } from '../errors.js'
+import { on, send } from './channel.js'
+import { servers } from './listeners.js'
+import { inflightCount, quiesce, resume } from './quiescence.js'
+import { markedRoots } from './roots.js'
+import { sendState } from '../transfer/state-stream.js'
+
+export function startPredecessor(): void {
+  on('quiesce', (message) => {
+    quiesce(message.timeoutMs).then(
+      () => send({ dsu: 'quiesced' }),
+      (error) => send({ dsu: 'quiesce-failed', error: toWire(error) }),
+    )
+  })
+  on('send-state', (message) => {
+    const socket = net.connect(message.path)
+    socket.once('connect', () => {
+      sendState(socket, markedRoots()).then(
+        (stats) => send({ dsu: 'sent', ...stats }),
+        (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
+      )
+    })
+    socket.once('error', (error) => {
+      if (!socket.connecting) return
+      void send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
+    })
+  })
+  on('resume', () => resume())
+  on('commit', () => void handOff())
+  on('stop', (message) => void stop(message.timeoutMs))
+  process.once('disconnect', () => void stop(5000))
+}
+
+async function handOff(): Promise<void> {
+  let moved = 0
+  for (const [key, connections] of servers) {
+    connections.closeListener()
+    for (const { handle, release } of connections.takeConnections()) {
+      await send({ dsu: 'connection', key }, handle)
+      release()
+      moved++
+    }
+  }
+  await send({ dsu: 'handed-off', connections: moved })
+  process.exit(0)
+}
+
+async function stop(timeoutMs: number): Promise<void> {
+  resume()
+  for (const { server } of servers.values()) {
+    server.close()
+    if (server instanceof http.Server) server.closeIdleConnections()
+  }
+  const deadline = Date.now() + timeoutMs
+  while (inflightCount() > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  process.exit(0)
+}

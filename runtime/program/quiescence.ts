@@ -1,0 +1,122 @@
+// Quiescence: the point where the old version does no work at all, so the
+// state captured next is final (guarantee 2, atomic switch). The program is
+// quiet when no request is in flight, no transaction runs, every open
+// connection is frozen between requests, and its own timers are paused.
+import { DsuError } from '../errors.js'
+
+/** Something that can stop taking new work and say when it is idle. */
+export interface Participant {
+  /** Stop accepting new work; called once when quiescence starts. */
+  stop(): void
+  /** Freeze what is idle now; true when everything it owns is frozen. */
+  settle(): boolean
+  /** Undo stop() and settle(): the upgrade rolled back. */
+  resume(): void
+}
+
+const participants = new Set<Participant>()
+const pauseHooks = new Set<() => void>()
+const resumeHooks = new Set<() => void>()
+let inflight = 0
+let paused = false
+let parked: Array<() => void> = []
+let recheck: (() => void) | null = null
+
+export function addParticipant(p: Participant): void {
+  participants.add(p)
+}
+
+export function isPaused(): boolean {
+  return paused
+}
+
+/** Counts one unit of work (a request, a transaction) until `done` runs. */
+export function begin(): () => void {
+  inflight++
+  let ended = false
+  return () => {
+    if (ended) return
+    ended = true
+    inflight--
+    recheck?.()
+  }
+}
+
+/** Runs `fn` as one unit an upgrade never splits; waits while paused. */
+export async function transaction<T>(fn: () => T | Promise<T>): Promise<T> {
+  if (paused) await updatePoint()
+  const done = begin()
+  try {
+    return await fn()
+  } finally {
+    done()
+  }
+}
+
+/** A safe place for a long-running loop to be stopped for an upgrade. */
+export function updatePoint(): Promise<void> {
+  if (!paused) return Promise.resolve()
+  return new Promise((resolve) => parked.push(resolve))
+}
+
+export function onPause(fn: () => void): () => void {
+  pauseHooks.add(fn)
+  return () => pauseHooks.delete(fn)
+}
+
+export function onResume(fn: () => void): () => void {
+  resumeHooks.add(fn)
+  return () => resumeHooks.delete(fn)
+}
+
+/** Stops all work; resolves once quiet, rejects (after resuming) at the deadline. */
+export function quiesce(timeoutMs: number): Promise<void> {
+  if (paused) return Promise.reject(new DsuError('DSU_ERR_INTERNAL', 'quiesce requested twice'))
+  paused = true
+  for (const hook of pauseHooks) hook()
+  for (const p of participants) p.stop()
+  return new Promise((resolve, reject) => {
+    let poll: NodeJS.Timeout | undefined
+    const finish = (error?: Error): void => {
+      recheck = null
+      clearTimeout(deadline)
+      clearTimeout(poll)
+      if (!error) return resolve()
+      resume()
+      reject(error)
+    }
+    const deadline = setTimeout(() => {
+      finish(new DsuError('DSU_ERR_QUIESCE_TIMEOUT',
+        `the old version was still busy after ${timeoutMs} ms (${describeBusy()})`))
+    }, timeoutMs)
+    const check = (): void => {
+      let quiet = inflight === 0
+      for (const p of participants) quiet = p.settle() && quiet
+      if (quiet) return finish()
+      // Events (a response ending, a connection closing) call check(); the
+      // short poll catches a parser going idle, which emits no event.
+      clearTimeout(poll)
+      poll = setTimeout(check, 1)
+    }
+    recheck = () => setImmediate(() => recheck && check())
+    check()
+  })
+}
+
+export function resume(): void {
+  if (!paused) return
+  paused = false
+  for (const p of participants) p.resume()
+  const waiting = parked
+  parked = []
+  for (const release of waiting) release()
+  for (const hook of resumeHooks) hook()
+}
+
+function describeBusy(): string {
+  return inflight === 1 ? '1 request or transaction in flight' : `${inflight} requests or transactions in flight`
+}
+
+export function inflightCount(): number {
+  return inflight
+}

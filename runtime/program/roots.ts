@@ -1,0 +1,42 @@
+// Marked state: the roots a program names with state(name, init). On a cold
+// start (or without a supervisor) a root is init()'s value; in a successor it
+// is the old version's value after the transformer ran.
+import { DsuError } from '../errors.js'
+
+const marked = new Map<string, unknown>()
+let restoredRoots: Promise<Map<string, unknown>> | null = null
+let firstCall: (() => Promise<void>) | null = null
+
+/** The roots the checkpoint captures, by name. */
+export function markedRoots(): ReadonlyMap<string, unknown> {
+  return marked
+}
+
+/** Successor only: where transferred roots come from, and the boot signal. */
+export function restoreFrom(roots: Promise<Map<string, unknown>>, onFirstCall: () => Promise<void>): void {
+  restoredRoots = roots
+  firstCall = onFirstCall
+}
+
+export async function state<T>(name: string, init: () => T | Promise<T>): Promise<T> {
+  if (typeof name !== 'string' || name === '') {
+    throw new DsuError('DSU_ERR_STATE_NAME', `state(name, init): name must be a non-empty string, got ${typeof name}`)
+  }
+  if (typeof init !== 'function') {
+    throw new DsuError('DSU_ERR_STATE_NAME', `state("${name}", init): init must be a function, got ${typeof init}`)
+  }
+  if (marked.has(name)) {
+    throw new DsuError('DSU_ERR_STATE_NAME', `state("${name}") was already marked; mark each root once and share the value`)
+  }
+  marked.set(name, undefined)
+  let value: T
+  if (restoredRoots) {
+    await firstCall?.()
+    const roots = await restoredRoots
+    value = roots.has(name) ? (roots.get(name) as T) : await init()
+  } else {
+    value = await init()
+  }
+  marked.set(name, value)
+  return value
+}

@@ -1,0 +1,45 @@
+// Messages between the supervisor and a program's runtime, over Node's IPC
+// channel. Only control messages travel here; bulk state goes over its own
+// Unix socket (see transfer/state-stream.ts). Handles (listening sockets,
+// accepted connections) ride along as the second argument of `.send()`.
+import type { WireError } from './errors.js'
+
+export const ENV_ROLE = 'DSU_ROLE'
+export const ENV_VERSION = 'DSU_VERSION'
+
+/** How the supervisor started this process. */
+export type Role = 'primary' | 'successor'
+
+// program -> supervisor
+export type ProgramMessage =
+  | { dsu: 'hello'; role: Role; version: string; pid: number }
+  | { dsu: 'listener'; key: string; address: string } // + listening handle
+  | { dsu: 'booted' }
+  | { dsu: 'quiesced' }
+  | { dsu: 'quiesce-failed'; error: WireError }
+  | { dsu: 'sent'; bytes: number; records: number; roots: number }
+  | { dsu: 'send-failed'; error: WireError }
+  | { dsu: 'receiving' }
+  | { dsu: 'restored'; bytes: number; records: number; roots: number; transformMs: number }
+  | { dsu: 'restore-failed'; error: WireError }
+  | { dsu: 'ready' }
+  | { dsu: 'active'; keys: string[] }
+  | { dsu: 'connection'; key: string } // + accepted connection handle
+  | { dsu: 'handed-off'; connections: number }
+  | { dsu: 'roots'; roots: Array<{ name: string }> }
+
+// supervisor -> program
+export type SupervisorMessage =
+  | { dsu: 'quiesce'; timeoutMs: number }
+  | { dsu: 'resume' }
+  | { dsu: 'send-state'; path: string }
+  | { dsu: 'receive-state'; path: string; from: string; to: string; transformer: string | null }
+  | { dsu: 'activate'; keys: string[] }
+  | { dsu: 'listen-handle'; key: string } // + listening handle
+  | { dsu: 'commit' }
+  | { dsu: 'connection'; key: string } // + accepted connection handle
+  | { dsu: 'stop'; timeoutMs: number }
+
+export function isDsuMessage(value: unknown): value is { dsu: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { dsu?: unknown }).dsu === 'string'
+}

@@ -1,0 +1,47 @@
+// The control socket's protocol: the client writes one JSON request line; the
+// supervisor answers with zero or more event lines and one final line.
+import { DsuError, type WireError } from '../errors.js'
+
+export type ControlRequest =
+  | { cmd: 'status' }
+  | { cmd: 'stop'; timeoutMs?: number }
+  | { cmd: 'upgrade'; entry: string; transformer: string | null; timeoutMs: number; version?: string }
+
+export type ControlReply =
+  | { type: 'event'; event: unknown }
+  | { type: 'result'; result: unknown }
+  | { type: 'error'; error: WireError }
+
+/** Validates a request line; a malformed one is a named error, never a crash. */
+export function parseRequest(line: string): ControlRequest {
+  let value: unknown
+  try {
+    value = JSON.parse(line)
+  } catch {
+    throw new DsuError('DSU_ERR_CONTROL_MESSAGE', `control request is not JSON: ${line.slice(0, 80)}`)
+  }
+  const bad = (why: string): never => {
+    throw new DsuError('DSU_ERR_CONTROL_MESSAGE', `control request ${line.slice(0, 80)}: ${why}`)
+  }
+  if (typeof value !== 'object' || value === null) return bad('expected an object')
+  const r = value as Record<string, unknown>
+  switch (r.cmd) {
+    case 'status':
+      return { cmd: 'status' }
+    case 'stop':
+      if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad('timeoutMs must be a positive number')
+      return { cmd: 'stop', timeoutMs: r.timeoutMs as number | undefined }
+    case 'upgrade':
+      if (typeof r.entry !== 'string' || r.entry === '') return bad('entry must be a non-empty string')
+      if (r.transformer !== null && typeof r.transformer !== 'string') return bad('transformer must be a string or null')
+      if (!isPositive(r.timeoutMs)) return bad('timeoutMs must be a positive number')
+      if (r.version !== undefined && typeof r.version !== 'string') return bad('version must be a string')
+      return { cmd: 'upgrade', entry: r.entry, transformer: r.transformer as string | null, timeoutMs: r.timeoutMs as number, version: r.version as string | undefined }
+    default:
+      return bad(`unknown cmd ${JSON.stringify(r.cmd)}`)
+  }
+}
+
+function isPositive(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0
+}

@@ -1,0 +1,61 @@
+// Resolving what the user pointed at: an entry file or a directory, the
+// transformer beside it, and the version label from the nearest package.json.
+import fs from 'node:fs'
+import path from 'node:path'
+import { DsuError } from '../errors.js'
+
+export function resolveEntry(target: string, cwd = process.cwd()): string {
+  const full = path.resolve(cwd, target)
+  let stat: fs.Stats
+  try {
+    stat = fs.statSync(full)
+  } catch {
+    throw new DsuError('DSU_ERR_ENTRY_NOT_FOUND', `entry ${target} does not exist (resolved to ${full})`)
+  }
+  if (stat.isFile()) return full
+  const candidates: string[] = []
+  const pkg = readPackage(path.join(full, 'package.json'))
+  if (typeof pkg?.main === 'string') candidates.push(pkg.main)
+  candidates.push('index.js', 'index.mjs', 'server.js', 'server.mjs')
+  for (const name of candidates) {
+    const file = path.join(full, name)
+    if (fs.existsSync(file) && fs.statSync(file).isFile()) return file
+  }
+  throw new DsuError('DSU_ERR_ENTRY_NOT_FOUND', `directory ${target} has no entry: looked for ${candidates.join(', ')}`)
+}
+
+/** The transformer to use: the given file, else dsu.transform.{js,mjs} beside the entry. */
+export function resolveTransformer(given: string | null | undefined, entry: string, cwd = process.cwd()): string | null {
+  if (given) {
+    const full = path.resolve(cwd, given)
+    if (!fs.existsSync(full)) {
+      throw new DsuError('DSU_ERR_TRANSFORMER_NOT_FOUND', `transformer ${given} does not exist (resolved to ${full})`)
+    }
+    return full
+  }
+  for (const name of ['dsu.transform.js', 'dsu.transform.mjs']) {
+    const file = path.join(path.dirname(entry), name)
+    if (fs.existsSync(file)) return file
+  }
+  return null
+}
+
+/** The nearest package.json version above the entry, else "unversioned". */
+export function versionOf(entry: string): string {
+  let dir = path.dirname(entry)
+  for (;;) {
+    const pkg = readPackage(path.join(dir, 'package.json'))
+    if (pkg && typeof pkg.version === 'string') return pkg.version
+    const parent = path.dirname(dir)
+    if (parent === dir) return 'unversioned'
+    dir = parent
+  }
+}
+
+function readPackage(file: string): { main?: unknown; version?: unknown } | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,148 @@
+// One running version of the supervised program, as the supervisor sees it:
+// a child process with an IPC channel that carries control messages and
+// socket handles. Spawned with execa; handles go through the subprocess's own
+// ChildProcess `.send(msg, handle)` (execa's sendMessage cannot carry them).
+import { execa } from 'execa'
+import type { ChildProcess } from 'node:child_process'
+import { DsuError, fromWire, type ErrorCode } from '../errors.js'
+import { ENV_ROLE, ENV_VERSION, isDsuMessage, type ProgramMessage, type Role, type SupervisorMessage } from '../protocol.js'
+import { ENV_LISTENERS, ENV_TRANSFORMER } from '../program/successor.js'
+
+export interface SpawnSpec {
+  entry: string
+  version: string
+  role: Role
+  transformer?: string | null
+  listeners?: string[]
+  nodeArgs?: string[]
+}
+
+export interface Exit { code: number | null; signal: string | null }
+
+type MessageOf<T extends ProgramMessage['dsu']> = Extract<ProgramMessage, { dsu: T }>
+
+/** The supervisor's view of a program process; spawnable fakes implement it in unit tests. */
+export interface ProgramProcess {
+  readonly pid: number
+  readonly entry: string
+  readonly version: string
+  readonly startedAt: number
+  readonly exited: Promise<Exit>
+  readonly exit: Exit | null
+  send(message: SupervisorMessage, handle?: unknown): Promise<void>
+  onMessage(listener: (message: ProgramMessage, handle: unknown) => void): () => void
+  kill(signal?: NodeJS.Signals): void
+}
+
+export function spawnProgram(spec: SpawnSpec): ProgramProcess {
+  const env: Record<string, string> = { [ENV_ROLE]: spec.role, [ENV_VERSION]: spec.version }
+  if (spec.transformer) env[ENV_TRANSFORMER] = spec.transformer
+  if (spec.listeners) env[ENV_LISTENERS] = JSON.stringify(spec.listeners)
+  const subprocess = execa(process.execPath, [...(spec.nodeArgs ?? []), spec.entry], {
+    env,
+    stdin: 'ignore',
+    stdout: 'inherit',
+    stderr: 'inherit',
+    ipc: true,
+    serialization: 'json',
+    reject: false,
+    // Its own process group: a terminal's Ctrl-C reaches the supervisor only,
+    // which then stops the program gracefully.
+    detached: true,
+    cleanup: false,
+  })
+  return new ChildProgram(subprocess as unknown as ChildProcess, spec)
+}
+
+class ChildProgram implements ProgramProcess {
+  readonly pid: number
+  readonly entry: string
+  readonly version: string
+  readonly startedAt = Date.now()
+  readonly exited: Promise<Exit>
+  exit: Exit | null = null
+  private readonly child: ChildProcess
+
+  constructor(child: ChildProcess, spec: SpawnSpec) {
+    this.child = child
+    this.pid = child.pid ?? -1
+    this.entry = spec.entry
+    this.version = spec.version
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exit = { code, signal }
+        resolve(this.exit)
+      })
+      child.once('error', () => {
+        this.exit ??= { code: null, signal: null }
+        resolve(this.exit)
+      })
+    })
+  }
+
+  send(message: SupervisorMessage, handle?: unknown): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.child.connected) return resolve()
+      this.child.send(message, handle as never, {}, () => resolve())
+    })
+  }
+
+  onMessage(listener: (message: ProgramMessage, handle: unknown) => void): () => void {
+    const wrapped = (message: unknown, handle: unknown): void => {
+      if (isDsuMessage(message)) listener(message as ProgramMessage, handle)
+    }
+    this.child.on('message', wrapped)
+    return () => this.child.off('message', wrapped)
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.exit) return
+    try {
+      this.child.kill(signal)
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Waits for one message type from a program. Rejects if the program sends one
+ * of `failures` (carrying a wire error), exits, or the deadline passes.
+ */
+export function waitFor<T extends ProgramMessage['dsu']>(
+  program: ProgramProcess,
+  type: T,
+  options: { timeoutMs: number; phase: string; failures?: ProgramMessage['dsu'][]; exitCode?: ErrorCode; timeoutCode?: ErrorCode },
+): Promise<MessageOf<T>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      done()
+      reject(new DsuError(options.timeoutCode ?? 'DSU_ERR_PHASE_TIMEOUT',
+        `${options.phase}: ${program.version} did not answer within ${options.timeoutMs} ms`, { phase: options.phase }))
+    }, options.timeoutMs)
+    const off = program.onMessage((message) => {
+      if (message.dsu === type) {
+        done()
+        resolve(message as MessageOf<T>)
+      } else if (options.failures?.includes(message.dsu) && 'error' in message) {
+        done()
+        const error = fromWire(message.error)
+        error.phase = options.phase
+        reject(error)
+      }
+    })
+    let settled = false
+    void program.exited.then((exit) => {
+      if (settled) return
+      done()
+      const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+      reject(new DsuError(options.exitCode ?? 'DSU_ERR_SUCCESSOR_EXITED',
+        `${options.phase}: ${program.version} (pid ${program.pid}) ${how}`, { phase: options.phase }))
+    })
+    function done(): void {
+      settled = true
+      clearTimeout(timer)
+      off()
+    }
+  })
+}

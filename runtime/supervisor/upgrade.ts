@@ -1,0 +1,166 @@
+// The upgrade state machine (DESIGN.md §4). Phases run in order; any failure
+// before commit kills the new version and resumes the old one, which keeps
+// serving with the state it had (guarantee 5). Every wait has a deadline
+// (guarantee 6). Processes, clock and paths are injected so this file is
+// tested with fakes as well as for real.
+import { DsuError, isDsuError, toWire, type WireError } from '../errors.js'
+import type { ProgramProcess, SpawnSpec } from './program-process.js'
+import { waitFor } from './program-process.js'
+
+export type Phase = 'spawn' | 'quiesce' | 'transfer' | 'transform' | 'ready' | 'commit'
+
+export interface UpgradeRequest {
+  entry: string
+  version: string
+  transformer: string | null
+  timeoutMs: number
+}
+
+export interface UpgradeEnv {
+  spawn(spec: SpawnSpec): ProgramProcess
+  now(): number
+  /** A fresh Unix socket path for one state stream. */
+  streamPath(): string
+  /** Listening handles the supervisor holds, by listen key. */
+  listeners: Map<string, unknown>
+  nodeArgs?: string[]
+}
+
+export type UpgradeEvent =
+  | { event: 'phase'; phase: Phase; ms: number }
+  | { event: 'rollback'; phase: Phase; error: WireError }
+
+export interface UpgradeResult {
+  outcome: 'committed' | 'rolled-back'
+  from: string
+  to: string
+  phases: Partial<Record<Phase, number>>
+  /** quiesce start → new version serving: the pause a client sees. */
+  pauseMs: number | null
+  totalMs: number
+  state: { bytes: number; records: number; roots: number } | null
+  error?: WireError & { phase: Phase }
+  /** The process that serves after the upgrade. */
+  serving: ProgramProcess
+  /** Connections moved from the old version to the new one at commit. */
+  connectionsMoved: number
+}
+
+export async function runUpgrade(
+  old: ProgramProcess,
+  request: UpgradeRequest,
+  env: UpgradeEnv,
+  report: (event: UpgradeEvent) => void = () => {},
+): Promise<UpgradeResult> {
+  const t0 = env.now()
+  const phases: Partial<Record<Phase, number>> = {}
+  let phase: Phase = 'spawn'
+  let mark = t0
+  let quiesceStart: number | null = null
+  let quiesced = false
+  let stateStats: UpgradeResult['state'] = null
+  const timeoutMs = request.timeoutMs
+  const finishPhase = (next: Phase | null, ms?: number): void => {
+    const now = env.now()
+    phases[phase] = ms ?? now - mark
+    report({ event: 'phase', phase, ms: phases[phase]! })
+    mark = now
+    if (next) phase = next
+  }
+
+  const next = env.spawn({
+    entry: request.entry,
+    version: request.version,
+    role: 'successor',
+    transformer: request.transformer,
+    listeners: [...env.listeners.keys()],
+    nodeArgs: env.nodeArgs,
+  })
+  try {
+    await waitFor(next, 'booted', { timeoutMs, phase, failures: ['restore-failed'], exitCode: 'DSU_ERR_SPAWN_FAILED' })
+    finishPhase('quiesce')
+
+    quiesceStart = env.now()
+    void old.send({ dsu: 'quiesce', timeoutMs })
+    quiesced = true
+    // The old version enforces the quiesce deadline itself and resumes; the
+    // margin here only covers a process that stopped answering.
+    await waitFor(old, 'quiesced', { timeoutMs: timeoutMs + 1000, phase, failures: ['quiesce-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+    finishPhase('transfer')
+
+    const path = env.streamPath()
+    const receiving = waitFor(next, 'receiving', { timeoutMs, phase, failures: ['restore-failed'] })
+    void next.send({ dsu: 'receive-state', path, from: old.version, to: request.version, transformer: request.transformer })
+    await receiving
+    const sent = waitFor(old, 'sent', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+    const restored = waitFor(next, 'restored', { timeoutMs, phase, failures: ['restore-failed'] })
+    void old.send({ dsu: 'send-state', path })
+    // The sender's error names the unserializable path; prefer it over the
+    // receiver's "stream broke".
+    const [sentResult, restoredResult] = await Promise.allSettled([sent, restored])
+    if (sentResult.status === 'rejected') throw sentResult.reason
+    if (restoredResult.status === 'rejected') {
+      const error = restoredResult.reason
+      if (isDsuError(error, 'DSU_ERR_TRANSFORM_FAILED') || isDsuError(error, 'DSU_ERR_TRANSFORMER_INVALID')) {
+        phase = 'transform'
+        error.phase = phase
+      }
+      throw error
+    }
+    const r = restoredResult.value
+    stateStats = { bytes: r.bytes, records: r.records, roots: r.roots }
+    const transferMs = env.now() - mark - r.transformMs
+    finishPhase('transform', transferMs)
+    finishPhase('ready', r.transformMs)
+
+    await waitFor(next, 'ready', { timeoutMs, phase, timeoutCode: 'DSU_ERR_READY_TIMEOUT' })
+    finishPhase('commit')
+
+    // Activation: the new version binds the inherited listening sockets. Until
+    // it answers, the old version still holds every connection and can resume.
+    for (const [key, handle] of env.listeners) await next.send({ dsu: 'listen-handle', key }, handle)
+    const active = waitFor(next, 'active', { timeoutMs, phase })
+    void next.send({ dsu: 'activate', keys: [...env.listeners.keys()] })
+    const { keys } = await active
+    const pauseEnd = env.now()
+    for (const [key, handle] of env.listeners) {
+      if (keys.includes(key)) continue
+      env.listeners.delete(key)
+      ;(handle as { close?: () => void }).close?.()
+    }
+
+    // Point of no return: the old version moves its connections and exits.
+    const relay = old.onMessage((message, handle) => {
+      if (message.dsu !== 'connection') return
+      void next.send(message, handle).then(() => (handle as { close?: () => void }).close?.())
+    })
+    const handedOff = waitFor(old, 'handed-off', { timeoutMs, phase })
+    void old.send({ dsu: 'commit' })
+    let connectionsMoved = 0
+    try {
+      connectionsMoved = (await handedOff).connections
+    } catch {
+      old.kill('SIGKILL') // committed already; a stuck old version must not linger
+    } finally {
+      relay()
+    }
+    finishPhase(null)
+    return {
+      outcome: 'committed', from: old.version, to: request.version, phases,
+      pauseMs: pauseEnd - quiesceStart, totalMs: env.now() - t0, state: stateStats,
+      serving: next, connectionsMoved,
+    }
+  } catch (cause) {
+    next.kill('SIGKILL')
+    if (quiesced) void old.send({ dsu: 'resume' })
+    const error = isDsuError(cause) ? cause : new DsuError('DSU_ERR_INTERNAL', String(cause), { cause })
+    const failedPhase = (error.phase as Phase | undefined) ?? phase
+    const wire = { ...toWire(error), phase: failedPhase }
+    report({ event: 'rollback', phase: failedPhase, error: wire })
+    return {
+      outcome: 'rolled-back', from: old.version, to: request.version, phases,
+      pauseMs: quiesceStart === null ? null : env.now() - quiesceStart, totalMs: env.now() - t0,
+      state: stateStats, error: wire, serving: old, connectionsMoved: 0,
+    }
+  }
+}

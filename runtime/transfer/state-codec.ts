@@ -1,0 +1,366 @@
+// Encodes named roots into frames and decodes them back.
+//
+// A frame is one Buffer: [type u8][body]. Bodies by type:
+//   ROOT  [u32 BE name length][name utf8][v8 payload of the whole value]
+//   BEGIN [u8 kind][u32 BE name length][name utf8]   start of a chunked root
+//   CHUNK [v8 payload of a flat array of entries]     map: k,v,k,v  object: key,v,key,v
+//                                                     set/array: v,v,v
+//   RESET (empty)  drop the chunked root being built; a ROOT frame for it follows
+//   END   (empty)  the chunked root is complete
+//   DONE  [JSON { bytes, records, roots }]           last frame; the receiver checks it
+//
+// Large collections are chunked so the sender serializes chunk k+1 while the
+// receiver deserializes chunk k. v8 keeps identity only inside one payload, so a
+// reference shared across chunks (or back to the root) makes the encoder RESET
+// and resend that root whole.
+
+import v8 from 'node:v8'
+import { DsuError } from '../errors.js'
+import { Failure, Walker, tooDeep } from './validate.js'
+
+export interface TransferStats {
+  /** Bytes of all frames before DONE (type bytes included, length prefixes not). */
+  bytes: number
+  /** Entries of collection roots (Map/Set/array/plain object), 1 per other root. */
+  records: number
+  roots: number
+}
+
+export interface EncodeOptions {
+  /** Entries per chunk; collections with more entries than this are chunked. */
+  chunkSize?: number
+}
+
+export const DEFAULT_CHUNK_SIZE = 4096
+
+export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6 } as const
+const Kind = { MAP: 1, SET: 2, ARRAY: 3, OBJECT: 4 } as const
+type Kind = (typeof Kind)[keyof typeof Kind]
+
+// --- encoding ---------------------------------------------------------------
+
+function kindOf(value: unknown): Kind | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto === Map.prototype) return Kind.MAP
+  if (proto === Set.prototype) return Kind.SET
+  if (proto === Array.prototype) return Kind.ARRAY
+  if (proto === Object.prototype || proto === null) return Kind.OBJECT
+  return undefined
+}
+
+function recordsOf(value: unknown): number {
+  switch (kindOf(value)) {
+    case Kind.MAP:
+      return (value as Map<unknown, unknown>).size
+    case Kind.SET:
+      return (value as Set<unknown>).size
+    case Kind.ARRAY:
+      return (value as unknown[]).length
+    case Kind.OBJECT:
+      return Object.keys(value as object).length
+    default:
+      return 1
+  }
+}
+
+function nameHead(type: number, name: string, kind?: Kind): Buffer {
+  const bytes = Buffer.byteLength(name)
+  const pre = kind === undefined ? 1 : 2
+  const head = Buffer.allocUnsafe(pre + 4 + bytes)
+  head[0] = type
+  if (kind !== undefined) head[1] = kind
+  head.writeUInt32BE(bytes, pre)
+  head.write(name, pre + 4)
+  return head
+}
+
+// The head goes into the serializer's own buffer, so the payload is not copied
+// again to prepend it.
+function payloadFrame(head: Buffer, value: unknown, rootName: string): Buffer {
+  const ser = new v8.DefaultSerializer()
+  ser.writeRawBytes(head)
+  ser.writeHeader()
+  try {
+    ser.writeValue(value)
+  } catch (error) {
+    // Values the walk cannot see, e.g. a Proxy or a SharedArrayBuffer.
+    const message = error instanceof Error ? error.message : String(error)
+    throw new DsuError('DSU_ERR_UNSERIALIZABLE', `${rootName}: ${message}`, { cause: error })
+  }
+  return ser.releaseBuffer()
+}
+
+const CHUNK_HEAD = Buffer.from([FrameType.CHUNK])
+const RESET_FRAME = Buffer.from([FrameType.RESET])
+const END_FRAME = Buffer.from([FrameType.END])
+
+function check(rootName: string, failure: Failure | undefined): void {
+  if (failure) throw failure.toError(rootName)
+}
+
+// Stack overflow in the recursive walk on very deep data becomes a clear refusal.
+function* guarded(rootName: string, frames: Generator<Buffer, void, void>): Generator<Buffer, void, void> {
+  try {
+    yield* frames
+  } catch (error) {
+    throw error instanceof RangeError ? tooDeep(rootName, error) : error
+  }
+}
+
+/**
+ * Lazily encodes roots into frames, validating as it goes. Throws
+ * DSU_ERR_UNSERIALIZABLE (possibly after some frames were yielded) on the first
+ * refused value. Returns the stats also sent in the final DONE frame.
+ */
+export function* encodeRoots(
+  roots: ReadonlyMap<string, unknown>,
+  options: EncodeOptions = {},
+): Generator<Buffer, TransferStats, void> {
+  const chunkSize = Math.max(1, Math.floor(options.chunkSize ?? DEFAULT_CHUNK_SIZE))
+  const stats: TransferStats = { bytes: 0, records: 0, roots: 0 }
+  for (const [name, value] of roots) {
+    const kind = kindOf(value)
+    const records = recordsOf(value)
+    const frames =
+      kind === undefined || records <= chunkSize ? encodeWhole(name, value) : encodeChunked(name, value as object, kind, chunkSize)
+    for (const frame of guarded(name, frames)) {
+      stats.bytes += frame.length
+      yield frame
+    }
+    stats.records += records
+    stats.roots++
+  }
+  yield Buffer.concat([Buffer.from([FrameType.DONE]), Buffer.from(JSON.stringify(stats))])
+  return stats
+}
+
+function* encodeWhole(name: string, value: unknown): Generator<Buffer, void, void> {
+  check(name, new Walker().walk(value))
+  yield payloadFrame(nameHead(FrameType.ROOT, name), value, name)
+}
+
+function* encodeChunked(name: string, root: object, kind: Kind, chunkSize: number): Generator<Buffer, void, void> {
+  const walker = new Walker()
+  walker.claim(root) // a path back to the root crosses chunks
+  let chunking = true
+  let entries: unknown[] = []
+  let count = 0
+  // Called when `count` entries are buffered; returns a CHUNK frame or nothing.
+  const flush = (): Buffer | undefined => {
+    count = 0
+    walker.stamp++
+    if (!chunking) return undefined
+    if (walker.crossed) {
+      chunking = false
+      entries = []
+      return undefined
+    }
+    const frame = payloadFrame(CHUNK_HEAD, entries, name)
+    entries = []
+    return frame
+  }
+
+  yield nameHead(FrameType.BEGIN, name, kind)
+  let i = 0
+  let frame: Buffer | undefined
+  switch (kind) {
+    case Kind.MAP:
+      for (const [key, value] of root as Map<unknown, unknown>) {
+        check(name, walker.mapEntry(i++, key, value))
+        if (chunking) entries.push(key, value)
+        if (++count === chunkSize && (frame = flush())) yield frame
+      }
+      break
+    case Kind.SET:
+      for (const value of root as Set<unknown>) {
+        check(name, walker.setEntry(i++, value))
+        if (chunking) entries.push(value)
+        if (++count === chunkSize && (frame = flush())) yield frame
+      }
+      break
+    case Kind.ARRAY: {
+      const array = root as unknown[]
+      for (; i < array.length; i++) {
+        const value = array[i]
+        check(name, walker.arrayEntry(i, value))
+        if (chunking) entries.push(value)
+        if (++count === chunkSize && (frame = flush())) yield frame
+      }
+      break
+    }
+    case Kind.OBJECT: {
+      const object = root as Record<string, unknown>
+      for (const key of Object.keys(object)) {
+        const value = object[key]
+        check(name, walker.objectEntry(key, value))
+        if (chunking) entries.push(key, value)
+        if (++count === chunkSize && (frame = flush())) yield frame
+      }
+      break
+    }
+  }
+  if (count > 0 && (frame = flush())) yield frame
+  if (chunking && !walker.crossed) {
+    yield END_FRAME
+  } else {
+    yield RESET_FRAME
+    yield payloadFrame(nameHead(FrameType.ROOT, name), root, name)
+  }
+}
+
+// --- decoding ---------------------------------------------------------------
+
+function malformed(message: string, cause?: unknown): DsuError {
+  return new DsuError('DSU_ERR_STATE_STREAM', `malformed state frame: ${message}`, cause === undefined ? undefined : { cause })
+}
+
+interface Building {
+  name: string
+  kind: Kind
+  value: Map<unknown, unknown> | Set<unknown> | unknown[] | Record<string, unknown>
+  records: number
+}
+
+function readName(frame: Buffer, at: number): { name: string; end: number } {
+  if (frame.length < at + 4) throw malformed('truncated name')
+  const end = at + 4 + frame.readUInt32BE(at)
+  if (end > frame.length) throw malformed('name longer than frame')
+  return { name: frame.toString('utf8', at + 4, end), end }
+}
+
+function deserialize(payload: Buffer): unknown {
+  try {
+    return v8.deserialize(payload)
+  } catch (error) {
+    throw malformed(`corrupted payload (${error instanceof Error ? error.message : String(error)})`, error)
+  }
+}
+
+/** Rebuilds roots from frames pushed in order; checks the DONE frame's counts. */
+export class StateDecoder {
+  readonly stats: TransferStats = { bytes: 0, records: 0, roots: 0 }
+  private readonly roots = new Map<string, unknown>()
+  private partial: Building | undefined
+  private finished = false
+
+  get done(): boolean {
+    return this.finished
+  }
+
+  push(frame: Buffer): void {
+    if (this.finished) throw malformed('frame after DONE')
+    if (frame.length === 0) throw malformed('empty frame')
+    const type = frame[0]
+    if (type !== FrameType.DONE) this.stats.bytes += frame.length
+    switch (type) {
+      case FrameType.ROOT: {
+        if (this.partial) throw malformed(`root frame inside chunked root "${this.partial.name}"`)
+        const { name, end } = readName(frame, 1)
+        const value = deserialize(frame.subarray(end))
+        this.add(name, value, recordsOf(value))
+        return
+      }
+      case FrameType.BEGIN: {
+        if (this.partial) throw malformed(`begin inside chunked root "${this.partial.name}"`)
+        if (frame.length < 2) throw malformed('truncated begin')
+        const kind = frame[1] as Kind
+        const value =
+          kind === Kind.MAP ? new Map() : kind === Kind.SET ? new Set() : kind === Kind.ARRAY ? [] : kind === Kind.OBJECT ? {} : undefined
+        if (value === undefined) throw malformed(`unknown collection kind ${kind}`)
+        this.partial = { name: readName(frame, 2).name, kind, value, records: 0 }
+        return
+      }
+      case FrameType.CHUNK:
+        return this.chunk(deserialize(frame.subarray(1)))
+      case FrameType.RESET:
+        if (!this.partial) throw malformed('reset outside a chunked root')
+        this.partial = undefined
+        return
+      case FrameType.END: {
+        const partial = this.partial
+        if (!partial) throw malformed('end outside a chunked root')
+        this.partial = undefined
+        this.add(partial.name, partial.value, partial.records)
+        return
+      }
+      case FrameType.DONE:
+        return this.done_(frame)
+      default:
+        throw malformed(`unknown frame type ${type}`)
+    }
+  }
+
+  /** The decoded roots; throws DSU_ERR_STATE_STREAM unless DONE was received. */
+  finish(): Map<string, unknown> {
+    if (!this.finished) {
+      throw new DsuError(
+        'DSU_ERR_STATE_STREAM',
+        `state stream ended before DONE (${this.stats.roots} roots, ${this.stats.bytes} bytes received)`,
+      )
+    }
+    return this.roots
+  }
+
+  private add(name: string, value: unknown, records: number): void {
+    if (this.roots.has(name)) throw malformed(`root "${name}" sent twice`)
+    this.roots.set(name, value)
+    this.stats.records += records
+    this.stats.roots++
+  }
+
+  private chunk(entries: unknown): void {
+    const partial = this.partial
+    if (!partial) throw malformed('chunk outside a chunked root')
+    if (!Array.isArray(entries)) throw malformed('chunk is not an entry list')
+    const n = entries.length
+    switch (partial.kind) {
+      case Kind.MAP: {
+        if (n % 2 !== 0) throw malformed('odd map chunk')
+        const map = partial.value as Map<unknown, unknown>
+        for (let i = 0; i < n; i += 2) map.set(entries[i], entries[i + 1])
+        partial.records += n / 2
+        return
+      }
+      case Kind.SET: {
+        const set = partial.value as Set<unknown>
+        for (let i = 0; i < n; i++) set.add(entries[i])
+        partial.records += n
+        return
+      }
+      case Kind.ARRAY: {
+        const array = partial.value as unknown[]
+        for (let i = 0; i < n; i++) array.push(entries[i])
+        partial.records += n
+        return
+      }
+      case Kind.OBJECT: {
+        if (n % 2 !== 0) throw malformed('odd object chunk')
+        const object = partial.value as Record<string, unknown>
+        for (let i = 0; i < n; i += 2) {
+          const key = String(entries[i])
+          // Plain assignment to "__proto__" would change the prototype instead.
+          if (key === '__proto__') Object.defineProperty(object, key, { value: entries[i + 1], enumerable: true, writable: true, configurable: true })
+          else object[key] = entries[i + 1]
+        }
+        partial.records += n / 2
+        return
+      }
+    }
+  }
+
+  private done_(frame: Buffer): void {
+    if (this.partial) throw malformed(`DONE inside chunked root "${this.partial.name}"`)
+    let sent: Partial<TransferStats> | undefined
+    try {
+      sent = JSON.parse(frame.toString('utf8', 1)) as Partial<TransferStats>
+    } catch (error) {
+      throw malformed('DONE is not JSON', error)
+    }
+    const got = this.stats
+    if (sent?.bytes !== got.bytes || sent.records !== got.records || sent.roots !== got.roots) {
+      throw malformed(`DONE announces ${JSON.stringify(sent)} but received ${JSON.stringify(got)}`)
+    }
+    this.finished = true
+  }
+}

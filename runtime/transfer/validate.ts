@@ -1,0 +1,183 @@
+// The validation walk: finds the first value v8.serialize would refuse or would
+// silently mangle (functions, symbols, class instances lose their prototype), and
+// notices shared references between chunks of one root.
+//
+// Path syntax of the reported value (DSU_ERR_UNSERIALIZABLE '<path>: <kind>'):
+//   rootName              the root itself
+//   .field                object key that is an identifier (/^[A-Za-z_$][\w$]*$/)
+//   ["odd key"]           any other object key, as a JSON string
+//   [3]                   array index
+//   .get("a") / .get(7)   Map value; string keys JSON-stringified, other primitives
+//                         as written in JS (7, true, null, undefined, 12n)
+//   .get(<object key #i>) Map value whose key is an object; i = entry position
+//   .keys()[i]            the Map key itself at entry position i
+//   .values()[i]          Set element at position i
+//   .cause                the cause of an Error
+// e.g. `counters.get("a").timer: function`, `sessions.keys()[2]: function`.
+//
+// The walk builds no path strings while it runs (it is on the critical path of
+// the upgrade pause): a failure returns a Failure, and each level on the way
+// back out prepends its segment.
+
+import { DsuError } from '../errors.js'
+
+export class Failure {
+  readonly segments: string[] = [] // innermost first; reversed when formatted
+  constructor(readonly kind: string) {}
+  at(segment: string): Failure {
+    this.segments.push(segment)
+    return this
+  }
+  toError(rootName: string): DsuError {
+    return new DsuError('DSU_ERR_UNSERIALIZABLE', `${rootName}${this.segments.reverse().join('')}: ${this.kind}`)
+  }
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+
+export const propSegment = (key: string): string => (IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`)
+export const indexSegment = (i: number): string => `[${i}]`
+export const setSegment = (i: number): string => `.values()[${i}]`
+export const mapKeySegment = (i: number): string => `.keys()[${i}]`
+export function mapValueSegment(key: unknown, i: number): string {
+  switch (typeof key) {
+    case 'string':
+      return `.get(${JSON.stringify(key)})`
+    case 'bigint':
+      return `.get(${key}n)`
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return `.get(${String(key)})`
+    default:
+      return key === null ? '.get(null)' : `.get(<object key #${i}>)`
+  }
+}
+
+// Built-ins v8.serialize copies faithfully and that hold no further references.
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object
+const LEAF_PROTOS = new Set<unknown>([
+  Date.prototype,
+  RegExp.prototype,
+  ArrayBuffer.prototype,
+  DataView.prototype,
+  Buffer.prototype,
+  Number.prototype,
+  String.prototype,
+  Boolean.prototype,
+  BigInt.prototype,
+  ...[
+    Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+    Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+  ].map((c) => c.prototype),
+])
+const ERROR_PROTOS = new Set<unknown>(
+  [Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError].map((c) => c.prototype),
+)
+
+function refusedKind(proto: object): string {
+  if (proto === WeakMap.prototype) return 'WeakMap'
+  if (proto === WeakSet.prototype) return 'WeakSet'
+  if (proto === Promise.prototype) return 'Promise'
+  if (proto === typedArrayProto) return 'class instance TypedArray'
+  let name: unknown
+  try {
+    name = (proto as { constructor?: { name?: unknown } }).constructor?.name
+  } catch {
+    // A throwing `constructor` getter still must not hide the real problem.
+  }
+  return `class instance ${typeof name === 'string' && name !== '' ? name : 'anonymous'}`
+}
+
+export class Walker {
+  // Object -> stamp of the chunk that first reached it. A hit with another stamp
+  // is a reference shared across chunks, which chunked encoding cannot keep.
+  private readonly seen = new Map<object, number>()
+  stamp = 0
+  crossed = false
+
+  /** Marks an object (the chunked root itself) as belonging to no chunk. */
+  claim(value: object): void {
+    this.seen.set(value, -1)
+  }
+
+  walk(value: unknown): Failure | undefined {
+    if (typeof value !== 'object') {
+      if (typeof value === 'function') return new Failure('function')
+      if (typeof value === 'symbol') return new Failure('symbol')
+      return undefined
+    }
+    if (value === null) return undefined
+    const stamp = this.seen.get(value)
+    if (stamp !== undefined) {
+      if (stamp !== this.stamp) this.crossed = true
+      return undefined
+    }
+    this.seen.set(value, this.stamp)
+    const proto = Object.getPrototypeOf(value) as object | null
+    if (proto === Object.prototype || proto === null) return this.object(value as Record<string, unknown>)
+    if (proto === Array.prototype) return this.array(value as unknown[])
+    if (LEAF_PROTOS.has(proto)) return undefined
+    if (proto === Map.prototype) return this.map(value as Map<unknown, unknown>)
+    if (proto === Set.prototype) return this.set(value as Set<unknown>)
+    if (ERROR_PROTOS.has(proto)) {
+      // v8 copies name, message, stack and cause; only cause can hold more data.
+      return Object.hasOwn(value, 'cause') ? this.walk((value as Error).cause)?.at('.cause') : undefined
+    }
+    return new Failure(refusedKind(proto))
+  }
+
+  // One entry of each collection kind; also used entry by entry when chunking.
+  objectEntry(key: string, value: unknown): Failure | undefined {
+    return this.walk(value)?.at(propSegment(key))
+  }
+  arrayEntry(i: number, value: unknown): Failure | undefined {
+    return this.walk(value)?.at(indexSegment(i))
+  }
+  setEntry(i: number, value: unknown): Failure | undefined {
+    return this.walk(value)?.at(setSegment(i))
+  }
+  mapEntry(i: number, key: unknown, value: unknown): Failure | undefined {
+    return this.walk(key)?.at(mapKeySegment(i)) ?? this.walk(value)?.at(mapValueSegment(key, i))
+  }
+
+  private object(o: Record<string, unknown>): Failure | undefined {
+    const keys = Object.keys(o)
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      const f = this.objectEntry(key, o[key])
+      if (f) return f
+    }
+    return undefined
+  }
+
+  private array(a: unknown[]): Failure | undefined {
+    for (let i = 0; i < a.length; i++) {
+      const f = this.arrayEntry(i, a[i])
+      if (f) return f
+    }
+    return undefined
+  }
+
+  private map(m: Map<unknown, unknown>): Failure | undefined {
+    let i = 0
+    for (const [key, value] of m) {
+      const f = this.mapEntry(i++, key, value)
+      if (f) return f
+    }
+    return undefined
+  }
+
+  private set(s: Set<unknown>): Failure | undefined {
+    let i = 0
+    for (const value of s) {
+      const f = this.setEntry(i++, value)
+      if (f) return f
+    }
+    return undefined
+  }
+}
+
+export function tooDeep(rootName: string, cause: unknown): DsuError {
+  return new DsuError('DSU_ERR_UNSERIALIZABLE', `${rootName}: nested too deeply to serialize`, { cause })
+}

@@ -36,8 +36,14 @@ export function on<T extends SupervisorMessage['dsu']>(
 export function send(message: ProgramMessage, handle?: unknown): Promise<void> {
   return new Promise((resolve) => {
     if (!process.send || !process.connected) return resolve()
+    // A message waiting in the channel's queue (behind a handle's ACK) keeps
+    // no reference of its own: hold the process until it is written.
+    const release = hold()
     // Errors here mean the supervisor is gone; the program keeps running.
-    process.send(message, handle as never, {}, () => resolve())
+    process.send(message, handle as never, {}, () => {
+      release()
+      resolve()
+    })
   })
 }
 

@@ -31,8 +31,18 @@ export interface ProgramProcess {
   readonly exit: Exit | null
   send(message: SupervisorMessage, handle?: unknown): Promise<void>
   onMessage(listener: (message: ProgramMessage, handle: unknown) => void): () => void
+  /**
+   * Removes and returns the oldest received message of `type` not taken yet.
+   * Several messages can arrive in one read, before a waiter for the second
+   * one is registered; the inbox keeps them from being missed.
+   */
+  take(type: ProgramMessage['dsu']): ProgramMessage | undefined
+  /** Forgets every untaken message (at the start of an upgrade). */
+  clearInbox(): void
   kill(signal?: NodeJS.Signals): void
 }
+
+const INBOX_LIMIT = 64
 
 export function spawnProgram(spec: SpawnSpec): ProgramProcess {
   const env: Record<string, string> = { [ENV_ROLE]: spec.role, [ENV_VERSION]: spec.version }
@@ -62,12 +72,18 @@ class ChildProgram implements ProgramProcess {
   readonly exited: Promise<Exit>
   exit: Exit | null = null
   private readonly child: ChildProcess
+  private inbox: ProgramMessage[] = []
 
   constructor(child: ChildProcess, spec: SpawnSpec) {
     this.child = child
     this.pid = child.pid ?? -1
     this.entry = spec.entry
     this.version = spec.version
+    child.on('message', (message: unknown) => {
+      if (!isDsuMessage(message)) return
+      this.inbox.push(message as ProgramMessage)
+      if (this.inbox.length > INBOX_LIMIT) this.inbox.shift()
+    })
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal }
@@ -95,6 +111,15 @@ class ChildProgram implements ProgramProcess {
     return () => this.child.off('message', wrapped)
   }
 
+  take(type: ProgramMessage['dsu']): ProgramMessage | undefined {
+    const i = this.inbox.findIndex((m) => m.dsu === type)
+    return i === -1 ? undefined : this.inbox.splice(i, 1)[0]
+  }
+
+  clearInbox(): void {
+    this.inbox = []
+  }
+
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (this.exit) return
     try {
@@ -115,6 +140,16 @@ export function waitFor<T extends ProgramMessage['dsu']>(
   options: { timeoutMs: number; phase: string; failures?: ProgramMessage['dsu'][]; exitCode?: ErrorCode; timeoutCode?: ErrorCode },
 ): Promise<MessageOf<T>> {
   return new Promise((resolve, reject) => {
+    for (const t of [type, ...(options.failures ?? [])]) {
+      const early = program.take(t)
+      if (!early) continue
+      if (early.dsu === type) return resolve(early as MessageOf<T>)
+      if ('error' in early) {
+        const error = fromWire(early.error)
+        error.phase = options.phase
+        return reject(error)
+      }
+    }
     const timer = setTimeout(() => {
       done()
       reject(new DsuError(options.timeoutCode ?? 'DSU_ERR_PHASE_TIMEOUT',
@@ -123,9 +158,11 @@ export function waitFor<T extends ProgramMessage['dsu']>(
     const off = program.onMessage((message) => {
       if (message.dsu === type) {
         done()
+        program.take(type)
         resolve(message as MessageOf<T>)
       } else if (options.failures?.includes(message.dsu) && 'error' in message) {
         done()
+        program.take(message.dsu)
         const error = fromWire(message.error)
         error.phase = options.phase
         reject(error)

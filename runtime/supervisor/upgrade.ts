@@ -68,6 +68,7 @@ export async function runUpgrade(
     if (next) phase = next
   }
 
+  old.clearInbox()
   const next = env.spawn({
     entry: request.entry,
     version: request.version,

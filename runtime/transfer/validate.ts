@@ -142,11 +142,11 @@ export class Walker {
   }
 
   private object(o: Record<string, unknown>): Failure | undefined {
-    const keys = Object.keys(o)
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!
-      const f = this.objectEntry(key, o[key])
-      if (f) return f
+    // Values only: keys are needed just to name a failure.
+    const values = Object.values(o)
+    for (let i = 0; i < values.length; i++) {
+      const f = this.walk(values[i])
+      if (f) return f.at(propSegment(Object.keys(o)[i]!))
     }
     return undefined
   }

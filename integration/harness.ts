@@ -1,0 +1,91 @@
+// Test harness: runs the built CLI the way a user does, against real program
+// processes on 127.0.0.1 port 0, with a temporary state directory.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { execa, type ResultPromise } from 'execa'
+import { request } from 'undici'
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+export const cli = path.join(root, 'dist/cli/main.js')
+export const app = (name: string): string => path.join(root, 'integration/apps', name)
+export const fixture = (name: string): string => path.join(root, 'integration/fixtures', name)
+
+export interface Supervised {
+  port: number
+  stateDir: string
+  process: ResultPromise
+  /** Everything the supervisor and its programs printed so far. */
+  output(): string
+  waitForOutput(pattern: RegExp): Promise<RegExpMatchArray>
+  stop(): Promise<void>
+}
+
+export async function runSupervised(entry: string, args: string[] = []): Promise<Supervised> {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-test-'))
+  const child = execa(process.execPath, [cli, 'run', entry, '--state-dir', stateDir, ...args], {
+    reject: false, stdin: 'ignore', all: true, buffer: false,
+  })
+  let text = ''
+  const waiters = new Set<() => void>()
+  child.all!.setEncoding('utf8')
+  child.all!.on('data', (chunk: string) => {
+    text += chunk
+    if (process.env.DSU_TEST_VERBOSE) process.stderr.write(chunk)
+    for (const w of waiters) w()
+  })
+  const waitForOutput = (pattern: RegExp): Promise<RegExpMatchArray> => new Promise((resolve, reject) => {
+    const check = (): void => {
+      const m = text.match(pattern)
+      if (m) {
+        waiters.delete(check)
+        resolve(m)
+      }
+    }
+    waiters.add(check)
+    check()
+    void child.then(() => {
+      if (!waiters.has(check)) return
+      waiters.delete(check)
+      reject(new Error(`supervisor exited before printing ${pattern}; output:\n${text}`))
+    })
+  })
+  const m = await waitForOutput(/listening on http:\/\/127\.0\.0\.1:(\d+)/)
+  let stopped = false
+  return {
+    port: Number(m[1]),
+    stateDir,
+    process: child,
+    output: () => text,
+    waitForOutput,
+    stop: async () => {
+      if (stopped) return
+      stopped = true
+      if (child.exitCode === null) {
+        await dsu(['stop', '--state-dir', stateDir])
+        await child
+      }
+      fs.rmSync(stateDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface CliResult { exitCode: number; stdout: string; stderr: string }
+
+export async function dsu(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+  const r = await execa(process.execPath, [cli, ...args], { reject: false, cwd: options.cwd ?? root, stdin: 'ignore' })
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
+}
+
+export async function getJson(port: number, urlPath: string): Promise<any> {
+  const res = await request(`http://127.0.0.1:${port}${urlPath}`)
+  if (res.statusCode !== 200) throw new Error(`GET ${urlPath}: ${res.statusCode}`)
+  return res.body.json()
+}
+
+export async function post(port: number, urlPath: string): Promise<{ status: number; body: any }> {
+  const res = await request(`http://127.0.0.1:${port}${urlPath}`, { method: 'POST' })
+  const text = await res.body.text()
+  return { status: res.statusCode, body: res.statusCode === 200 ? JSON.parse(text) : text }
+}

@@ -57,8 +57,12 @@ await yargs(hideBin(process.argv))
   .fail((message, error, y) => {
     if (error && !(error instanceof Error && /must be|Unknown|Missing|Not enough/.test(error.message))) throw error
     const json = process.argv.includes('--json')
-    if (!json) process.stderr.write(y.help() && '')
-    finish(fail(new DsuError('DSU_ERR_USAGE', message ?? error?.message ?? 'bad arguments'), json))
+    if (!json) {
+      y.showHelp()
+      process.stderr.write('\n')
+    }
+    // Exit here: yargs would otherwise go on to run the command's handler.
+    process.exit(fail(new DsuError('DSU_ERR_USAGE', message ?? error?.message ?? 'bad arguments'), json))
   })
   .help()
   .version()

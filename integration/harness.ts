@@ -22,10 +22,10 @@ export interface Supervised {
   stop(): Promise<void>
 }
 
-export async function runSupervised(entry: string, args: string[] = []): Promise<Supervised> {
+export async function runSupervised(entry: string, args: string[] = [], env: Record<string, string> = {}): Promise<Supervised> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-test-'))
   const child = execa(process.execPath, [cli, 'run', entry, '--state-dir', stateDir, ...args], {
-    reject: false, stdin: 'ignore', all: true, buffer: false,
+    reject: false, stdin: 'ignore', all: true, buffer: false, env,
   })
   let text = ''
   const waiters = new Set<() => void>()

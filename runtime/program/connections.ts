@@ -6,6 +6,7 @@
 // to the new version; on rollback everything resumes where it stopped.
 import net from 'node:net'
 import http from 'node:http'
+import https from 'node:https'
 import { begin, type Participant } from './quiescence.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
@@ -33,7 +34,7 @@ export class ServerConnections implements Participant {
         this.frozen.delete(socket)
       })
     })
-    if (server instanceof http.Server) {
+    if (isHttp(server)) {
       // prepend: the request counts as in flight before the app sees it.
       server.prependListener('request', (_req, res) => {
         const done = begin()
@@ -115,7 +116,7 @@ export class ServerConnections implements Participant {
   }
 
   private isIdle(socket: InternalSocket, idleParsers: Set<unknown> | null): boolean {
-    if (!(this.server instanceof http.Server)) return true
+    if (!isHttp(this.server)) return true
     if (socket._httpMessage) return false
     // Without Node's connection list, a connection with no response pending is
     // taken as idle; with it, one whose parser has begun a message is not.
@@ -128,4 +129,8 @@ export class ServerConnections implements Participant {
     const list = (this.server as unknown as Record<symbol, { idle(): unknown[] } | undefined>)[this.connectionsSymbol]
     return list ? new Set(list.idle()) : null
   }
+}
+
+function isHttp(server: net.Server): boolean {
+  return server instanceof http.Server || server instanceof https.Server
 }

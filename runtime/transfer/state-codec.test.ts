@@ -132,6 +132,13 @@ t.test('large collections are chunked and rebuilt', async (t) => {
   t.same(Object.entries(o), [['a', 1], ['b 2', 2], ['__proto__', 3], ['c', 4]])
 })
 
+t.test('chunks of big entries shrink towards chunkBytes', async (t) => {
+  const m = new Map(Array.from({ length: 20 }, (_, i) => [i, 'x'.repeat(10_000)] as const))
+  const { frames } = encode(new Map([['m', m]]), { chunkSize: 8, chunkBytes: 25_000 })
+  const sizes = frames.filter((f) => f[0] === CHUNK).map((f) => (v8.deserialize(f.subarray(1)) as unknown[]).length / 2)
+  t.same(sizes, [8, 2, 2, 2, 2, 2, 2])
+})
+
 t.test('shared references inside one chunk keep identity without fallback', async (t) => {
   const big = records(8)
   big.get('k1')!.tags = big.get('k0')!.tags // same chunk of 4

@@ -27,11 +27,16 @@ export interface TransferStats {
 }
 
 export interface EncodeOptions {
-  /** Entries per chunk; collections with more entries than this are chunked. */
+  /** Most entries per chunk; collections with more entries than this are chunked. */
   chunkSize?: number
+  /** Chunks of big entries shrink towards this many bytes, to keep the pipeline moving. */
+  chunkBytes?: number
 }
 
-export const DEFAULT_CHUNK_SIZE = 4096
+// Measured on 100k records of ~120 bytes between two processes: 512-2048 entries
+// per chunk were fastest; 8192 lost about a third of the overlap.
+export const DEFAULT_CHUNK_SIZE = 2048
+export const DEFAULT_CHUNK_BYTES = 256 * 1024
 
 export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6 } as const
 const Kind = { MAP: 1, SET: 2, ARRAY: 3, OBJECT: 4 } as const
@@ -118,12 +123,13 @@ export function* encodeRoots(
   options: EncodeOptions = {},
 ): Generator<Buffer, TransferStats, void> {
   const chunkSize = Math.max(1, Math.floor(options.chunkSize ?? DEFAULT_CHUNK_SIZE))
+  const chunkBytes = Math.max(1, options.chunkBytes ?? DEFAULT_CHUNK_BYTES)
   const stats: TransferStats = { bytes: 0, records: 0, roots: 0 }
   for (const [name, value] of roots) {
     const kind = kindOf(value)
     const records = recordsOf(value)
     const frames =
-      kind === undefined || records <= chunkSize ? encodeWhole(name, value) : encodeChunked(name, value as object, kind, chunkSize)
+      kind === undefined || records <= chunkSize ? encodeWhole(name, value) : encodeChunked(name, value as object, kind, chunkSize, chunkBytes)
     for (const frame of guarded(name, frames)) {
       stats.bytes += frame.length
       yield frame
@@ -140,14 +146,22 @@ function* encodeWhole(name: string, value: unknown): Generator<Buffer, void, voi
   yield payloadFrame(nameHead(FrameType.ROOT, name), value, name)
 }
 
-function* encodeChunked(name: string, root: object, kind: Kind, chunkSize: number): Generator<Buffer, void, void> {
+function* encodeChunked(
+  name: string,
+  root: object,
+  kind: Kind,
+  chunkSize: number,
+  chunkBytes: number,
+): Generator<Buffer, void, void> {
   const walker = new Walker()
   walker.claim(root) // a path back to the root crosses chunks
   let chunking = true
   let entries: unknown[] = []
   let count = 0
+  let limit = chunkSize
   // Called when `count` entries are buffered; returns a CHUNK frame or nothing.
   const flush = (): Buffer | undefined => {
+    const n = count
     count = 0
     walker.stamp++
     if (!chunking) return undefined
@@ -158,6 +172,7 @@ function* encodeChunked(name: string, root: object, kind: Kind, chunkSize: numbe
     }
     const frame = payloadFrame(CHUNK_HEAD, entries, name)
     entries = []
+    limit = Math.max(1, Math.min(chunkSize, Math.floor((chunkBytes * n) / frame.length)))
     return frame
   }
 
@@ -169,14 +184,14 @@ function* encodeChunked(name: string, root: object, kind: Kind, chunkSize: numbe
       for (const [key, value] of root as Map<unknown, unknown>) {
         check(name, walker.mapEntry(i++, key, value))
         if (chunking) entries.push(key, value)
-        if (++count === chunkSize && (frame = flush())) yield frame
+        if (++count >= limit && (frame = flush())) yield frame
       }
       break
     case Kind.SET:
       for (const value of root as Set<unknown>) {
         check(name, walker.setEntry(i++, value))
         if (chunking) entries.push(value)
-        if (++count === chunkSize && (frame = flush())) yield frame
+        if (++count >= limit && (frame = flush())) yield frame
       }
       break
     case Kind.ARRAY: {
@@ -185,7 +200,7 @@ function* encodeChunked(name: string, root: object, kind: Kind, chunkSize: numbe
         const value = array[i]
         check(name, walker.arrayEntry(i, value))
         if (chunking) entries.push(value)
-        if (++count === chunkSize && (frame = flush())) yield frame
+        if (++count >= limit && (frame = flush())) yield frame
       }
       break
     }
@@ -195,7 +210,7 @@ function* encodeChunked(name: string, root: object, kind: Kind, chunkSize: numbe
         const value = object[key]
         check(name, walker.objectEntry(key, value))
         if (chunking) entries.push(key, value)
-        if (++count === chunkSize && (frame = flush())) yield frame
+        if (++count >= limit && (frame = flush())) yield frame
       }
       break
     }

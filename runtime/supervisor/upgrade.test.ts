@@ -1,0 +1,234 @@
+// The upgrade state machine against fake processes: the order of messages on
+// commit, and what each failure does to the old and the new version.
+import t from 'tap'
+import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
+import type { Exit, ProgramProcess, SpawnSpec } from './program-process.js'
+import { runUpgrade, type UpgradeEnv, type UpgradeEvent } from './upgrade.js'
+
+type Script = (message: SupervisorMessage, program: FakeProgram) => void
+
+class FakeProgram implements ProgramProcess {
+  readonly pid: number
+  readonly entry: string
+  readonly version: string
+  readonly startedAt = 0
+  exit: Exit | null = null
+  readonly received: SupervisorMessage[] = []
+  killedWith: string | null = null
+  private listeners = new Set<(m: ProgramMessage, h: unknown) => void>()
+  private inbox: ProgramMessage[] = []
+  private resolveExit!: (e: Exit) => void
+  readonly exited = new Promise<Exit>((resolve) => (this.resolveExit = resolve))
+
+  constructor(pid: number, version: string, private readonly script: Script) {
+    this.pid = pid
+    this.entry = `/app/${version}.js`
+    this.version = version
+  }
+
+  send(message: SupervisorMessage): Promise<void> {
+    this.received.push(message)
+    queueMicrotask(() => this.script(message, this))
+    return Promise.resolve()
+  }
+
+  emit(message: ProgramMessage, handle?: unknown): void {
+    if (this.exit) return
+    this.inbox.push(message)
+    for (const l of [...this.listeners]) l(message, handle)
+  }
+
+  onMessage(listener: (m: ProgramMessage, h: unknown) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  take(type: ProgramMessage['dsu']): ProgramMessage | undefined {
+    const i = this.inbox.findIndex((m) => m.dsu === type)
+    return i === -1 ? undefined : this.inbox.splice(i, 1)[0]
+  }
+
+  clearInbox(): void {
+    this.inbox = []
+  }
+
+  die(code: number): void {
+    if (this.exit) return
+    this.exit = { code, signal: null }
+    this.resolveExit(this.exit)
+  }
+
+  kill(signal = 'SIGKILL'): void {
+    this.killedWith ??= signal
+    this.exit ??= { code: null, signal }
+    this.resolveExit(this.exit)
+  }
+}
+
+const stats = { bytes: 10, records: 2, roots: 1 }
+
+/** An old version that behaves, with overrides per message type. */
+function oldScript(overrides: Partial<Record<SupervisorMessage['dsu'], Script>> = {}): Script {
+  return (m, p) => {
+    const o = overrides[m.dsu]
+    if (o) return o(m, p)
+    if (m.dsu === 'quiesce') p.emit({ dsu: 'quiesced' })
+    if (m.dsu === 'send-state') p.emit({ dsu: 'sent', ...stats })
+    if (m.dsu === 'commit') {
+      p.emit({ dsu: 'connection', key: 'tcp:*:0#1' }, { close() {} })
+      p.emit({ dsu: 'handed-off', connections: 1 })
+      p.die(0)
+    }
+  }
+}
+
+/** A new version that behaves, with overrides; it boots as soon as it is spawned. */
+function newScript(overrides: Partial<Record<SupervisorMessage['dsu'] | 'boot', Script>> = {}): Script {
+  return (m, p) => {
+    const o = overrides[m.dsu]
+    if (o) return o(m, p)
+    if (m.dsu === 'receive-state') p.emit({ dsu: 'receiving' })
+    if (m.dsu === 'activate') p.emit({ dsu: 'active', keys: m.keys })
+  }
+}
+
+function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides: Parameters<typeof oldScript>[0] = {}, timeoutMs = 200) {
+  const old = new FakeProgram(1, '1.0.0', oldScript(oldOverrides))
+  let spawned: FakeProgram | null = null
+  const events: UpgradeEvent[] = []
+  const listeners = new Map<string, unknown>([['tcp:*:0#1', { close() {} }]])
+  const env: UpgradeEnv = {
+    spawn: (spec: SpawnSpec) => {
+      spawned = new FakeProgram(2, spec.version, newScript(newOverrides))
+      const p = spawned
+      const boot = newOverrides.boot
+      queueMicrotask(() => (boot ? boot({ dsu: 'resume' }, p) : p.emit({ dsu: 'booted' })))
+      return p
+    },
+    now: () => performance.now(),
+    streamPath: () => '/tmp/fake.sock',
+    listeners,
+  }
+  const run = () => runUpgrade(old, { entry: '/app/2.0.0.js', version: '2.0.0', transformer: null, timeoutMs }, env, (e) => events.push(e))
+  return { old, next: () => spawned!, events, run, listeners }
+}
+
+// The new version restores and becomes ready once the old one sends its state.
+const restoring: Script = (m, p) => {
+  if (m.dsu === 'receive-state') p.emit({ dsu: 'receiving' })
+}
+function readyAfterSend(s: ReturnType<typeof setup>): void {
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') queueMicrotask(() => {
+      s.next().emit({ dsu: 'restored', ...stats, transformMs: 0.5 })
+      s.next().emit({ dsu: 'ready' })
+    })
+    return origSend(m)
+  }
+}
+
+t.test('commit: phases in order, handles passed, connections relayed', async (t) => {
+  const s = setup({ 'receive-state': restoring })
+  readyAfterSend(s)
+  const result = await s.run()
+  t.equal(result.outcome, 'committed')
+  t.equal(result.serving, s.next())
+  t.same(result.state, stats)
+  t.equal(result.connectionsMoved, 1)
+  t.same(s.events.filter((e) => e.event === 'phase').map((e) => e.phase), ['spawn', 'quiesce', 'transfer', 'transform', 'ready', 'commit'])
+  t.same(s.old.received.map((m) => m.dsu), ['quiesce', 'send-state', 'commit'], 'old: never resumed')
+  t.same(s.next().received.map((m) => m.dsu), ['receive-state', 'listen-handle', 'activate', 'connection'])
+  t.ok(result.pauseMs !== null && result.pauseMs >= 0)
+  t.equal(s.next().killedWith, null)
+})
+
+t.test('a new version that exits while booting is reported as a spawn failure', async (t) => {
+  const s = setup({ boot: (_m, p) => p.die(3) })
+  const result = await s.run()
+  t.equal(result.outcome, 'rolled-back')
+  t.equal(result.serving, s.old)
+  t.equal(result.error?.phase, 'spawn')
+  t.equal(result.error?.code, 'DSU_ERR_SPAWN_FAILED')
+  t.same(s.old.received, [], 'the old version was never paused')
+})
+
+t.test('a broken transformer found at boot refuses before the old version pauses', async (t) => {
+  const s = setup({ boot: (_m, p) => p.emit({ dsu: 'restore-failed', error: { code: 'DSU_ERR_TRANSFORMER_INVALID', message: 'no default export' } }) })
+  const result = await s.run()
+  t.equal(result.error?.code, 'DSU_ERR_TRANSFORMER_INVALID')
+  t.equal(result.error?.phase, 'spawn')
+  t.same(s.old.received, [])
+  t.equal(s.next().killedWith, 'SIGKILL')
+})
+
+t.test('quiescence failure: the old version resumes itself, the new one is killed', async (t) => {
+  const s = setup({}, { quiesce: (_m, p) => p.emit({ dsu: 'quiesce-failed', error: { code: 'DSU_ERR_QUIESCE_TIMEOUT', message: '1 request in flight' } }) })
+  const result = await s.run()
+  t.equal(result.error?.phase, 'quiesce')
+  t.equal(result.error?.code, 'DSU_ERR_QUIESCE_TIMEOUT')
+  t.equal(s.next().killedWith, 'SIGKILL')
+  t.same(s.old.received.map((m) => m.dsu), ['quiesce', 'resume'])
+})
+
+t.test('unserializable state: the sender\'s error wins over the broken stream', async (t) => {
+  const s = setup({ 'receive-state': restoring }, {
+    'send-state': (_m, p) => p.emit({ dsu: 'send-failed', error: { code: 'DSU_ERR_UNSERIALIZABLE', message: 'counters.get("a").f: function' } }),
+  })
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') queueMicrotask(() => s.next().emit({ dsu: 'restore-failed', error: { code: 'DSU_ERR_STATE_STREAM', message: 'closed early' } }))
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.equal(result.error?.phase, 'transfer')
+  t.equal(result.error?.code, 'DSU_ERR_UNSERIALIZABLE')
+  t.match(result.error?.message, 'counters.get("a").f')
+  t.same(s.old.received.map((m) => m.dsu), ['quiesce', 'send-state', 'resume'])
+})
+
+t.test('a transformer that throws fails the transform phase', async (t) => {
+  const s = setup({ 'receive-state': restoring })
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') queueMicrotask(() => s.next().emit({ dsu: 'restore-failed', error: { code: 'DSU_ERR_TRANSFORM_FAILED', message: 'boom' } }))
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.equal(result.error?.phase, 'transform')
+  t.equal(result.error?.code, 'DSU_ERR_TRANSFORM_FAILED')
+  t.equal(s.old.received.at(-1)?.dsu, 'resume')
+})
+
+t.test('not ready before the deadline: rollback with DSU_ERR_READY_TIMEOUT', async (t) => {
+  const s = setup({ 'receive-state': restoring }, {}, 50)
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') queueMicrotask(() => s.next().emit({ dsu: 'restored', ...stats, transformMs: 0 }))
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.equal(result.error?.phase, 'ready')
+  t.equal(result.error?.code, 'DSU_ERR_READY_TIMEOUT')
+  t.equal(s.next().killedWith, 'SIGKILL')
+  t.equal(s.old.received.at(-1)?.dsu, 'resume')
+})
+
+t.test('two messages in one read: the second is not missed', async (t) => {
+  // restored and ready arrive back to back, before a waiter for ready exists.
+  const s = setup({ 'receive-state': restoring })
+  readyAfterSend(s)
+  const result = await s.run()
+  t.equal(result.outcome, 'committed')
+})
+
+t.test('listeners the new version did not bind are closed and forgotten', async (t) => {
+  const s = setup({ 'receive-state': restoring, activate: (_m, p) => p.emit({ dsu: 'active', keys: [] }) })
+  readyAfterSend(s)
+  let closed = false
+  s.listeners.set('tcp:*:0#1', { close: () => (closed = true) })
+  const result = await s.run()
+  t.equal(result.outcome, 'committed')
+  t.ok(closed)
+  t.equal(s.listeners.size, 0)
+})

@@ -23,6 +23,11 @@ export const catalogue = {
   DSU_ERR_NOT_SUPERVISED: 'This call needs a supervisor; start the program with `dsu run`.',
   DSU_ERR_CONTROL_MESSAGE: 'A control message was malformed; use the `dsu` CLI of the same version as the supervisor.',
   DSU_ERR_STATE_NAME: 'state(name, init) needs a non-empty string name and an init function, and a name may be marked once.',
+  DSU_ERR_TRANSFORM_RULE: 'A transformer rule does not fit the state it was applied to; the message names the path, the rule and the version pair.',
+  DSU_ERR_UNDECLARED_ROOT: 'The new version neither marks nor drops these roots; drop them in the transformer or mark them with state().',
+  DSU_ERR_CHAIN_MISSING_LINK: 'Add a transformer for the missing version pair to the transformers directory.',
+  DSU_ERR_VALIDATION: 'Transformed state does not match the schema the new version declared; fix the transformer or the schema.',
+  DSU_ERR_JOURNAL: 'The journal could not be read or written; the program keeps running. Check the state directory\'s disk and permissions.',
   DSU_ERR_INTERNAL: 'This is a bug in dsu; please report it with the output above.',
 } as const
 

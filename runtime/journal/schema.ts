@@ -1,0 +1,95 @@
+// The journal's schema and its migrations. The version lives in SQLite's
+// `PRAGMA user_version`; `migrations[n]` takes a database from version n to
+// n + 1. Rules for later versions, so that an older dsu can still read and
+// write a newer file (and `dsu history` of either version reads both):
+//   - only add tables, indexes and columns; never rename or drop;
+//   - a new column is nullable or has a DEFAULT (older writers name their columns);
+//   - no CHECK constraints on enumerations (kinds, outcomes): they are checked in
+//     TypeScript, so a new kind does not need a table rebuild.
+// Readers use `SELECT *` and default a missing column to null.
+import type BetterSqlite3 from 'better-sqlite3'
+
+type Db = BetterSqlite3.Database
+
+export const SCHEMA_VERSION = 1
+
+export const migrations: ReadonlyArray<(db: Db) => void> = [
+  // 0 → 1: the first schema.
+  (db) => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS versions (
+        label      TEXT    NOT NULL,
+        entry      TEXT    NOT NULL,
+        first_seen INTEGER NOT NULL,   -- epoch ms
+        last_seen  INTEGER NOT NULL,   -- epoch ms
+        PRIMARY KEY (label, entry)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE IF NOT EXISTS upgrades (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, also after pruning
+        from_version  TEXT    NOT NULL,
+        to_version    TEXT    NOT NULL,
+        from_entry    TEXT,
+        to_entry      TEXT,
+        transformer   TEXT,             -- a file, or a chain description
+        started_at    INTEGER NOT NULL, -- epoch ms
+        ended_at      INTEGER NOT NULL, -- epoch ms
+        outcome       TEXT    NOT NULL, -- 'committed' | 'rolled-back'
+        spawn_ms      REAL,             -- per phase; NULL when the phase did not run
+        quiesce_ms    REAL,
+        transfer_ms   REAL,
+        transform_ms  REAL,
+        ready_ms      REAL,
+        commit_ms     REAL,
+        pause_ms      REAL,
+        total_ms      REAL    NOT NULL,
+        state_bytes   INTEGER,          -- NULL when no state was transferred
+        state_records INTEGER,
+        state_roots   INTEGER,
+        error_code    TEXT,             -- NULL when committed
+        error_message TEXT,
+        error_phase   TEXT
+      );
+
+      CREATE TABLE IF NOT EXISTS events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,       -- epoch ms
+        kind    TEXT    NOT NULL,       -- 'start'|'exit'|'crash'|'restart'|'stop'|'checkpoint'
+        version TEXT,
+        pid     INTEGER,
+        code    INTEGER,
+        signal  TEXT,
+        detail  TEXT
+      );
+    `)
+  },
+]
+
+/** The schema version of an open database (0: empty file). */
+export function schemaVersion(db: Db): number {
+  return Number(db.pragma('user_version', { simple: true }) ?? 0)
+}
+
+/**
+ * Brings `db` to SCHEMA_VERSION inside one IMMEDIATE transaction, so two
+ * processes opening the same new file do not both migrate. A file written by a
+ * newer dsu (user_version > SCHEMA_VERSION) is left as it is: the rules above
+ * keep it writable. Returns the version the file is at afterwards.
+ */
+export function migrate(db: Db): number {
+  if (schemaVersion(db) >= SCHEMA_VERSION) return schemaVersion(db)
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    // Re-read under the write lock: another process may have migrated meanwhile.
+    let version = schemaVersion(db)
+    if (version < SCHEMA_VERSION) {
+      for (; version < SCHEMA_VERSION; version++) migrations[version]!(db)
+      db.pragma(`user_version = ${SCHEMA_VERSION}`)
+    }
+    db.exec('COMMIT')
+    return version
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK')
+    throw error
+  }
+}

@@ -1,0 +1,53 @@
+// The human `dsu history` table: one line per upgrade, newest first (as given).
+//
+//   ID  WHEN                 FROM → TO        OUTCOME      PAUSE    TOTAL    FAILED
+//   12  2025-01-02 03:04:05  1.0.0 → 2.0.0    committed    8.86 ms  83.1 ms  -
+//   11  2025-01-02 03:01:00  1.0.0 → 2.0.0    rolled-back  -        12.0 ms  transfer DSU_ERR_UNSERIALIZABLE
+import type { HistoryRow } from './journal.js'
+
+export interface FormatOptions {
+  /** Show times in UTC instead of the local time zone. */
+  utc?: boolean
+}
+
+/** A duration the way the CLI prints phases: 0.10 ms, 73.4 ms, 1.25 s; null → "-". */
+export function formatMs(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '-'
+  if (value < 10) return `${value.toFixed(2)} ms`
+  if (value < 1000) return `${value.toFixed(1)} ms`
+  return `${(value / 1000).toFixed(2)} s`
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0')
+}
+
+/** "YYYY-MM-DD HH:MM:SS", local time unless `utc`. */
+export function formatWhen(isoTime: string, utc = false): string {
+  const d = new Date(isoTime)
+  if (!Number.isFinite(d.getTime())) return isoTime
+  const [y, mo, da, h, mi, s] = utc
+    ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
+    : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()]
+  return `${y}-${pad2(mo)}-${pad2(da)} ${pad2(h)}:${pad2(mi)}:${pad2(s)}${utc ? 'Z' : ''}`
+}
+
+const HEADER = ['ID', 'WHEN', 'FROM → TO', 'OUTCOME', 'PAUSE', 'TOTAL', 'FAILED'] as const
+
+/** The `dsu history` table, ending in a newline; "no upgrades recorded" when empty. */
+export function formatHistory(rows: readonly HistoryRow[], options: FormatOptions = {}): string {
+  if (rows.length === 0) return 'no upgrades recorded\n'
+  const cells = rows.map((r) => [
+    String(r.id),
+    formatWhen(r.startedAt, options.utc),
+    `${r.from} → ${r.to}`,
+    r.outcome,
+    formatMs(r.pauseMs),
+    formatMs(r.totalMs),
+    r.error ? [r.error.phase, r.error.code].filter(Boolean).join(' ') : '-',
+  ])
+  const widths = HEADER.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
+  const line = (c: readonly string[]): string =>
+    c.map((cell, i) => (i === c.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()
+  return [line(HEADER), ...cells.map(line)].join('\n') + '\n'
+}

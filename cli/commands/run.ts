@@ -20,6 +20,7 @@ export async function run(args: RunArgs): Promise<number> {
     const entry = resolveEntry(args.entry)
     supervisor = new Supervisor({
       entry,
+      configuredEntry: path.resolve(args.entry),
       version: args.versionLabel ?? versionOf(entry),
       stateDir: path.resolve(args.stateDir ?? defaultStateDir(entry)),
       timeoutMs: args.timeout,
@@ -32,10 +33,13 @@ export async function run(args: RunArgs): Promise<number> {
     return fail(error, false)
   }
   const stop = (): void => void supervisor.stop()
+  const reload = (): void => void supervisor.reload()
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+  process.on('SIGHUP', reload)
   const code = await supervisor.done
   process.off('SIGINT', stop)
   process.off('SIGTERM', stop)
+  process.off('SIGHUP', reload)
   return code
 }

@@ -16,6 +16,8 @@ import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
 
 export interface SupervisorOptions {
   entry: string
+  /** What the user named (file or directory): SIGHUP upgrades to what stands there now. */
+  configuredEntry?: string
   version: string
   stateDir: string
   /** Per-phase deadline of an upgrade unless the request sets one, ms. */
@@ -92,9 +94,12 @@ export class Supervisor {
         : `an upgrade of ${this.current.version} is already running; one upgrade at a time`)
     }
     const entry = resolveEntry(target.entry)
-    const transformer = resolveTransformer(target.transformer, entry)
     const version = target.version ?? versionOf(entry)
     const old = this.current
+    // A conventional dsu.transform.js maps the previous version's shape; when
+    // the version label did not change (a reload of the same release) the
+    // state already has the new shape, so only an explicit transformer runs.
+    const transformer = target.transformer || version !== old.version ? resolveTransformer(target.transformer, entry) : null
     this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})`)
     this.upgrading = runUpgrade(old, { entry, version, transformer, timeoutMs: target.timeoutMs ?? this.options.timeoutMs }, {
       spawn: (spec) => this.spawn(spec),
@@ -116,6 +121,21 @@ export class Supervisor {
       return result
     } finally {
       this.upgrading = null
+    }
+  }
+
+  /**
+   * SIGHUP: upgrade to whatever code now stands at the configured entry, the
+   * way nginx and tableflip-based servers reload. Never throws; logs the outcome.
+   */
+  async reload(): Promise<UpgradeResult | null> {
+    const target = this.options.configuredEntry ?? this.options.entry
+    try {
+      return await this.upgrade({ entry: target, transformer: null })
+    } catch (error) {
+      const e = error as { code?: string; message?: string }
+      this.options.log(`dsu: reload refused: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message ?? String(error)}`)
+      return null
     }
   }
 

@@ -1,0 +1,54 @@
+// The human `dsu history` table.
+import t from 'tap'
+import { formatHistory, formatMs, formatWhen } from './format.js'
+import type { HistoryRow } from './journal.js'
+
+const phases = { spawn: 73.4, quiesce: 1.38, transfer: 5.4, transform: 0.1, ready: 0.34, commit: 2.38 }
+
+const rows: HistoryRow[] = [
+  {
+    id: 12, from: '2.0.0', to: '3.0.0', fromEntry: null, toEntry: null, transformer: null,
+    startedAt: '2025-03-04T05:07:00.000Z', endedAt: '2025-03-04T05:07:00.020Z', outcome: 'rolled-back',
+    phases: { ...phases, transform: null, ready: null, commit: null }, pauseMs: null, totalMs: 19.75, state: null,
+    error: { code: 'DSU_ERR_UNSERIALIZABLE', message: 'x: function', phase: 'transfer' },
+  },
+  {
+    id: 11, from: '1.0.0', to: '2.0.0', fromEntry: '/a/v1.js', toEntry: '/a/v2.js', transformer: '/a/t.js',
+    startedAt: '2025-03-04T05:06:07.000Z', endedAt: '2025-03-04T05:06:07.084Z', outcome: 'committed',
+    phases, pauseMs: 8.86, totalMs: 1234.5, state: { bytes: 28, records: 2, roots: 1 }, error: null,
+  },
+]
+
+t.test('formatHistory shows id, when, from → to, outcome, pause, total and the failure', async (t) => {
+  const out = formatHistory(rows, { utc: true })
+  const lines = out.trimEnd().split('\n')
+  t.equal(lines.length, 3)
+  t.match(lines[0], /^ID\s+WHEN\s+FROM → TO\s+OUTCOME\s+PAUSE\s+TOTAL\s+FAILED$/)
+  t.match(lines[1], /^12\s+2025-03-04 05:07:00Z\s+2\.0\.0 → 3\.0\.0\s+rolled-back\s+-\s+19\.8 ms\s+transfer DSU_ERR_UNSERIALIZABLE$/)
+  t.match(lines[2], /^11\s+2025-03-04 05:06:07Z\s+1\.0\.0 → 2\.0\.0\s+committed\s+8\.86 ms\s+1\.23 s\s+-$/)
+  // Columns line up: every row's "from → to" starts where the header's does.
+  const col = lines[0]!.indexOf('FROM')
+  t.equal(lines[1]!.indexOf('2.0.0'), col)
+  t.equal(lines[2]!.indexOf('1.0.0'), col)
+  t.ok(out.endsWith('\n'))
+})
+
+t.test('formatHistory of nothing', async (t) => {
+  t.equal(formatHistory([]), 'no upgrades recorded\n')
+})
+
+t.test('an error without a phase shows its code', async (t) => {
+  const row = { ...rows[0]!, error: { code: 'DSU_ERR_SPAWN_FAILED', message: 'm', phase: null } }
+  t.match(formatHistory([row]).split('\n')[1], /rolled-back\s+-\s+19\.8 ms\s+DSU_ERR_SPAWN_FAILED$/)
+})
+
+t.test('formatMs and formatWhen', async (t) => {
+  t.equal(formatMs(0.1), '0.10 ms')
+  t.equal(formatMs(8.864), '8.86 ms')
+  t.equal(formatMs(73.44), '73.4 ms')
+  t.equal(formatMs(2500), '2.50 s')
+  t.equal(formatMs(null), '-')
+  t.equal(formatWhen('2025-03-04T05:06:07.000Z', true), '2025-03-04 05:06:07Z')
+  t.match(formatWhen('2025-03-04T05:06:07.000Z'), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/)
+  t.equal(formatWhen('not a date'), 'not a date')
+})

@@ -5,6 +5,7 @@ import type { UpgradeEvent } from '../../runtime/supervisor/upgrade.js'
 import { findStateDir, request } from '../control-client.js'
 import { EXIT } from '../exit-codes.js'
 import { bytes, fail, ms } from '../output.js'
+import { phaseDisplay } from '../progress.js'
 
 export interface UpgradeArgs {
   to: string
@@ -32,19 +33,16 @@ export async function upgrade(args: UpgradeArgs): Promise<number> {
   try {
     const entry = path.resolve(args.to)
     const stateDir = findStateDir(args.stateDir, [path.dirname(entry), process.cwd()])
-    const onEvent = (event: unknown): void => {
-      if (args.json) return
-      const e = event as UpgradeEvent
-      if (e.event === 'phase') process.stdout.write(`  ${e.phase.padEnd(10)} ${ms(e.ms).padStart(10)}\n`)
-    }
     if (!args.json) process.stdout.write(`dsu: upgrading to ${args.to}\n`)
+    const display = args.json ? null : phaseDisplay()
+    const onEvent = (event: unknown): void => display?.onEvent(event as UpgradeEvent)
     const result = (await request(stateDir, {
       cmd: 'upgrade',
       entry,
       transformer: args.transformer ? path.resolve(args.transformer) : null,
       timeoutMs: args.timeout,
       ...(args.versionLabel ? { version: args.versionLabel } : {}),
-    }, onEvent)) as Result
+    }, onEvent).finally(() => display?.end())) as Result
     if (args.json) {
       process.stdout.write(JSON.stringify({ ok: result.outcome === 'committed', ...result }) + '\n')
     } else if (result.outcome === 'committed') {

@@ -4,13 +4,17 @@ import net from 'node:net'
 import path from 'node:path'
 import { DsuError, fromWire } from '../runtime/errors.js'
 import type { ControlReply, ControlRequest } from '../runtime/supervisor/control-protocol.js'
-import { controlSocketPath } from '../runtime/supervisor/state-dir.js'
+import { CONTROL_SOCKET, controlSocketPath } from '../runtime/supervisor/state-dir.js'
 
-/** --state-dir, else $DSU_STATE_DIR, else the nearest .dsu/ with a control socket above each start dir. */
-export function findStateDir(explicit: string | undefined, startDirs: string[]): string {
+/**
+ * --state-dir, else $DSU_STATE_DIR, else the nearest .dsu/ holding `marker`
+ * (the control socket of a running supervisor, by default) above each start dir.
+ */
+export function findStateDir(explicit: string | undefined, startDirs: string[], marker = CONTROL_SOCKET): string {
   const given = explicit ?? process.env.DSU_STATE_DIR
   if (given) {
     const dir = path.resolve(given)
+    if (marker !== CONTROL_SOCKET) return dir
     if (!fs.existsSync(controlSocketPath(dir))) {
       throw new DsuError('DSU_ERR_NO_SUPERVISOR', `no supervisor is running with state dir ${dir} (no ${controlSocketPath(dir)})`)
     }
@@ -21,12 +25,15 @@ export function findStateDir(explicit: string | undefined, startDirs: string[]):
     let dir = path.resolve(start)
     for (;;) {
       const candidate = path.join(dir, '.dsu')
-      if (fs.existsSync(controlSocketPath(candidate))) return candidate
+      if (fs.existsSync(path.join(candidate, marker))) return candidate
       looked.push(candidate)
       const parent = path.dirname(dir)
       if (parent === dir) break
       dir = parent
     }
+  }
+  if (marker !== CONTROL_SOCKET) {
+    throw new DsuError('DSU_ERR_NO_SUPERVISOR', `no state directory found (looked for .dsu/${marker} from ${startDirs.map((d) => path.resolve(d)).join(', ')} upwards); pass --state-dir`)
   }
   throw new DsuError('DSU_ERR_NO_SUPERVISOR', `no running supervisor found (looked for .dsu/control.sock from ${startDirs.map((d) => path.resolve(d)).join(', ')} upwards)`)
 }

@@ -6,9 +6,13 @@ import { DsuError } from '../runtime/errors.js'
 import { run } from './commands/run.js'
 import { upgrade } from './commands/upgrade.js'
 import { status, stop } from './commands/status.js'
+import { history } from './commands/history.js'
 import { fail } from './output.js'
 
 const DEFAULT_TIMEOUT_MS = 10_000
+
+/** A wrong argument found by our own checks (yargs' own come without an error). */
+class UsageError extends Error {}
 
 const finish = (code: number): void => {
   process.exitCode = code
@@ -41,21 +45,28 @@ await yargs(hideBin(process.argv))
   .command('status', 'show the running program', (y) => y
     .option('json', { type: 'boolean', default: false }),
   async (argv) => finish(await status({ json: argv.json, stateDir: argv.stateDir })))
+  .command('history', 'list recorded upgrades, newest first', (y) => y
+    .option('limit', { type: 'number', default: 20, describe: 'how many upgrades to show' })
+    .option('json', { type: 'boolean', default: false }),
+  async (argv) => finish(await history({ json: argv.json, stateDir: argv.stateDir, limit: argv.limit })))
   .command('stop', 'stop the program gracefully and the supervisor with it', (y) => y
     .option('json', { type: 'boolean', default: false })
     .option('timeout', { type: 'number', describe: 'grace period before the program is killed, ms' }),
   async (argv) => finish(await stop({ json: argv.json, stateDir: argv.stateDir, timeout: argv.timeout })))
   .check((argv) => {
-    for (const name of ['timeout', 'stop-timeout'] as const) {
+    for (const [name, value] of Object.entries(argv)) {
+      if (Array.isArray(value) && name !== '_' && name !== 'node-arg' && name !== 'nodeArg') throw new UsageError(`--${name} was given more than once`)
+    }
+    for (const name of ['timeout', 'stop-timeout', 'limit'] as const) {
       const v = argv[name]
-      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new Error(`--${name} must be a positive number of milliseconds`)
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new UsageError(`--${name} must be a positive number${name === 'limit' ? '' : ' of milliseconds'}`)
     }
     return true
   })
-  .demandCommand(1, 'name a command: run, upgrade, status or stop')
+  .demandCommand(1, 'name a command: run, upgrade, status, history or stop')
   .strict()
   .fail((message, error, y) => {
-    if (error && !(error instanceof Error && /must be|Unknown|Missing|Not enough/.test(error.message))) throw error
+    if (error && !(error instanceof UsageError)) throw error
     const json = process.argv.includes('--json')
     if (!json) {
       y.showHelp()

@@ -23,6 +23,9 @@ t.test('unknown command and missing options are usage errors', async (t) => {
   const badTimeout = await dsu(['upgrade', '--to', 'x.js', '--timeout', '-5'])
   t.equal(badTimeout.exitCode, 2)
   t.match(badTimeout.stderr, /--timeout must be a positive number/)
+  const twice = await dsu(['status', '--state-dir', 'a', '--state-dir', 'b'])
+  t.equal(twice.exitCode, 2)
+  t.match(twice.stderr, /--state-dir was given more than once/)
 })
 
 t.test('a missing entry is named', async (t) => {

@@ -22,8 +22,7 @@ export interface Supervised {
   stop(): Promise<void>
 }
 
-export async function runSupervised(entry: string, args: string[] = [], env: Record<string, string> = {}): Promise<Supervised> {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-test-'))
+export async function runSupervised(entry: string, args: string[] = [], env: Record<string, string> = {}, stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-test-'))): Promise<Supervised> {
   const child = execa(process.execPath, [cli, 'run', entry, '--state-dir', stateDir, ...args], {
     reject: false, stdin: 'ignore', all: true, buffer: false, env,
   })

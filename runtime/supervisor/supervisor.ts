@@ -7,6 +7,7 @@ import type net from 'node:net'
 import path from 'node:path'
 import { DsuError } from '../errors.js'
 import type { ProgramMessage } from '../protocol.js'
+import { Journal } from '../journal/index.js'
 import { openControlSocket } from './control-server.js'
 import type { ControlRequest } from './control-protocol.js'
 import { resolveEntry, resolveTransformer, versionOf } from './entry.js'
@@ -45,6 +46,7 @@ export class Supervisor {
   readonly startedAt = Date.now()
   private current!: ProgramProcess
   private control: net.Server | null = null
+  private journal: Journal | null = null
   private upgrading: Promise<UpgradeResult> | null = null
   private stopping = false
   private lastUpgrade: UpgradeSummary | null = null
@@ -60,6 +62,8 @@ export class Supervisor {
   async start(): Promise<void> {
     prepareStateDir(this.options.stateDir)
     this.control = await openControlSocket(controlSocketPath(this.options.stateDir), (request, emit) => this.handle(request, emit))
+    // Guarantee 7; a journal that cannot be written is reported, never fatal.
+    this.journal = Journal.open(this.options.stateDir, { onError: (e) => this.options.log(`dsu: ${e.code}: ${e.message}`) })
     this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'primary' })
     try {
       await waitFor(this.current, 'hello', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
@@ -68,6 +72,7 @@ export class Supervisor {
       this.closeControl()
       throw error
     }
+    this.journal.recordEvent({ kind: 'start', version: this.current.version, entry: this.current.entry, pid: this.current.pid })
     this.options.log(`dsu: running ${path.basename(this.options.entry)} ${this.options.version} (pid ${this.current.pid}); control socket ${controlSocketPath(this.options.stateDir)}`)
   }
 
@@ -108,9 +113,14 @@ export class Supervisor {
       listeners: this.listeners,
       nodeArgs: this.options.nodeArgs,
     }, report)
+    const startedAt = Date.now()
     try {
       const result = await this.upgrading
       this.current = result.serving
+      this.journal?.recordUpgrade({
+        ...result, startedAt, fromEntry: old.entry, toEntry: entry, transformer,
+        error: result.error ?? undefined,
+      })
       this.lastUpgrade = {
         outcome: result.outcome, from: result.from, to: result.to, at: new Date().toISOString(),
         totalMs: result.totalMs, pauseMs: result.pauseMs, ...(result.error ? { error: result.error } : {}),
@@ -148,6 +158,7 @@ export class Supervisor {
     const timer = setTimeout(() => program.kill('SIGKILL'), timeoutMs + 1000)
     const exit = await program.exited
     clearTimeout(timer)
+    this.journal?.recordEvent({ kind: 'stop', version: program.version, entry: program.entry, pid: program.pid, code: exit.code, signal: exit.signal })
     this.closeControl()
     this.options.log(`dsu: stopped ${program.version} (pid ${program.pid})`)
     this.resolveDone(0)
@@ -169,6 +180,7 @@ export class Supervisor {
     if (program !== this.current || this.stopping) return
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
     this.options.log(`dsu: ${program.version} (pid ${program.pid}) ${how}; DSU_ERR_PROGRAM_EXITED`)
+    this.journal?.recordEvent({ kind: exit.code === 0 ? 'exit' : 'crash', version: program.version, entry: program.entry, pid: program.pid, code: exit.code, signal: exit.signal })
     this.stopping = true
     this.closeControl()
     this.resolveDone(exit.code === 0 ? 0 : (exit.code ?? 1))
@@ -193,6 +205,8 @@ export class Supervisor {
   private closeControl(): void {
     this.control?.close()
     this.control = null
+    this.journal?.close()
+    this.journal = null
     for (const handle of this.listeners.values()) (handle as { close?: () => void }).close?.()
     this.listeners.clear()
     try {

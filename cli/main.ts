@@ -7,6 +7,8 @@ import { run } from './commands/run.js'
 import { upgrade } from './commands/upgrade.js'
 import { status, stop } from './commands/status.js'
 import { history } from './commands/history.js'
+import { checkpoint } from './commands/checkpoint.js'
+import { parseDuration } from './duration.js'
 import { fail } from './output.js'
 
 const DEFAULT_TIMEOUT_MS = 10_000
@@ -27,11 +29,24 @@ await yargs(hideBin(process.argv))
     .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline of upgrades, ms' })
     .option('stop-timeout', { type: 'number', default: 10_000, describe: 'grace period of a stop before the program is killed, ms' })
     .option('version-label', { type: 'string', describe: 'version label (default: nearest package.json version)' })
-    .option('node-arg', { type: 'string', array: true, default: [] as string[], describe: 'extra node flag for program processes (repeatable)' }),
+    .option('node-arg', { type: 'string', array: true, default: [] as string[], describe: 'extra node flag for program processes (repeatable)' })
+    .option('restore', { type: 'string', describe: 'start from a checkpoint: latest or an id' })
+    .option('restart', { choices: ['no', 'on-failure', 'always'] as const, default: 'no' as const, describe: 'restart the program when it dies (from the latest checkpoint)' })
+    .option('restart-delay', { type: 'number', default: 100, describe: 'first restart delay, ms (doubles per crash, capped at 10 s)' })
+    .option('max-restarts', { type: 'number', default: 5, describe: 'crashes within 60 s after which dsu gives up' })
+    .option('checkpoint-every', { type: 'string', describe: 'take a checkpoint this often (500ms, 30s, 5m, 1h)' })
+    .option('keep-checkpoints', { type: 'number', default: 5, describe: 'checkpoints kept on disk' }),
   async (argv) => finish(await run({
     entry: argv.entry as string, stateDir: argv.stateDir, timeout: argv.timeout, stopTimeout: argv.stopTimeout,
-    versionLabel: argv.versionLabel, nodeArg: argv.nodeArg as string[],
+    versionLabel: argv.versionLabel, nodeArg: argv.nodeArg as string[], restore: argv.restore,
+    restart: argv.restart, restartDelay: argv.restartDelay, maxRestarts: argv.maxRestarts,
+    checkpointEvery: argv.checkpointEvery === undefined ? undefined : parseDuration(argv.checkpointEvery)!,
+    keepCheckpoints: argv.keepCheckpoints,
   })))
+  .command('checkpoint', 'snapshot the running program\'s state (it resumes at once)', (y) => y
+    .option('list', { type: 'boolean', default: false, describe: 'list checkpoints instead' })
+    .option('json', { type: 'boolean', default: false }),
+  async (argv) => finish(await checkpoint({ json: argv.json, stateDir: argv.stateDir, list: argv.list })))
   .command('upgrade', 'upgrade the running program live', (y) => y
     .option('to', { type: 'string', demandOption: true, describe: 'new entry file or directory' })
     .option('transformer', { type: 'string', describe: 'transformer module (default: dsu.transform.js beside the new entry)' })
@@ -57,13 +72,20 @@ await yargs(hideBin(process.argv))
     for (const [name, value] of Object.entries(argv)) {
       if (Array.isArray(value) && name !== '_' && name !== 'node-arg' && name !== 'nodeArg') throw new UsageError(`--${name} was given more than once`)
     }
-    for (const name of ['timeout', 'stop-timeout', 'limit'] as const) {
+    if (argv['checkpoint-every'] !== undefined && parseDuration(String(argv['checkpoint-every'])) === null) {
+      throw new UsageError('--checkpoint-every must be a duration such as 500ms, 30s, 5m or 1h')
+    }
+    for (const name of ['keep-checkpoints', 'max-restarts'] as const) {
+      const v = argv[name]
+      if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw new UsageError(`--${name} must be a whole number ≥ 1`)
+    }
+    for (const name of ['timeout', 'stop-timeout', 'limit', 'restart-delay'] as const) {
       const v = argv[name]
       if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new UsageError(`--${name} must be a positive number${name === 'limit' ? '' : ' of milliseconds'}`)
     }
     return true
   })
-  .demandCommand(1, 'name a command: run, upgrade, status, history or stop')
+  .demandCommand(1, 'name a command: run, upgrade, status, history, checkpoint or stop')
   .strict()
   .fail((message, error, y) => {
     if (error && !(error instanceof UsageError)) throw error

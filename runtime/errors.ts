@@ -28,6 +28,11 @@ export const catalogue = {
   DSU_ERR_CHAIN_MISSING_LINK: 'Add a transformer for the missing version pair to the transformers directory.',
   DSU_ERR_VALIDATION: 'Transformed state does not match the schema the new version declared; fix the transformer or the schema.',
   DSU_ERR_JOURNAL: 'The journal could not be read or written; the program keeps running. Check the state directory\'s disk and permissions.',
+  DSU_ERR_CHECKPOINT_NOT_FOUND: 'List checkpoints with `dsu checkpoint --list`; `--restore latest` takes the newest.',
+  DSU_ERR_CHECKPOINT_CORRUPT: 'The checkpoint file does not match its checksum; it was not loaded. Restore another checkpoint.',
+  DSU_ERR_CRASH_LOOP: 'The program kept crashing right after each restart; fix the crash (its output above says why), then start it again.',
+  DSU_ERR_NO_REVERSE_TRANSFORMER: 'Declare a reverse transformer (B → A): export `reverse` from the transformer, or put dsu.reverse.js beside the current entry.',
+  DSU_ERR_NO_PREVIOUS_VERSION: 'There is no committed upgrade to go back from; `dsu history` lists what happened.',
   DSU_ERR_INTERNAL: 'This is a bug in dsu; please report it with the output above.',
 } as const
 

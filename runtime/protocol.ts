@@ -6,6 +6,8 @@ import type { WireError } from './errors.js'
 
 export const ENV_ROLE = 'DSU_ROLE'
 export const ENV_VERSION = 'DSU_VERSION'
+export const ENV_TRANSFORMER = 'DSU_TRANSFORMER'
+export const ENV_LISTENERS = 'DSU_LISTENERS'
 
 /** How the supervisor started this process. */
 export type Role = 'primary' | 'successor'
@@ -26,7 +28,8 @@ export type ProgramMessage =
   | { dsu: 'active'; keys: string[] }
   | { dsu: 'connection'; key: string } // + accepted connection handle
   | { dsu: 'handed-off'; connections: number }
-  | { dsu: 'roots'; roots: Array<{ name: string }> }
+  | { dsu: 'checkpointed'; bytes: number; records: number; roots: number }
+  | { dsu: 'checkpoint-failed'; error: WireError }
 
 // supervisor -> program
 export type SupervisorMessage =
@@ -39,6 +42,7 @@ export type SupervisorMessage =
   | { dsu: 'commit' }
   | { dsu: 'connection'; key: string } // + accepted connection handle
   | { dsu: 'stop'; timeoutMs: number }
+  | { dsu: 'checkpoint'; path: string; timeoutMs: number }
 
 export function isDsuMessage(value: unknown): value is { dsu: string } {
   return typeof value === 'object' && value !== null && typeof (value as { dsu?: unknown }).dsu === 'string'

@@ -4,6 +4,7 @@ import { defaultStateDir } from '../../runtime/supervisor/state-dir.js'
 import { Supervisor } from '../../runtime/supervisor/supervisor.js'
 import path from 'node:path'
 import { fail } from '../output.js'
+import { DEFAULT_RESTART } from '../../runtime/supervisor/restart-policy.js'
 
 export interface RunArgs {
   entry: string
@@ -12,6 +13,12 @@ export interface RunArgs {
   stopTimeout: number
   versionLabel?: string
   nodeArg: string[]
+  restore?: string
+  restart: 'no' | 'on-failure' | 'always'
+  restartDelay: number
+  maxRestarts: number
+  checkpointEvery?: number
+  keepCheckpoints: number
 }
 
 export async function run(args: RunArgs): Promise<number> {
@@ -26,6 +33,10 @@ export async function run(args: RunArgs): Promise<number> {
       timeoutMs: args.timeout,
       stopTimeoutMs: args.stopTimeout,
       nodeArgs: args.nodeArg,
+      restore: args.restore,
+      restart: { ...DEFAULT_RESTART, mode: args.restart, delayMs: args.restartDelay, maxRestarts: args.maxRestarts },
+      checkpointEveryMs: args.checkpointEvery ?? 0,
+      keepCheckpoints: args.keepCheckpoints,
       log: (line) => process.stderr.write(line + '\n'),
     })
     await supervisor.start()

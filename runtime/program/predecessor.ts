@@ -30,10 +30,33 @@ export function startPredecessor(): void {
       void send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
     })
   })
+  on('checkpoint', (message) => void checkpoint(message.path, message.timeoutMs))
   on('resume', () => resume())
   on('commit', () => void handOff())
   on('stop', (message) => void stop(message.timeoutMs))
   process.once('disconnect', () => void stop(5000))
+}
+
+/** A snapshot at a brief quiescent point: the program resumes right after. */
+async function checkpoint(path: string, timeoutMs: number): Promise<void> {
+  try {
+    await quiesce(timeoutMs)
+  } catch (error) {
+    return send({ dsu: 'checkpoint-failed', error: toWire(error) })
+  }
+  try {
+    const socket = net.connect(path)
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve)
+      socket.once('error', reject)
+    })
+    const stats = await sendState(socket, markedRoots())
+    resume()
+    await send({ dsu: 'checkpointed', ...stats })
+  } catch (error) {
+    resume()
+    await send({ dsu: 'checkpoint-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
+  }
 }
 
 async function handOff(): Promise<void> {

@@ -10,11 +10,10 @@ import { on, send, hold } from './channel.js'
 import { activate, inheritHandle, listenInternal, servers } from './listeners.js'
 import { restoreFrom } from './roots.js'
 import { receiveState } from '../transfer/state-stream.js'
+import { ENV_LISTENERS, ENV_TRANSFORMER } from '../protocol.js'
 
 export type Transformer = (roots: Record<string, unknown>, versions: { from: string; to: string }) => unknown
 
-export const ENV_TRANSFORMER = 'DSU_TRANSFORMER'
-export const ENV_LISTENERS = 'DSU_LISTENERS'
 
 let explicitReady = false
 let readyCalled = false

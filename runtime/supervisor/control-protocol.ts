@@ -5,6 +5,7 @@ import { DsuError, type WireError } from '../errors.js'
 export type ControlRequest =
   | { cmd: 'status' }
   | { cmd: 'stop'; timeoutMs?: number }
+  | { cmd: 'checkpoint'; list: boolean }
   | { cmd: 'upgrade'; entry: string; transformer: string | null; timeoutMs: number; version?: string }
 
 export type ControlReply =
@@ -31,6 +32,9 @@ export function parseRequest(line: string): ControlRequest {
     case 'stop':
       if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad('timeoutMs must be a positive number')
       return { cmd: 'stop', timeoutMs: r.timeoutMs as number | undefined }
+    case 'checkpoint':
+      if (r.list !== undefined && typeof r.list !== 'boolean') return bad('list must be a boolean')
+      return { cmd: 'checkpoint', list: r.list === true }
     case 'upgrade':
       if (typeof r.entry !== 'string' || r.entry === '') return bad('entry must be a non-empty string')
       if (r.transformer !== null && typeof r.transformer !== 'string') return bad('transformer must be a string or null')

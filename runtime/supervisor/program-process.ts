@@ -5,8 +5,7 @@
 import { execa } from 'execa'
 import type { ChildProcess } from 'node:child_process'
 import { DsuError, fromWire, type ErrorCode } from '../errors.js'
-import { ENV_ROLE, ENV_VERSION, isDsuMessage, type ProgramMessage, type Role, type SupervisorMessage } from '../protocol.js'
-import { ENV_LISTENERS, ENV_TRANSFORMER } from '../program/successor.js'
+import { ENV_LISTENERS, ENV_ROLE, ENV_TRANSFORMER, ENV_VERSION, isDsuMessage, type ProgramMessage, type Role, type SupervisorMessage } from '../protocol.js'
 
 export interface SpawnSpec {
   entry: string

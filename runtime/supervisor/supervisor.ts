@@ -14,6 +14,10 @@ import { resolveEntry, resolveTransformer, versionOf } from './entry.js'
 import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
 import { controlSocketPath, prepareStateDir } from './state-dir.js'
 import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
+import { takeCheckpoint } from './checkpointing.js'
+import { listCheckpoints, verifiedCheckpoint, type CheckpointMeta } from './checkpoint-store.js'
+import { restoreFromFile, startFresh, type ActivationEnv } from './restore.js'
+import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
 
 export interface SupervisorOptions {
   entry: string
@@ -27,6 +31,14 @@ export interface SupervisorOptions {
   stopTimeoutMs: number
   /** Extra node flags for every program process. */
   nodeArgs: string[]
+  /** Start from this checkpoint ('latest' or an id) instead of cold. */
+  restore?: string
+  /** What to do when the program dies on its own. */
+  restart?: RestartPolicy
+  /** Take a checkpoint this often (ms); 0 = never. */
+  checkpointEveryMs?: number
+  /** Checkpoints kept on disk. */
+  keepCheckpoints?: number
   log(line: string): void
 }
 
@@ -48,6 +60,10 @@ export class Supervisor {
   private control: net.Server | null = null
   private journal: Journal | null = null
   private upgrading: Promise<UpgradeResult> | null = null
+  /** What the supervisor is doing that excludes an upgrade: one thing at a time. */
+  private busy: 'upgrade' | 'checkpoint' | 'restart' | null = null
+  private crashes: number[] = []
+  private checkpointTimer: NodeJS.Timeout | null = null
   private stopping = false
   private lastUpgrade: UpgradeSummary | null = null
   private streams = 0
@@ -64,16 +80,70 @@ export class Supervisor {
     this.control = await openControlSocket(controlSocketPath(this.options.stateDir), (request, emit) => this.handle(request, emit))
     // Guarantee 7; a journal that cannot be written is reported, never fatal.
     this.journal = Journal.open(this.options.stateDir, { onError: (e) => this.options.log(`dsu: ${e.code}: ${e.message}`) })
-    this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'primary' })
     try {
-      await waitFor(this.current, 'hello', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+      if (this.options.restore) {
+        const checkpoint = verifiedCheckpoint(this.options.stateDir, this.options.restore)
+        // The transformer is loaded by the program at boot, so it is part of the spawn.
+        const transformer = checkpoint.version === this.options.version ? null : resolveTransformer(null, this.options.entry)
+        this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'successor', listeners: [], transformer })
+        const stats = await restoreFromFile(this.current, checkpoint, transformer, this.activationEnv())
+        this.options.log(`dsu: restored checkpoint ${checkpoint.id} (${checkpoint.version}, ${stats.records} records)${transformer ? ` through ${transformer}` : ''}`)
+      } else {
+        this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'primary' })
+        await waitFor(this.current, 'hello', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+      }
     } catch (error) {
-      this.current.kill()
+      this.current?.kill()
       this.closeControl()
       throw error
     }
-    this.journal.recordEvent({ kind: 'start', version: this.current.version, entry: this.current.entry, pid: this.current.pid })
+    this.journal.recordEvent({ kind: 'start', version: this.current.version, entry: this.current.entry, pid: this.current.pid, detail: this.options.restore ? { restore: this.options.restore } : undefined })
     this.options.log(`dsu: running ${path.basename(this.options.entry)} ${this.options.version} (pid ${this.current.pid}); control socket ${controlSocketPath(this.options.stateDir)}`)
+    const every = this.options.checkpointEveryMs ?? 0
+    if (every > 0) {
+      this.checkpointTimer = setInterval(() => {
+        if (this.busy) return
+        this.checkpoint().catch((e) => this.options.log(`dsu: checkpoint failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`))
+      }, every)
+      this.checkpointTimer.unref()
+    }
+  }
+
+  /** Snapshots the marked state at a brief quiescent point; the program resumes at once. */
+  async checkpoint(): Promise<CheckpointMeta> {
+    this.refuseIfBusy('checkpoint')
+    this.busy = 'checkpoint'
+    try {
+      const meta = await takeCheckpoint(this.current, {
+        stateDir: this.options.stateDir, streamPath: () => this.streamPath(),
+        timeoutMs: this.options.timeoutMs, keep: this.options.keepCheckpoints ?? 5,
+      })
+      this.journal?.recordEvent({ kind: 'checkpoint', version: meta.version, pid: this.current.pid, detail: { id: meta.id, bytes: meta.bytes, records: meta.records } })
+      return meta
+    } finally {
+      this.busy = null
+    }
+  }
+
+  checkpoints(): CheckpointMeta[] {
+    return listCheckpoints(this.options.stateDir)
+  }
+
+  private refuseIfBusy(what: string): void {
+    if (this.stopping) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', `the supervisor is stopping; no ${what} can start`)
+    if (this.busy) {
+      throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', this.busy === 'upgrade'
+        ? `an upgrade of ${this.current.version} is already running; one upgrade at a time`
+        : `a ${this.busy} is running; try again when it is done`)
+    }
+  }
+
+  private streamPath(): string {
+    return path.join(this.options.stateDir, `stream-${process.pid}-${++this.streams}.sock`)
+  }
+
+  private activationEnv(): ActivationEnv {
+    return { listeners: this.listeners, timeoutMs: this.options.timeoutMs, streamPath: () => this.streamPath() }
   }
 
   status(): Record<string, unknown> {
@@ -88,16 +158,14 @@ export class Supervisor {
       supervisorPid: process.pid,
       listeners: [...this.listeners.keys()],
       upgrading: this.upgrading !== null,
+      busy: this.busy,
+      checkpoints: listCheckpoints(this.options.stateDir).length,
       lastUpgrade: this.lastUpgrade,
     }
   }
 
   async upgrade(target: { entry: string; transformer: string | null; timeoutMs?: number; version?: string }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
-    if (this.upgrading || this.stopping) {
-      throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', this.stopping
-        ? 'the supervisor is stopping; no upgrade can start'
-        : `an upgrade of ${this.current.version} is already running; one upgrade at a time`)
-    }
+    this.refuseIfBusy('upgrade')
     const entry = resolveEntry(target.entry)
     const version = target.version ?? versionOf(entry)
     const old = this.current
@@ -106,10 +174,11 @@ export class Supervisor {
     // state already has the new shape, so only an explicit transformer runs.
     const transformer = target.transformer || version !== old.version ? resolveTransformer(target.transformer, entry) : null
     this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})`)
+    this.busy = 'upgrade'
     this.upgrading = runUpgrade(old, { entry, version, transformer, timeoutMs: target.timeoutMs ?? this.options.timeoutMs }, {
       spawn: (spec) => this.spawn(spec),
       now: () => performance.now(),
-      streamPath: () => path.join(this.options.stateDir, `stream-${process.pid}-${++this.streams}.sock`),
+      streamPath: () => this.streamPath(),
       listeners: this.listeners,
       nodeArgs: this.options.nodeArgs,
     }, report)
@@ -131,6 +200,7 @@ export class Supervisor {
       return result
     } finally {
       this.upgrading = null
+      this.busy = null
     }
   }
 
@@ -181,9 +251,57 @@ export class Supervisor {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
     this.options.log(`dsu: ${program.version} (pid ${program.pid}) ${how}; DSU_ERR_PROGRAM_EXITED`)
     this.journal?.recordEvent({ kind: exit.code === 0 ? 'exit' : 'crash', version: program.version, entry: program.entry, pid: program.pid, code: exit.code, signal: exit.signal })
+    this.crashes.push(Date.now())
+    const policy = this.options.restart ?? DEFAULT_RESTART
+    const delay = nextRestart(policy, this.crashes, exit.code)
+    if (delay !== null) return this.restart(program, delay)
+    if (policy.mode !== 'no' && !(policy.mode === 'on-failure' && exit.code === 0)) {
+      this.options.log(`dsu: DSU_ERR_CRASH_LOOP: ${program.version} crashed ${this.crashes.length} times, more than ${policy.maxRestarts} within ${policy.windowMs / 1000}s; giving up`)
+    }
     this.stopping = true
     this.closeControl()
     this.resolveDone(exit.code === 0 ? 0 : (exit.code ?? 1))
+  }
+
+  /** Crash restart: from the latest good checkpoint, keeping the listening sockets. */
+  private async restart(crashed: ProgramProcess, delayMs: number): Promise<void> {
+    this.busy = 'restart'
+    this.options.log(`dsu: restarting ${crashed.version} in ${delayMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, delayMs))
+    if (this.stopping) return
+    const checkpoint = this.latestGoodCheckpoint()
+    const transformer = checkpoint && checkpoint.version !== crashed.version ? resolveTransformer(null, crashed.entry) : null
+    const next = this.spawn({ entry: crashed.entry, version: crashed.version, role: 'successor', listeners: [...this.listeners.keys()], transformer })
+    this.current = next
+    let from = 'no checkpoint: state initialised'
+    try {
+      if (checkpoint) {
+        await restoreFromFile(next, checkpoint, transformer, this.activationEnv())
+        from = `checkpoint ${checkpoint.id}`
+      } else {
+        await startFresh(next, this.activationEnv())
+      }
+      this.journal?.recordEvent({ kind: 'restart', version: next.version, entry: next.entry, pid: next.pid, detail: { from, delayMs } })
+      this.options.log(`dsu: restarted ${next.version} (pid ${next.pid}) from ${from}`)
+    } catch (error) {
+      // Its exit, if it died, goes through onExit and counts as another crash.
+      const e = error as { code?: string; message?: string }
+      this.options.log(`dsu: restart of ${next.version} failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`)
+      next.kill('SIGKILL')
+    } finally {
+      if (this.busy === 'restart' && this.current === next) this.busy = null
+    }
+  }
+
+  private latestGoodCheckpoint(): (CheckpointMeta & { file: string }) | null {
+    for (const meta of listCheckpoints(this.options.stateDir)) {
+      try {
+        return verifiedCheckpoint(this.options.stateDir, meta.id)
+      } catch (error) {
+        this.options.log(`dsu: skipping checkpoint ${meta.id}: ${(error as Error).message}`)
+      }
+    }
+    return null
   }
 
   private async handle(request: ControlRequest, emit: (event: unknown) => void): Promise<unknown> {
@@ -194,6 +312,8 @@ export class Supervisor {
         const exit = await this.stop(request.timeoutMs)
         return { stopped: true, exit }
       }
+      case 'checkpoint':
+        return request.list ? { checkpoints: this.checkpoints() } : { checkpoint: await this.checkpoint() }
       case 'upgrade': {
         const result = await this.upgrade(request, emit)
         const { serving, ...rest } = result
@@ -205,6 +325,7 @@ export class Supervisor {
   private closeControl(): void {
     this.control?.close()
     this.control = null
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer)
     this.journal?.close()
     this.journal = null
     for (const handle of this.listeners.values()) (handle as { close?: () => void }).close?.()

@@ -1,0 +1,12 @@
+import t from 'tap'
+import { parseDuration } from './duration.js'
+
+t.test('durations', async (t) => {
+  t.equal(parseDuration('500ms'), 500)
+  t.equal(parseDuration('30s'), 30_000)
+  t.equal(parseDuration('1.5m'), 90_000)
+  t.equal(parseDuration('2h'), 7_200_000)
+  t.equal(parseDuration('250'), 250)
+  t.equal(parseDuration(40), 40)
+  for (const bad of ['', 'soon', '-1s', '0', '5d', '1e3']) t.equal(parseDuration(bad), null, bad)
+})

@@ -1,0 +1,9 @@
+// Durations on the command line: "500ms", "30s", "5m", "1h", or plain milliseconds.
+export function parseDuration(text: string | number): number | null {
+  if (typeof text === 'number') return Number.isFinite(text) && text > 0 ? text : null
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim())
+  if (!m) return null
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h']
+  const value = Number(m[1]) * unit
+  return value > 0 ? value : null
+}

@@ -19,6 +19,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.usage
     case 'DSU_ERR_NO_SUPERVISOR':
       return EXIT.noSupervisor
+    case 'DSU_ERR_NO_PREVIOUS_VERSION':
     case 'DSU_ERR_UPGRADE_IN_PROGRESS':
     case 'DSU_ERR_SUPERVISOR_RUNNING':
       return EXIT.refused

@@ -8,6 +8,7 @@ import { upgrade } from './commands/upgrade.js'
 import { status, stop } from './commands/status.js'
 import { history } from './commands/history.js'
 import { checkpoint } from './commands/checkpoint.js'
+import { rollback } from './commands/rollback.js'
 import { parseDuration } from './duration.js'
 import { fail } from './output.js'
 
@@ -57,6 +58,10 @@ await yargs(hideBin(process.argv))
     to: argv.to, transformer: argv.transformer, timeout: argv.timeout, json: argv.json,
     stateDir: argv.stateDir, versionLabel: argv.versionLabel,
   })))
+  .command('rollback', 'upgrade back to the previous version, live (needs a reverse transformer)', (y) => y
+    .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline, ms' })
+    .option('json', { type: 'boolean', default: false }),
+  async (argv) => finish(await rollback({ json: argv.json, stateDir: argv.stateDir, timeout: argv.timeout })))
   .command('status', 'show the running program', (y) => y
     .option('json', { type: 'boolean', default: false }),
   async (argv) => finish(await status({ json: argv.json, stateDir: argv.stateDir })))
@@ -85,7 +90,7 @@ await yargs(hideBin(process.argv))
     }
     return true
   })
-  .demandCommand(1, 'name a command: run, upgrade, status, history, checkpoint or stop')
+  .demandCommand(1, 'name a command: run, upgrade, rollback, status, history, checkpoint or stop')
   .strict()
   .fail((message, error, y) => {
     if (error && !(error instanceof UsageError)) throw error

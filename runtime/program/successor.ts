@@ -116,18 +116,28 @@ export function startSuccessor(): (key: string) => void {
   }
 }
 
-async function loadTransformer(file: string | undefined): Promise<Transformer | null> {
-  if (!file) return null
-  let mod: { default?: unknown }
+/** Loads `file` (its default export) or `file#name` (a named export, e.g. `#reverse`). */
+async function loadTransformer(spec: string | undefined): Promise<Transformer | null> {
+  if (!spec) return null
+  const hash = spec.lastIndexOf('#')
+  const [file, name] = hash > 0 ? [spec.slice(0, hash), spec.slice(hash + 1)] : [spec, 'default']
+  let mod: Record<string, unknown>
   try {
     mod = await import(pathToFileURL(file).href)
   } catch (cause) {
     throw new DsuError('DSU_ERR_TRANSFORMER_INVALID', `cannot load transformer ${file}: ${(cause as Error)?.message ?? cause}`, { cause })
   }
-  if (typeof mod.default !== 'function') {
-    throw new DsuError('DSU_ERR_TRANSFORMER_INVALID', `transformer ${file} has no default-exported function (found ${typeof mod.default})`)
+  // A reverse is a named export, or a property of the default export (a DSL transformer).
+  const fallback = name === 'reverse' ? (mod.default as { reverse?: unknown } | undefined)?.reverse : undefined
+  const fn = mod[name] ?? fallback
+  if (typeof fn !== 'function') {
+    if (name === 'reverse') {
+      throw new DsuError('DSU_ERR_NO_REVERSE_TRANSFORMER', `rolling back needs a reverse transformer: ${file} exports no \`reverse\` (and there is no dsu.reverse.js beside the current entry)`)
+    }
+    const what = name === 'default' ? 'default-exported function' : `function exported as "${name}"`
+    throw new DsuError('DSU_ERR_TRANSFORMER_INVALID', `transformer ${file} has no ${what} (found ${typeof fn})`)
   }
-  return mod.default as Transformer
+  return fn as Transformer
 }
 
 async function applyTransformer(

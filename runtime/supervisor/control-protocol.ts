@@ -6,6 +6,7 @@ export type ControlRequest =
   | { cmd: 'status' }
   | { cmd: 'stop'; timeoutMs?: number }
   | { cmd: 'checkpoint'; list: boolean }
+  | { cmd: 'rollback'; timeoutMs?: number }
   | { cmd: 'upgrade'; entry: string; transformer: string | null; timeoutMs: number; version?: string }
 
 export type ControlReply =
@@ -32,6 +33,9 @@ export function parseRequest(line: string): ControlRequest {
     case 'stop':
       if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad('timeoutMs must be a positive number')
       return { cmd: 'stop', timeoutMs: r.timeoutMs as number | undefined }
+    case 'rollback':
+      if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad('timeoutMs must be a positive number')
+      return { cmd: 'rollback', timeoutMs: r.timeoutMs as number | undefined }
     case 'checkpoint':
       if (r.list !== undefined && typeof r.list !== 'boolean') return bad('list must be a boolean')
       return { cmd: 'checkpoint', list: r.list === true }

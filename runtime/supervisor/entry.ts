@@ -27,11 +27,14 @@ export function resolveEntry(target: string, cwd = process.cwd()): string {
 /** The transformer to use: the given file, else dsu.transform.{js,mjs} beside the entry. */
 export function resolveTransformer(given: string | null | undefined, entry: string, cwd = process.cwd()): string | null {
   if (given) {
-    const full = path.resolve(cwd, given)
+    // `file#name` names an export of the module (e.g. `#reverse`).
+    const hash = given.lastIndexOf('#')
+    const [file, suffix] = hash > 0 ? [given.slice(0, hash), given.slice(hash)] : [given, '']
+    const full = path.resolve(cwd, file)
     if (!fs.existsSync(full)) {
-      throw new DsuError('DSU_ERR_TRANSFORMER_NOT_FOUND', `transformer ${given} does not exist (resolved to ${full})`)
+      throw new DsuError('DSU_ERR_TRANSFORMER_NOT_FOUND', `transformer ${file} does not exist (resolved to ${full})`)
     }
-    return full
+    return full + suffix
   }
   for (const name of ['dsu.transform.js', 'dsu.transform.mjs']) {
     const file = path.join(path.dirname(entry), name)

@@ -18,6 +18,7 @@ import { takeCheckpoint } from './checkpointing.js'
 import { listCheckpoints, verifiedCheckpoint, type CheckpointMeta } from './checkpoint-store.js'
 import { restoreFromFile, startFresh, type ActivationEnv } from './restore.js'
 import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
+import { planRollback, type CommittedUpgrade } from './rollback.js'
 
 export interface SupervisorOptions {
   entry: string
@@ -66,6 +67,8 @@ export class Supervisor {
   private checkpointTimer: NodeJS.Timeout | null = null
   private stopping = false
   private lastUpgrade: UpgradeSummary | null = null
+  /** The last committed upgrade, for `dsu rollback` when the journal cannot say. */
+  private lastCommitted: CommittedUpgrade | null = null
   private streams = 0
   private resolveDone!: (code: number) => void
   /** Resolves with the exit code `dsu run` should exit with. */
@@ -164,7 +167,7 @@ export class Supervisor {
     }
   }
 
-  async upgrade(target: { entry: string; transformer: string | null; timeoutMs?: number; version?: string }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
+  async upgrade(target: { entry: string; transformer: string | null; timeoutMs?: number; version?: string; conventional?: boolean }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
     this.refuseIfBusy('upgrade')
     const entry = resolveEntry(target.entry)
     const version = target.version ?? versionOf(entry)
@@ -172,7 +175,8 @@ export class Supervisor {
     // A conventional dsu.transform.js maps the previous version's shape; when
     // the version label did not change (a reload of the same release) the
     // state already has the new shape, so only an explicit transformer runs.
-    const transformer = target.transformer || version !== old.version ? resolveTransformer(target.transformer, entry) : null
+    const conventional = target.conventional !== false && version !== old.version
+    const transformer = target.transformer || conventional ? resolveTransformer(target.transformer, entry) : null
     this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})`)
     this.busy = 'upgrade'
     this.upgrading = runUpgrade(old, { entry, version, transformer, timeoutMs: target.timeoutMs ?? this.options.timeoutMs }, {
@@ -190,6 +194,9 @@ export class Supervisor {
         ...result, startedAt, fromEntry: old.entry, toEntry: entry, transformer,
         error: result.error ?? undefined,
       })
+      if (result.outcome === 'committed') {
+        this.lastCommitted = { from: result.from, to: result.to, fromEntry: old.entry, toEntry: entry, transformer }
+      }
       this.lastUpgrade = {
         outcome: result.outcome, from: result.from, to: result.to, at: new Date().toISOString(),
         totalMs: result.totalMs, pauseMs: result.pauseMs, ...(result.error ? { error: result.error } : {}),
@@ -202,6 +209,18 @@ export class Supervisor {
       this.upgrading = null
       this.busy = null
     }
+  }
+
+  /** `dsu rollback`: back to the version before the last committed upgrade. */
+  async rollback(report: (e: UpgradeEvent) => void = () => {}, timeoutMs?: number): Promise<UpgradeResult> {
+    this.refuseIfBusy('rollback')
+    const recorded = this.journal?.upgrades({ limit: 50 }).find((u) => u.outcome === 'committed')
+    const last: CommittedUpgrade | null = recorded && recorded.fromEntry && recorded.toEntry
+      ? { from: recorded.from, to: recorded.to, fromEntry: recorded.fromEntry, toEntry: recorded.toEntry, transformer: recorded.transformer }
+      : this.lastCommitted
+    const plan = planRollback(last, this.current)
+    // Only the reverse plan applies: the old entry's own dsu.transform.js maps the other way.
+    return this.upgrade({ entry: plan.entry, version: plan.version, transformer: plan.transformer, timeoutMs, conventional: false }, report)
   }
 
   /**
@@ -314,6 +333,10 @@ export class Supervisor {
       }
       case 'checkpoint':
         return request.list ? { checkpoints: this.checkpoints() } : { checkpoint: await this.checkpoint() }
+      case 'rollback': {
+        const { serving, ...rest } = await this.rollback(emit, request.timeoutMs)
+        return { ...rest, pid: serving.pid }
+      }
       case 'upgrade': {
         const result = await this.upgrade(request, emit)
         const { serving, ...rest } = result

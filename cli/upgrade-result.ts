@@ -1,0 +1,31 @@
+// How `dsu upgrade` and `dsu rollback` report an upgrade's outcome.
+import { EXIT } from './exit-codes.js'
+import { bytes, ms } from './output.js'
+
+export interface UpgradeOutcome {
+  outcome: 'committed' | 'rolled-back'
+  from: string
+  to: string
+  phases: Record<string, number>
+  pauseMs: number | null
+  totalMs: number
+  state: { bytes: number; records: number; roots: number } | null
+  error?: { code: string; message: string; phase: string }
+  pid: number
+  connectionsMoved: number
+}
+
+export function printOutcome(result: UpgradeOutcome, json: boolean): number {
+  if (json) {
+    process.stdout.write(JSON.stringify({ ok: result.outcome === 'committed', ...result }) + '\n')
+  } else if (result.outcome === 'committed') {
+    const s = result.state
+    const size = s ? `, ${s.roots} roots, ${s.records} records, ${bytes(s.bytes)}` : ''
+    process.stdout.write(`committed ${result.from} → ${result.to} (pid ${result.pid}) in ${ms(result.totalMs)}; pause ${ms(result.pauseMs)}${size}\n`)
+  } else {
+    const e = result.error!
+    process.stderr.write(`rolled back ${result.from} → ${result.to} in phase ${e.phase}: ${e.code}: ${e.message}\n`)
+    process.stderr.write(`${result.from} (pid ${result.pid}) keeps serving with its state unchanged.\n`)
+  }
+  return result.outcome === 'committed' ? EXIT.ok : EXIT.rolledBack
+}

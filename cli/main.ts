@@ -51,11 +51,13 @@ await yargs(hideBin(process.argv))
   .command('upgrade', 'upgrade the running program live', (y) => y
     .option('to', { type: 'string', demandOption: true, describe: 'new entry file or directory' })
     .option('transformer', { type: 'string', describe: 'transformer module (default: dsu.transform.js beside the new entry)' })
+    .option('transformers', { type: 'string', describe: 'directory of <from>--<to>.js transformers to chain (default: dsu.transformers/ beside the new entry)' })
+    .conflicts('transformer', 'transformers')
     .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline, ms' })
     .option('version-label', { type: 'string', describe: 'version label of the new version' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   async (argv) => finish(await upgrade({
-    to: argv.to, transformer: argv.transformer, timeout: argv.timeout, json: argv.json,
+    to: argv.to, transformer: argv.transformer, transformers: argv.transformers, timeout: argv.timeout, json: argv.json,
     stateDir: argv.stateDir, versionLabel: argv.versionLabel,
   })))
   .command('rollback', 'upgrade back to the previous version, live (needs a reverse transformer)', (y) => y

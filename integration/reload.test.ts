@@ -15,8 +15,8 @@ function release(dir: string, version: 'v1' | 'v2'): void {
 t.test('SIGHUP upgrades to the code at the entry, under load', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-reload-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  fs.mkdirSync(path.join(dir, 'node_modules'))
-  fs.symlinkSync(root, path.join(dir, 'node_modules', 'dsu'))
+  // The release resolves 'dsu' (and zod, for its transformer's schema) from the repo.
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'))
   release(dir, 'v1')
   const sup = await runSupervised(dir)
   t.teardown(() => sup.stop())

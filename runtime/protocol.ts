@@ -8,6 +8,15 @@ export const ENV_ROLE = 'DSU_ROLE'
 export const ENV_VERSION = 'DSU_VERSION'
 export const ENV_TRANSFORMER = 'DSU_TRANSFORMER'
 export const ENV_LISTENERS = 'DSU_LISTENERS'
+/** A directory of transformers, one per version pair: the chain is composed from it. */
+export const ENV_TRANSFORMERS = 'DSU_TRANSFORMERS'
+/** The running version's label, for chains and pre-flight. */
+export const ENV_FROM = 'DSU_FROM'
+/** The running version's roots (names, kinds, counts; no values), for pre-flight. */
+export const ENV_MANIFEST = 'DSU_MANIFEST'
+
+export type RootKind = 'map' | 'set' | 'array' | 'object' | 'value'
+export interface RootManifest { name: string; kind: RootKind; count: number }
 
 /** How the supervisor started this process. */
 export type Role = 'primary' | 'successor'
@@ -29,6 +38,7 @@ export type ProgramMessage =
   | { dsu: 'connection'; key: string } // + accepted connection handle
   | { dsu: 'handed-off'; connections: number }
   | { dsu: 'checkpointed'; bytes: number; records: number; roots: number }
+  | { dsu: 'manifest'; roots: RootManifest[] }
   | { dsu: 'checkpoint-failed'; error: WireError }
 
 // supervisor -> program
@@ -43,6 +53,7 @@ export type SupervisorMessage =
   | { dsu: 'connection'; key: string } // + accepted connection handle
   | { dsu: 'stop'; timeoutMs: number }
   | { dsu: 'checkpoint'; path: string; timeoutMs: number }
+  | { dsu: 'manifest' }
 
 export function isDsuMessage(value: unknown): value is { dsu: string } {
   return typeof value === 'object' && value !== null && typeof (value as { dsu?: unknown }).dsu === 'string'

@@ -10,6 +10,7 @@ import { phaseDisplay } from '../progress.js'
 export interface UpgradeArgs {
   to: string
   transformer?: string
+  transformers?: string
   timeout: number
   json: boolean
   stateDir?: string
@@ -27,6 +28,7 @@ export async function upgrade(args: UpgradeArgs): Promise<number> {
       cmd: 'upgrade',
       entry,
       transformer: args.transformer ? path.resolve(args.transformer) : null,
+      transformers: args.transformers ? path.resolve(args.transformers) : null,
       timeoutMs: args.timeout,
       ...(args.versionLabel ? { version: args.versionLabel } : {}),
     }, onEvent).finally(() => display?.end())) as UpgradeOutcome

@@ -7,7 +7,7 @@ import { toWire } from '../errors.js'
 import { on, send } from './channel.js'
 import { servers } from './listeners.js'
 import { inflightCount, quiesce, resume } from './quiescence.js'
-import { markedRoots } from './roots.js'
+import { manifest, markedRoots } from './roots.js'
 import { sendState } from '../transfer/state-stream.js'
 
 export function startPredecessor(): void {
@@ -30,6 +30,7 @@ export function startPredecessor(): void {
       void send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
     })
   })
+  on('manifest', () => void send({ dsu: 'manifest', roots: manifest() }))
   on('checkpoint', (message) => void checkpoint(message.path, message.timeoutMs))
   on('resume', () => resume())
   on('commit', () => void handOff())

@@ -2,6 +2,7 @@
 // start (or without a supervisor) a root is init()'s value; in a successor it
 // is the old version's value after the transformer ran.
 import { DsuError } from '../errors.js'
+import type { RootManifest } from '../protocol.js'
 
 const marked = new Map<string, unknown>()
 let restoredRoots: Promise<Map<string, unknown>> | null = null
@@ -39,4 +40,16 @@ export async function state<T>(name: string, init: () => T | Promise<T>): Promis
   }
   marked.set(name, value)
   return value
+}
+
+/** Names, kinds and sizes of the marked roots: what pre-flight checks, no values. */
+export function manifest(): RootManifest[] {
+  const out: RootManifest[] = []
+  for (const [name, value] of marked) {
+    if (value instanceof Map || value instanceof Set) out.push({ name, kind: value instanceof Map ? 'map' : 'set', count: value.size })
+    else if (Array.isArray(value)) out.push({ name, kind: 'array', count: value.length })
+    else if (typeof value === 'object' && value !== null) out.push({ name, kind: 'object', count: Object.keys(value).length })
+    else out.push({ name, kind: 'value', count: 1 })
+  }
+  return out
 }

@@ -4,13 +4,13 @@
 // stream, transforms them, and resolves its state() calls. Its listen() calls
 // wait for commit (only old code serves before commit: guarantee 2).
 import net from 'node:net'
-import { pathToFileURL } from 'node:url'
-import { DsuError, toWire } from '../errors.js'
+import { DsuError, isDsuError, toWire } from '../errors.js'
 import { on, send, hold } from './channel.js'
 import { activate, inheritHandle, listenInternal, servers } from './listeners.js'
-import { restoreFrom } from './roots.js'
+import { markedRoots, restoreFrom } from './roots.js'
 import { receiveState } from '../transfer/state-stream.js'
-import { ENV_LISTENERS, ENV_TRANSFORMER } from '../protocol.js'
+import { ENV_LISTENERS } from '../protocol.js'
+import { transformerFromEnv } from './transformer-source.js'
 
 export type Transformer = (roots: Record<string, unknown>, versions: { from: string; to: string }) => unknown
 
@@ -50,7 +50,7 @@ export function startSuccessor(): (key: string) => void {
     booting ??= (async () => {
       release = hold()
       try {
-        transformer = await loadTransformer(process.env[ENV_TRANSFORMER])
+        transformer = await transformerFromEnv()
       } catch (error) {
         await send({ dsu: 'restore-failed', error: toWire(error) })
         rejectRoots(error)
@@ -61,11 +61,21 @@ export function startSuccessor(): (key: string) => void {
     return booting
   }
 
+  let transferred: string[] = []
+  let versions = { from: '', to: '' }
   checkReady = () => {
     if (!restored || readySent) return
     const ok = explicitReady ? readyCalled : expected.every((k) => claimed.has(k))
     if (!ok) return
     readySent = true
+    // A transferred root the new version never marked would be lost silently.
+    const marked = markedRoots()
+    const unclaimed = transferred.filter((name) => !marked.has(name))
+    if (unclaimed.length > 0) {
+      void send({ dsu: 'restore-failed', error: toWire(new DsuError('DSU_ERR_UNDECLARED_ROOT',
+        `${versions.to} neither marks nor drops ${unclaimed.length === 1 ? 'the root' : 'the roots'} ${unclaimed.join(', ')} of ${versions.from}; drop ${unclaimed.length === 1 ? 'it' : 'them'} in the transformer (dropRoot) or mark ${unclaimed.length === 1 ? 'it' : 'them'} with state() during init`)) })
+      return
+    }
     void send({ dsu: 'ready' })
   }
 
@@ -85,6 +95,8 @@ export function startSuccessor(): (key: string) => void {
           return rejectRoots(error)
         }
         const transformMs = performance.now() - started
+        transferred = [...next.keys()]
+        versions = { from: message.from, to: message.to }
         restored = true
         resolveRoots(next)
         await send({ dsu: 'restored', ...stats, transformMs })
@@ -116,30 +128,6 @@ export function startSuccessor(): (key: string) => void {
   }
 }
 
-/** Loads `file` (its default export) or `file#name` (a named export, e.g. `#reverse`). */
-async function loadTransformer(spec: string | undefined): Promise<Transformer | null> {
-  if (!spec) return null
-  const hash = spec.lastIndexOf('#')
-  const [file, name] = hash > 0 ? [spec.slice(0, hash), spec.slice(hash + 1)] : [spec, 'default']
-  let mod: Record<string, unknown>
-  try {
-    mod = await import(pathToFileURL(file).href)
-  } catch (cause) {
-    throw new DsuError('DSU_ERR_TRANSFORMER_INVALID', `cannot load transformer ${file}: ${(cause as Error)?.message ?? cause}`, { cause })
-  }
-  // A reverse is a named export, or a property of the default export (a DSL transformer).
-  const fallback = name === 'reverse' ? (mod.default as { reverse?: unknown } | undefined)?.reverse : undefined
-  const fn = mod[name] ?? fallback
-  if (typeof fn !== 'function') {
-    if (name === 'reverse') {
-      throw new DsuError('DSU_ERR_NO_REVERSE_TRANSFORMER', `rolling back needs a reverse transformer: ${file} exports no \`reverse\` (and there is no dsu.reverse.js beside the current entry)`)
-    }
-    const what = name === 'default' ? 'default-exported function' : `function exported as "${name}"`
-    throw new DsuError('DSU_ERR_TRANSFORMER_INVALID', `transformer ${file} has no ${what} (found ${typeof fn})`)
-  }
-  return fn as Transformer
-}
-
 async function applyTransformer(
   transformer: Transformer | null,
   old: Map<string, unknown>,
@@ -150,6 +138,8 @@ async function applyTransformer(
   try {
     result = await transformer(Object.fromEntries(old), versions)
   } catch (cause) {
+    // The DSL's errors already name the version pair, the rule and the path.
+    if (isDsuError(cause)) throw cause
     const message = cause instanceof Error ? cause.message : String(cause)
     throw new DsuError('DSU_ERR_TRANSFORM_FAILED', `transformer ${versions.from} → ${versions.to} threw: ${message}`, { cause })
   }

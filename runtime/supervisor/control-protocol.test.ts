@@ -5,7 +5,7 @@ t.test('valid requests', async (t) => {
   t.same(parseRequest('{"cmd":"status"}'), { cmd: 'status' })
   t.same(parseRequest('{"cmd":"stop","timeoutMs":500}'), { cmd: 'stop', timeoutMs: 500 })
   t.same(parseRequest('{"cmd":"upgrade","entry":"/a.js","transformer":null,"timeoutMs":1000}'),
-    { cmd: 'upgrade', entry: '/a.js', transformer: null, timeoutMs: 1000, version: undefined })
+    { cmd: 'upgrade', entry: '/a.js', transformer: null, transformers: null, timeoutMs: 1000, version: undefined })
 })
 
 t.test('malformed requests get DSU_ERR_CONTROL_MESSAGE saying what is wrong', async (t) => {

@@ -7,7 +7,7 @@ export type ControlRequest =
   | { cmd: 'stop'; timeoutMs?: number }
   | { cmd: 'checkpoint'; list: boolean }
   | { cmd: 'rollback'; timeoutMs?: number }
-  | { cmd: 'upgrade'; entry: string; transformer: string | null; timeoutMs: number; version?: string }
+  | { cmd: 'upgrade'; entry: string; transformer: string | null; transformers?: string | null; timeoutMs: number; version?: string }
 
 export type ControlReply =
   | { type: 'event'; event: unknown }
@@ -44,7 +44,8 @@ export function parseRequest(line: string): ControlRequest {
       if (r.transformer !== null && typeof r.transformer !== 'string') return bad('transformer must be a string or null')
       if (!isPositive(r.timeoutMs)) return bad('timeoutMs must be a positive number')
       if (r.version !== undefined && typeof r.version !== 'string') return bad('version must be a string')
-      return { cmd: 'upgrade', entry: r.entry, transformer: r.transformer as string | null, timeoutMs: r.timeoutMs as number, version: r.version as string | undefined }
+      if (r.transformers !== undefined && r.transformers !== null && typeof r.transformers !== 'string') return bad('transformers must be a string or null')
+      return { cmd: 'upgrade', entry: r.entry, transformer: r.transformer as string | null, transformers: (r.transformers as string | null | undefined) ?? null, timeoutMs: r.timeoutMs as number, version: r.version as string | undefined }
     default:
       return bad(`unknown cmd ${JSON.stringify(r.cmd)}`)
   }

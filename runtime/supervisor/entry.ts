@@ -62,3 +62,16 @@ function readPackage(file: string): { main?: unknown; version?: unknown } | null
     return null
   }
 }
+
+/** The transformers directory for chains: the given one, else dsu.transformers/ beside the entry. */
+export function resolveTransformersDir(given: string | null | undefined, entry: string, cwd = process.cwd()): string | null {
+  if (given) {
+    const full = path.resolve(cwd, given)
+    if (!fs.existsSync(full) || !fs.statSync(full).isDirectory()) {
+      throw new DsuError('DSU_ERR_TRANSFORMER_NOT_FOUND', `transformers directory ${given} does not exist (resolved to ${full})`)
+    }
+    return full
+  }
+  const conventional = path.join(path.dirname(entry), 'dsu.transformers')
+  return fs.existsSync(conventional) && fs.statSync(conventional).isDirectory() ? conventional : null
+}

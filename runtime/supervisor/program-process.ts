@@ -5,13 +5,17 @@
 import { execa } from 'execa'
 import type { ChildProcess } from 'node:child_process'
 import { DsuError, fromWire, type ErrorCode } from '../errors.js'
-import { ENV_LISTENERS, ENV_ROLE, ENV_TRANSFORMER, ENV_VERSION, isDsuMessage, type ProgramMessage, type Role, type SupervisorMessage } from '../protocol.js'
+import { ENV_FROM, ENV_LISTENERS, ENV_MANIFEST, ENV_ROLE, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, isDsuMessage, type ProgramMessage, type Role, type RootManifest, type SupervisorMessage } from '../protocol.js'
 
 export interface SpawnSpec {
   entry: string
   version: string
   role: Role
   transformer?: string | null
+  transformers?: string | null
+  /** The running version, and its roots, for chains and pre-flight. */
+  from?: string
+  manifest?: RootManifest[]
   listeners?: string[]
   nodeArgs?: string[]
 }
@@ -46,6 +50,9 @@ const INBOX_LIMIT = 64
 export function spawnProgram(spec: SpawnSpec): ProgramProcess {
   const env: Record<string, string> = { [ENV_ROLE]: spec.role, [ENV_VERSION]: spec.version }
   if (spec.transformer) env[ENV_TRANSFORMER] = spec.transformer
+  else if (spec.transformers) env[ENV_TRANSFORMERS] = spec.transformers
+  if (spec.from) env[ENV_FROM] = spec.from
+  if (spec.manifest) env[ENV_MANIFEST] = JSON.stringify(spec.manifest)
   if (spec.listeners) env[ENV_LISTENERS] = JSON.stringify(spec.listeners)
   const subprocess = execa(process.execPath, [...(spec.nodeArgs ?? []), spec.entry], {
     env,
@@ -84,7 +91,9 @@ class ChildProgram implements ProgramProcess {
       if (this.inbox.length > INBOX_LIMIT) this.inbox.shift()
     })
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      // 'close', not 'exit': it comes after the IPC channel is drained, so a
+      // message sent just before dying is seen before the death is.
+      child.once('close', (code, signal) => {
         this.exit = { code, signal }
         resolve(this.exit)
       })

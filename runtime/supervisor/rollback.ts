@@ -38,6 +38,9 @@ export function planRollback(last: CommittedUpgrade | null, current: { version: 
     const file = path.join(path.dirname(current.entry), name)
     if (fs.existsSync(file)) return { ...plan, transformer: file }
   }
+  if (last.transformer.endsWith('/')) {
+    throw new DsuError('DSU_ERR_NO_REVERSE_TRANSFORMER', `rolling back ${last.to} → ${last.from} went through the chain in ${last.transformer}; put a dsu.reverse.js beside ${current.entry}`)
+  }
   // The program loads it at boot (before the running version pauses) and
   // refuses with DSU_ERR_NO_REVERSE_TRANSFORMER if the module declares none.
   return { ...plan, transformer: `${last.transformer.split('#')[0]}#reverse` }

@@ -10,7 +10,7 @@ import type { ProgramMessage } from '../protocol.js'
 import { Journal } from '../journal/index.js'
 import { openControlSocket } from './control-server.js'
 import type { ControlRequest } from './control-protocol.js'
-import { resolveEntry, resolveTransformer, versionOf } from './entry.js'
+import { resolveEntry, resolveTransformer, resolveTransformersDir, versionOf } from './entry.js'
 import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
 import { controlSocketPath, prepareStateDir } from './state-dir.js'
 import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
@@ -88,7 +88,7 @@ export class Supervisor {
         const checkpoint = verifiedCheckpoint(this.options.stateDir, this.options.restore)
         // The transformer is loaded by the program at boot, so it is part of the spawn.
         const transformer = checkpoint.version === this.options.version ? null : resolveTransformer(null, this.options.entry)
-        this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'successor', listeners: [], transformer })
+        this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'successor', listeners: [], transformer, from: checkpoint.version })
         const stats = await restoreFromFile(this.current, checkpoint, transformer, this.activationEnv())
         this.options.log(`dsu: restored checkpoint ${checkpoint.id} (${checkpoint.version}, ${stats.records} records)${transformer ? ` through ${transformer}` : ''}`)
       } else {
@@ -167,7 +167,7 @@ export class Supervisor {
     }
   }
 
-  async upgrade(target: { entry: string; transformer: string | null; timeoutMs?: number; version?: string; conventional?: boolean }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
+  async upgrade(target: { entry: string; transformer: string | null; transformers?: string | null; timeoutMs?: number; version?: string; conventional?: boolean }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
     this.refuseIfBusy('upgrade')
     const entry = resolveEntry(target.entry)
     const version = target.version ?? versionOf(entry)
@@ -176,10 +176,12 @@ export class Supervisor {
     // the version label did not change (a reload of the same release) the
     // state already has the new shape, so only an explicit transformer runs.
     const conventional = target.conventional !== false && version !== old.version
-    const transformer = target.transformer || conventional ? resolveTransformer(target.transformer, entry) : null
+    // Precedence: --transformer, --transformers, dsu.transform.js, dsu.transformers/.
+    const transformer = target.transformer || (conventional && !target.transformers) ? resolveTransformer(target.transformer, entry) : null
+    const transformers = transformer === null && (target.transformers || conventional) ? resolveTransformersDir(target.transformers, entry) : null
     this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})`)
     this.busy = 'upgrade'
-    this.upgrading = runUpgrade(old, { entry, version, transformer, timeoutMs: target.timeoutMs ?? this.options.timeoutMs }, {
+    this.upgrading = runUpgrade(old, { entry, version, transformer, transformers, timeoutMs: target.timeoutMs ?? this.options.timeoutMs }, {
       spawn: (spec) => this.spawn(spec),
       now: () => performance.now(),
       streamPath: () => this.streamPath(),
@@ -191,11 +193,11 @@ export class Supervisor {
       const result = await this.upgrading
       this.current = result.serving
       this.journal?.recordUpgrade({
-        ...result, startedAt, fromEntry: old.entry, toEntry: entry, transformer,
+        ...result, startedAt, fromEntry: old.entry, toEntry: entry, transformer: transformer ?? (transformers ? `${transformers}/` : null),
         error: result.error ?? undefined,
       })
       if (result.outcome === 'committed') {
-        this.lastCommitted = { from: result.from, to: result.to, fromEntry: old.entry, toEntry: entry, transformer }
+        this.lastCommitted = { from: result.from, to: result.to, fromEntry: old.entry, toEntry: entry, transformer: transformer ?? (transformers ? `${transformers}/` : null) }
       }
       this.lastUpgrade = {
         outcome: result.outcome, from: result.from, to: result.to, at: new Date().toISOString(),
@@ -290,7 +292,7 @@ export class Supervisor {
     if (this.stopping) return
     const checkpoint = this.latestGoodCheckpoint()
     const transformer = checkpoint && checkpoint.version !== crashed.version ? resolveTransformer(null, crashed.entry) : null
-    const next = this.spawn({ entry: crashed.entry, version: crashed.version, role: 'successor', listeners: [...this.listeners.keys()], transformer })
+    const next = this.spawn({ entry: crashed.entry, version: crashed.version, role: 'successor', listeners: [...this.listeners.keys()], transformer, from: checkpoint?.version })
     this.current = next
     let from = 'no checkpoint: state initialised'
     try {

@@ -72,6 +72,7 @@ function oldScript(overrides: Partial<Record<SupervisorMessage['dsu'], Script>> 
   return (m, p) => {
     const o = overrides[m.dsu]
     if (o) return o(m, p)
+    if (m.dsu === 'manifest') p.emit({ dsu: 'manifest', roots: [{ name: 'counters', kind: 'map', count: 2 }] })
     if (m.dsu === 'quiesce') p.emit({ dsu: 'quiesced' })
     if (m.dsu === 'send-state') p.emit({ dsu: 'sent', ...stats })
     if (m.dsu === 'commit') {
@@ -97,8 +98,10 @@ function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides:
   let spawned: FakeProgram | null = null
   const events: UpgradeEvent[] = []
   const listeners = new Map<string, unknown>([['tcp:*:0#1', { close() {} }]])
+  let spawnSpec: SpawnSpec | null = null
   const env: UpgradeEnv = {
     spawn: (spec: SpawnSpec) => {
+      spawnSpec = spec
       spawned = new FakeProgram(2, spec.version, newScript(newOverrides))
       const p = spawned
       const boot = newOverrides.boot
@@ -110,7 +113,7 @@ function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides:
     listeners,
   }
   const run = () => runUpgrade(old, { entry: '/app/2.0.0.js', version: '2.0.0', transformer: null, timeoutMs }, env, (e) => events.push(e))
-  return { old, next: () => spawned!, events, run, listeners }
+  return { old, next: () => spawned!, events, run, listeners, spec: () => spawnSpec! }
 }
 
 // The new version restores and becomes ready once the old one sends its state.
@@ -137,9 +140,10 @@ t.test('commit: phases in order, handles passed, connections relayed', async (t)
   t.same(result.state, stats)
   t.equal(result.connectionsMoved, 1)
   t.same(s.events.filter((e) => e.event === 'phase').map((e) => e.phase), ['spawn', 'quiesce', 'transfer', 'transform', 'ready', 'commit'])
-  t.same(s.old.received.map((m) => m.dsu), ['quiesce', 'send-state', 'commit'], 'old: never resumed')
+  t.same(s.old.received.map((m) => m.dsu), ['manifest', 'quiesce', 'send-state', 'commit'], 'old: never resumed')
   t.same(s.next().received.map((m) => m.dsu), ['receive-state', 'listen-handle', 'activate', 'connection'])
   t.ok(result.pauseMs !== null && result.pauseMs >= 0)
+  t.match(s.spec(), { role: 'successor', from: '1.0.0', manifest: [{ name: 'counters', kind: 'map', count: 2 }], listeners: ['tcp:*:0#1'] }, 'the new version gets the old manifest for pre-flight')
   t.equal(s.next().killedWith, null)
 })
 
@@ -150,7 +154,7 @@ t.test('a new version that exits while booting is reported as a spawn failure', 
   t.equal(result.serving, s.old)
   t.equal(result.error?.phase, 'spawn')
   t.equal(result.error?.code, 'DSU_ERR_SPAWN_FAILED')
-  t.same(s.old.received, [], 'the old version was never paused')
+  t.same(s.old.received.map((m) => m.dsu), ['manifest'], 'the old version was never paused')
 })
 
 t.test('a broken transformer found at boot refuses before the old version pauses', async (t) => {
@@ -158,7 +162,7 @@ t.test('a broken transformer found at boot refuses before the old version pauses
   const result = await s.run()
   t.equal(result.error?.code, 'DSU_ERR_TRANSFORMER_INVALID')
   t.equal(result.error?.phase, 'spawn')
-  t.same(s.old.received, [])
+  t.same(s.old.received.map((m) => m.dsu), ['manifest'], 'never paused')
   t.equal(s.next().killedWith, 'SIGKILL')
 })
 
@@ -168,7 +172,7 @@ t.test('quiescence failure: the old version resumes itself, the new one is kille
   t.equal(result.error?.phase, 'quiesce')
   t.equal(result.error?.code, 'DSU_ERR_QUIESCE_TIMEOUT')
   t.equal(s.next().killedWith, 'SIGKILL')
-  t.same(s.old.received.map((m) => m.dsu), ['quiesce', 'resume'])
+  t.same(s.old.received.map((m) => m.dsu), ['manifest', 'quiesce', 'resume'])
 })
 
 t.test('unserializable state: the sender\'s error wins over the broken stream', async (t) => {
@@ -184,7 +188,7 @@ t.test('unserializable state: the sender\'s error wins over the broken stream', 
   t.equal(result.error?.phase, 'transfer')
   t.equal(result.error?.code, 'DSU_ERR_UNSERIALIZABLE')
   t.match(result.error?.message, 'counters.get("a").f')
-  t.same(s.old.received.map((m) => m.dsu), ['quiesce', 'send-state', 'resume'])
+  t.same(s.old.received.map((m) => m.dsu), ['manifest', 'quiesce', 'send-state', 'resume'])
 })
 
 t.test('a transformer that throws fails the transform phase', async (t) => {

@@ -4,6 +4,7 @@
 // (guarantee 6). Processes, clock and paths are injected so this file is
 // tested with fakes as well as for real.
 import { DsuError, isDsuError, toWire, type WireError } from '../errors.js'
+import type { RootManifest } from '../protocol.js'
 import type { ProgramProcess, SpawnSpec } from './program-process.js'
 import { waitFor } from './program-process.js'
 
@@ -13,6 +14,8 @@ export interface UpgradeRequest {
   entry: string
   version: string
   transformer: string | null
+  /** A directory of per-version-pair transformers to compose a chain from. */
+  transformers?: string | null
   timeoutMs: number
 }
 
@@ -69,11 +72,24 @@ export async function runUpgrade(
   }
 
   old.clearInbox()
+  // Names, kinds and counts of the old roots, so the new version can run
+  // pre-flight checks before the old one pauses. Cheap: no values.
+  const manifestReply = waitFor(old, 'manifest', { timeoutMs, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+  void old.send({ dsu: 'manifest' })
+  let manifest: RootManifest[] | undefined
+  try {
+    manifest = (await manifestReply).roots
+  } catch {
+    manifest = undefined // an old runtime without manifests: pre-flight runs without roots
+  }
   const next = env.spawn({
     entry: request.entry,
     version: request.version,
     role: 'successor',
+    from: old.version,
+    manifest,
     transformer: request.transformer,
+    transformers: request.transformers ?? null,
     listeners: [...env.listeners.keys()],
     nodeArgs: env.nodeArgs,
   })
@@ -102,7 +118,8 @@ export async function runUpgrade(
     if (sentResult.status === 'rejected') throw sentResult.reason
     if (restoredResult.status === 'rejected') {
       const error = restoredResult.reason
-      if (isDsuError(error, 'DSU_ERR_TRANSFORM_FAILED') || isDsuError(error, 'DSU_ERR_TRANSFORMER_INVALID')) {
+      if (['DSU_ERR_TRANSFORM_FAILED', 'DSU_ERR_TRANSFORMER_INVALID', 'DSU_ERR_TRANSFORM_RULE', 'DSU_ERR_VALIDATION', 'DSU_ERR_UNDECLARED_ROOT']
+        .some((code) => isDsuError(error, code as never))) {
         phase = 'transform'
         error.phase = phase
       }
@@ -114,7 +131,7 @@ export async function runUpgrade(
     finishPhase('transform', transferMs)
     finishPhase('ready', r.transformMs)
 
-    await waitFor(next, 'ready', { timeoutMs, phase, timeoutCode: 'DSU_ERR_READY_TIMEOUT' })
+    await waitFor(next, 'ready', { timeoutMs, phase, failures: ['restore-failed'], timeoutCode: 'DSU_ERR_READY_TIMEOUT' })
     finishPhase('commit')
 
     // Activation: the new version binds the inherited listening sockets. Until

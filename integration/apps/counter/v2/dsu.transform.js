@@ -1,13 +1,17 @@
-// counter 1.x -> 2.x: a counter's plain number becomes { value, updates }.
-export default function transform({ counters, ...rest }, { from, to }) {
-  const next = new Map()
-  for (const [name, value] of counters) next.set(name, { value, updates: 0 })
-  return { ...rest, counters: next }
-}
+// counter 1.0.0 -> 2.0.0: a counter's plain number becomes { value, updates }.
+// The inverse maps it back, for `dsu rollback`.
+import { transformer, convert, mapOf } from 'dsu/transformers'
+import { z } from 'zod'
 
-// counter 2.x -> 1.x, for `dsu rollback`: a record goes back to its number.
-export function reverse({ counters, ...rest }) {
-  const previous = new Map()
-  for (const [name, record] of counters) previous.set(name, record.value)
-  return { ...rest, counters: previous }
-}
+export default transformer({
+  from: '1.0.0',
+  to: '2.0.0',
+  rules: [convert('counters.*', (value) => ({ value, updates: 0 }), { expect: 'number' })],
+  declared: ['counters'],
+  schemas: { counters: mapOf(z.object({ value: z.int().nonnegative(), updates: z.int() })) },
+  inverse: {
+    from: '2.0.0',
+    to: '1.0.0',
+    rules: [convert('counters.*', (record) => record.value, { expect: 'object' })],
+  },
+})

@@ -1,0 +1,2 @@
+// The chain directory for `dsu upgrade --transformers`: one module per version pair.
+export { default } from '../v2/dsu.transform.js'

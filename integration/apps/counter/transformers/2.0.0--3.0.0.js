@@ -1,0 +1,1 @@
+export { default } from '../v3/dsu.transform.js'

@@ -1,0 +1,39 @@
+// Which transformer a new version applies, loaded at boot (before the running
+// version pauses) so a broken module, a missing link in a chain or a
+// pre-flight mistake refuses the upgrade while the old version still serves.
+import { pathToFileURL } from 'node:url'
+import { DsuError } from '../errors.js'
+import { ENV_FROM, ENV_MANIFEST, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, type RootManifest } from '../protocol.js'
+import { assertPreflight, loadChain, loadTransformer, metaOf, type Transformer } from '../../transformers/index.js'
+
+export async function transformerFromEnv(env = process.env): Promise<Transformer | null> {
+  const from = env[ENV_FROM] ?? ''
+  const to = env[ENV_VERSION] ?? ''
+  let transformer: Transformer | null = null
+  const file = env[ENV_TRANSFORMER]
+  const dir = env[ENV_TRANSFORMERS]
+  if (file) transformer = file.endsWith('#reverse') ? await loadReverse(file.slice(0, -'#reverse'.length)) : await loadTransformer(file)
+  else if (dir) transformer = await loadChain(dir, from, to)
+  const manifest = env[ENV_MANIFEST]
+  if (transformer && manifest && from) {
+    const roots = JSON.parse(manifest) as RootManifest[]
+    // Only a declared transformer says which versions and roots it expects.
+    if (metaOf(transformer)) assertPreflight(transformer, { from, to, roots })
+  }
+  return transformer
+}
+
+/** The inverse (B → A) a transformer module declares: `reverse`/`inverse` export, or the DSL's meta.inverse. */
+async function loadReverse(file: string): Promise<Transformer> {
+  let mod: Record<string, unknown>
+  try {
+    mod = await import(pathToFileURL(file).href)
+  } catch (cause) {
+    throw new DsuError('DSU_ERR_TRANSFORMER_INVALID', `cannot load transformer ${file}: ${(cause as Error)?.message ?? cause}`, { cause })
+  }
+  const declared = mod.reverse ?? mod.inverse ?? metaOf(mod.default)?.inverse
+  if (typeof declared !== 'function') {
+    throw new DsuError('DSU_ERR_NO_REVERSE_TRANSFORMER', `rolling back needs a reverse transformer: ${file} exports no \`reverse\` (and there is no dsu.reverse.js beside the current entry)`)
+  }
+  return declared as Transformer
+}

@@ -8,6 +8,7 @@ export const EXIT = {
   noSupervisor: 3,
   refused: 4,
   rolledBack: 5,
+  checkFailed: 6,
 } as const
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -9,6 +9,7 @@ import { status, stop } from './commands/status.js'
 import { history } from './commands/history.js'
 import { checkpoint } from './commands/checkpoint.js'
 import { rollback } from './commands/rollback.js'
+import { checkCommand } from './commands/check.js'
 import { parseDuration } from './duration.js'
 import { fail } from './output.js'
 
@@ -64,6 +65,19 @@ await yargs(hideBin(process.argv))
     .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline, ms' })
     .option('json', { type: 'boolean', default: false }),
   async (argv) => finish(await rollback({ json: argv.json, stateDir: argv.stateDir, timeout: argv.timeout })))
+  .command('check', 'dry-run an upgrade\'s transformer and validators against a snapshot of the running state', (y) => y
+    .option('to', { type: 'string', demandOption: true, describe: 'new entry file or directory' })
+    .option('transformer', { type: 'string', describe: 'transformer module (default: dsu.transform.js beside the new entry)' })
+    .option('transformers', { type: 'string', describe: 'directory of <from>--<to>.js transformers to chain' })
+    .conflicts('transformer', 'transformers')
+    .option('snapshot', { type: 'string', describe: 'use this checkpoint (id or latest) instead of taking one' })
+    .option('version-label', { type: 'string', describe: 'version label of the new version' })
+    .option('samples', { type: 'number', default: 3, describe: 'entries per root to show before/after' })
+    .option('json', { type: 'boolean', default: false }),
+  async (argv) => finish(await checkCommand({
+    to: argv.to, transformer: argv.transformer, transformers: argv.transformers, snapshot: argv.snapshot,
+    versionLabel: argv.versionLabel, samples: argv.samples, json: argv.json, stateDir: argv.stateDir,
+  })))
   .command('status', 'show the running program', (y) => y
     .option('json', { type: 'boolean', default: false }),
   async (argv) => finish(await status({ json: argv.json, stateDir: argv.stateDir })))
@@ -92,7 +106,7 @@ await yargs(hideBin(process.argv))
     }
     return true
   })
-  .demandCommand(1, 'name a command: run, upgrade, rollback, status, history, checkpoint or stop')
+  .demandCommand(1, 'name a command: run, upgrade, rollback, check, status, history, checkpoint or stop')
   .strict()
   .fail((message, error, y) => {
     if (error && !(error instanceof UsageError)) throw error

@@ -57,7 +57,8 @@ const cases: Case[] = [
 
 for (const c of cases) {
   t.test(`rollback: ${c.name}`, async (t) => {
-    const sup = await runSupervised(c.old ?? app('counter/v1/server.js'))
+    // Fixture programs stand in for counter 1.0.0, which the v2 transformer expects.
+    const sup = await runSupervised(c.old ?? app('counter/v1/server.js'), ['--version-label', '1.0.0'])
     t.teardown(() => sup.stop())
     await post(sup.port, '/inc/a')
     await post(sup.port, '/inc/a')

@@ -77,4 +77,5 @@ t.test('two live upgrades under load lose no request and no write', async (t) =>
   const status = JSON.parse((await dsu(['status', '--state-dir', sup.stateDir, '--json'])).stdout)
   t.equal(status.version, '3.0.0')
   t.equal(status.lastUpgrade.outcome, 'committed')
+  t.same(status.roots, [{ name: 'tallies', kind: 'map', count: 1 }], 'status lists the marked roots with their sizes')
 })

@@ -11,6 +11,7 @@ interface Status {
   stateDir: string
   supervisorPid: number
   listeners: string[]
+  roots: Array<{ name: string; kind: string; count: number }> | null
   upgrading: boolean
   lastUpgrade: { outcome: string; from: string; to: string; at: string; pauseMs: number | null } | null
 }
@@ -31,6 +32,7 @@ export async function status(args: { json: boolean; stateDir?: string }): Promis
       `uptime      ${formatUptime(s.uptimeMs)}`,
       `state dir   ${s.stateDir}`,
       `listeners   ${s.listeners.length ? s.listeners.join(', ') : 'none'}`,
+      `roots       ${s.roots === null ? '(busy)' : s.roots.length ? s.roots.map((r) => `${r.name} (${r.kind} ×${r.count})`).join(', ') : 'none'}`,
       `upgrading   ${s.upgrading ? 'yes' : 'no'}`,
       `last        ${last ? `${last.outcome} ${last.from} → ${last.to} at ${last.at} (pause ${ms(last.pauseMs)})` : 'no upgrade yet'}`,
     ]

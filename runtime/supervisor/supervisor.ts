@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import type net from 'node:net'
 import path from 'node:path'
 import { DsuError } from '../errors.js'
-import type { ProgramMessage } from '../protocol.js'
+import type { ProgramMessage, RootManifest } from '../protocol.js'
 import { Journal } from '../journal/index.js'
 import { openControlSocket } from './control-server.js'
 import type { ControlRequest } from './control-protocol.js'
@@ -149,8 +149,16 @@ export class Supervisor {
     return { listeners: this.listeners, timeoutMs: this.options.timeoutMs, streamPath: () => this.streamPath() }
   }
 
-  status(): Record<string, unknown> {
+  async status(): Promise<Record<string, unknown>> {
     const p = this.current
+    // Marked roots with their sizes, from the program itself (no values, no pause).
+    let roots: RootManifest[] | null = null
+    if (!this.busy) {
+      const reply = waitFor(p, 'manifest', { timeoutMs: 1000, phase: 'status' })
+      void p.send({ dsu: 'manifest' })
+      roots = await reply.then((m) => m.roots, () => null)
+    }
+    const recorded = this.journal?.lastUpgrade()
     return {
       pid: p.pid,
       version: p.version,
@@ -160,10 +168,13 @@ export class Supervisor {
       stateDir: this.options.stateDir,
       supervisorPid: process.pid,
       listeners: [...this.listeners.keys()],
+      roots,
       upgrading: this.upgrading !== null,
       busy: this.busy,
       checkpoints: listCheckpoints(this.options.stateDir).length,
-      lastUpgrade: this.lastUpgrade,
+      lastUpgrade: recorded
+        ? { outcome: recorded.outcome, from: recorded.from, to: recorded.to, at: recorded.endedAt, totalMs: recorded.totalMs, pauseMs: recorded.pauseMs, ...(recorded.error ? { error: recorded.error } : {}) }
+        : this.lastUpgrade,
     }
   }
 

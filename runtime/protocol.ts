@@ -16,7 +16,7 @@ export const ENV_FROM = 'DSU_FROM'
 export const ENV_MANIFEST = 'DSU_MANIFEST'
 
 export type RootKind = 'map' | 'set' | 'array' | 'object' | 'value'
-export interface RootManifest { name: string; kind: RootKind; count: number }
+export interface RootManifest { name: string; kind: RootKind; count: number; precopy?: boolean }
 
 /** How the supervisor started this process. */
 export type Role = 'primary' | 'successor'
@@ -29,6 +29,8 @@ export type ProgramMessage =
   | { dsu: 'quiesced' }
   | { dsu: 'quiesce-failed'; error: WireError }
   | { dsu: 'sent'; bytes: number; records: number; roots: number }
+  | { dsu: 'precopied'; rounds: number; lastRound: number; bytes: number }
+  | { dsu: 'caught-up'; bytes: number }
   | { dsu: 'send-failed'; error: WireError }
   | { dsu: 'receiving' }
   | { dsu: 'restored'; bytes: number; records: number; roots: number; transformMs: number }
@@ -45,7 +47,9 @@ export type ProgramMessage =
 export type SupervisorMessage =
   | { dsu: 'quiesce'; timeoutMs: number }
   | { dsu: 'resume' }
-  | { dsu: 'send-state'; path: string }
+  | { dsu: 'send-state'; path: string; precopy?: boolean }
+  | { dsu: 'finish-state' }
+  | { dsu: 'await-bytes'; bytes: number }
   | { dsu: 'receive-state'; path: string; from: string; to: string; transformer: string | null }
   | { dsu: 'activate'; keys: string[] }
   | { dsu: 'listen-handle'; key: string } // + listening handle

@@ -7,7 +7,8 @@ import { toWire } from '../errors.js'
 import { on, send } from './channel.js'
 import { servers } from './listeners.js'
 import { inflightCount, quiesce, resume } from './quiescence.js'
-import { manifest, markedRoots } from './roots.js'
+import { manifest, markedRoots, precopyMaps } from './roots.js'
+import { PrecopySender } from '../transfer/precopy.js'
 import { sendState } from '../transfer/state-stream.js'
 
 export function startPredecessor(): void {
@@ -18,6 +19,7 @@ export function startPredecessor(): void {
     )
   })
   on('send-state', (message) => {
+    if (message.precopy) return void startPrecopy(message.path)
     const socket = net.connect(message.path)
     socket.once('connect', () => {
       sendState(socket, markedRoots()).then(
@@ -32,10 +34,53 @@ export function startPredecessor(): void {
   })
   on('manifest', () => void send({ dsu: 'manifest', roots: manifest() }))
   on('checkpoint', (message) => void checkpoint(message.path, message.timeoutMs))
-  on('resume', () => resume())
+  on('finish-state', () => void finishPrecopy())
+  on('resume', () => {
+    precopy?.abort()
+    precopy = null
+    resume()
+  })
   on('commit', () => void handOff())
   on('stop', (message) => void stop(message.timeoutMs))
   process.once('disconnect', () => void stop(5000))
+}
+
+let precopy: PrecopySender | null = null
+
+/** While serving: snapshot and rounds of changes of the pre-copy roots. */
+async function startPrecopy(path: string): Promise<void> {
+  try {
+    const socket = net.connect(path)
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve)
+      socket.once('error', reject)
+    })
+    socket.on('error', () => {}) // surfaces as a failed write; the supervisor rolls back
+    precopy = new PrecopySender(socket, precopyMaps())
+    const { rounds, lastRound } = await precopy.run()
+    await send({ dsu: 'precopied', rounds, lastRound, bytes: socket.bytesWritten })
+  } catch (error) {
+    precopy?.abort()
+    precopy = null
+    await send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
+  }
+}
+
+/** At the quiescent point: what changed since, and every other root. */
+async function finishPrecopy(): Promise<void> {
+  const sender = precopy
+  if (!sender) return void send({ dsu: 'send-failed', error: toWire(new Error('finish-state without a pre-copy'), 'DSU_ERR_INTERNAL') })
+  try {
+    const copied = precopyMaps()
+    const others = new Map([...markedRoots()].filter(([name]) => !copied.has(name)))
+    const stats = await sender.finish(others)
+    await send({ dsu: 'sent', ...stats })
+  } catch (error) {
+    sender.abort()
+    await send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
+  } finally {
+    precopy = null
+  }
 }
 
 /** A snapshot at a brief quiescent point: the program resumes right after. */

@@ -5,6 +5,19 @@ import { DsuError } from '../errors.js'
 import type { RootManifest } from '../protocol.js'
 
 const marked = new Map<string, unknown>()
+const precopyRoots = new Set<string>()
+
+export interface StateOptions {
+  /**
+   * Stream this root while the program still serves, then send only what
+   * changed: a shorter pause for a large Map. The root must stay a Map with
+   * primitive keys, its entries must not share objects, and the program must
+   * not keep an entry's reference across turns of the event loop (get it
+   * again from the Map each time): a change through a reference taken before
+   * the upgrade began is not seen. See README, "Pre-copy".
+   */
+  precopy?: boolean
+}
 let restoredRoots: Promise<Map<string, unknown>> | null = null
 let firstCall: (() => Promise<void>) | null = null
 
@@ -19,7 +32,17 @@ export function restoreFrom(roots: Promise<Map<string, unknown>>, onFirstCall: (
   firstCall = onFirstCall
 }
 
-export async function state<T>(name: string, init: () => T | Promise<T>): Promise<T> {
+/** The roots marked for pre-copy that are Maps now, by name. */
+export function precopyMaps(): Map<string, Map<unknown, unknown>> {
+  const out = new Map<string, Map<unknown, unknown>>()
+  for (const name of precopyRoots) {
+    const value = marked.get(name)
+    if (value instanceof Map) out.set(name, value)
+  }
+  return out
+}
+
+export async function state<T>(name: string, init: () => T | Promise<T>, options: StateOptions = {}): Promise<T> {
   if (typeof name !== 'string' || name === '') {
     throw new DsuError('DSU_ERR_STATE_NAME', `state(name, init): name must be a non-empty string, got ${typeof name}`)
   }
@@ -39,6 +62,7 @@ export async function state<T>(name: string, init: () => T | Promise<T>): Promis
     value = await init()
   }
   marked.set(name, value)
+  if (options.precopy) precopyRoots.add(name)
   return value
 }
 
@@ -46,7 +70,8 @@ export async function state<T>(name: string, init: () => T | Promise<T>): Promis
 export function manifest(): RootManifest[] {
   const out: RootManifest[] = []
   for (const [name, value] of marked) {
-    if (value instanceof Map || value instanceof Set) out.push({ name, kind: value instanceof Map ? 'map' : 'set', count: value.size })
+    if (value instanceof Map) out.push({ name, kind: 'map', count: value.size, ...(precopyRoots.has(name) ? { precopy: true } : {}) })
+    else if (value instanceof Set) out.push({ name, kind: 'set', count: value.size })
     else if (Array.isArray(value)) out.push({ name, kind: 'array', count: value.length })
     else if (typeof value === 'object' && value !== null) out.push({ name, kind: 'object', count: Object.keys(value).length })
     else out.push({ name, kind: 'value', count: 1 })

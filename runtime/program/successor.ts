@@ -62,6 +62,7 @@ export function startSuccessor(): (key: string) => void {
   }
 
   let transferred: string[] = []
+  let stream: net.Socket | null = null
   let versions = { from: '', to: '' }
   checkReady = () => {
     if (!restored || readySent) return
@@ -85,6 +86,7 @@ export function startSuccessor(): (key: string) => void {
   on('receive-state', (message) => {
     const server = net.createServer({ pauseOnConnect: false }, (socket) => {
       server.close()
+      stream = socket
       receiveState(socket).then(async ({ roots: old, stats }) => {
         const started = performance.now()
         let next: Map<string, unknown>
@@ -108,6 +110,19 @@ export function startSuccessor(): (key: string) => void {
       })
     })
     listenInternal(server, message.path, () => void send({ dsu: 'receiving' }))
+  })
+  // Pre-copy: say when every byte the old version wrote so far is decoded, so
+  // the pause does not start with a backlog. ('data' listeners run in order:
+  // the decoder's first.)
+  on('await-bytes', (message) => {
+    const check = (): boolean => {
+      if (!stream || stream.bytesRead < message.bytes) return false
+      void send({ dsu: 'caught-up', bytes: stream.bytesRead })
+      return true
+    }
+    if (check() || !stream) return
+    const onData = (): void => { if (check()) stream?.off('data', onData) }
+    stream.on('data', onData)
   })
   on('listen-handle', (message, handle) => inheritHandle(message.key, handle))
   on('activate', () => {

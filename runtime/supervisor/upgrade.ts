@@ -4,11 +4,11 @@
 // (guarantee 6). Processes, clock and paths are injected so this file is
 // tested with fakes as well as for real.
 import { DsuError, isDsuError, toWire, type WireError } from '../errors.js'
-import type { RootManifest } from '../protocol.js'
+import type { ProgramMessage, RootManifest } from '../protocol.js'
 import type { ProgramProcess, SpawnSpec } from './program-process.js'
 import { waitFor } from './program-process.js'
 
-export type Phase = 'spawn' | 'quiesce' | 'transfer' | 'transform' | 'ready' | 'commit'
+export type Phase = 'spawn' | 'precopy' | 'quiesce' | 'transfer' | 'transform' | 'ready' | 'commit'
 
 export interface UpgradeRequest {
   entry: string
@@ -61,6 +61,7 @@ export async function runUpgrade(
   let mark = t0
   let quiesceStart: number | null = null
   let quiesced = false
+  let precopyStarted = false
   let stateStats: UpgradeResult['state'] = null
   const timeoutMs = request.timeoutMs
   const finishPhase = (next: Phase | null, ms?: number): void => {
@@ -95,7 +96,32 @@ export async function runUpgrade(
   })
   try {
     await waitFor(next, 'booted', { timeoutMs, phase, failures: ['restore-failed'], exitCode: 'DSU_ERR_SPAWN_FAILED' })
-    finishPhase('quiesce')
+    const precopy = manifest?.some((root) => root.precopy) ?? false
+    finishPhase(precopy ? 'precopy' : 'quiesce')
+
+    const path = env.streamPath()
+    const openStream = async (): Promise<void> => {
+      const receiving = waitFor(next, 'receiving', { timeoutMs, phase, failures: ['restore-failed'] })
+      void next.send({ dsu: 'receive-state', path, from: old.version, to: request.version, transformer: request.transformer })
+      await receiving
+    }
+    let sent: Promise<unknown>
+    let restored: Promise<Extract<ProgramMessage, { dsu: 'restored' }>>
+    if (precopy) {
+      // Pre-copy: the old version streams its opted-in roots while it still
+      // serves; the pause only carries what changed since, and the rest.
+      await openStream()
+      restored = waitFor(next, 'restored', { timeoutMs: timeoutMs * 3, phase, failures: ['restore-failed'] })
+      restored.catch(() => {})
+      const precopied = waitFor(old, 'precopied', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+      precopyStarted = true
+      void old.send({ dsu: 'send-state', path, precopy: true })
+      const { bytes } = await Promise.race([precopied, restored.then(() => ({ bytes: 0 }))])
+      const caughtUp = waitFor(next, 'caught-up', { timeoutMs, phase, failures: ['restore-failed'] })
+      void next.send({ dsu: 'await-bytes', bytes })
+      await Promise.race([caughtUp, restored])
+      finishPhase('quiesce')
+    }
 
     quiesceStart = env.now()
     void old.send({ dsu: 'quiesce', timeoutMs })
@@ -105,16 +131,18 @@ export async function runUpgrade(
     await waitFor(old, 'quiesced', { timeoutMs: timeoutMs + 1000, phase, failures: ['quiesce-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     finishPhase('transfer')
 
-    const path = env.streamPath()
-    const receiving = waitFor(next, 'receiving', { timeoutMs, phase, failures: ['restore-failed'] })
-    void next.send({ dsu: 'receive-state', path, from: old.version, to: request.version, transformer: request.transformer })
-    await receiving
-    const sent = waitFor(old, 'sent', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
-    const restored = waitFor(next, 'restored', { timeoutMs, phase, failures: ['restore-failed'] })
-    void old.send({ dsu: 'send-state', path })
+    if (precopy) {
+      sent = waitFor(old, 'sent', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+      void old.send({ dsu: 'finish-state' })
+    } else {
+      await openStream()
+      sent = waitFor(old, 'sent', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+      restored = waitFor(next, 'restored', { timeoutMs, phase, failures: ['restore-failed'] })
+      void old.send({ dsu: 'send-state', path })
+    }
     // The sender's error names the unserializable path; prefer it over the
     // receiver's "stream broke".
-    const [sentResult, restoredResult] = await Promise.allSettled([sent, restored])
+    const [sentResult, restoredResult] = await Promise.allSettled([sent, restored!])
     if (sentResult.status === 'rejected') throw sentResult.reason
     if (restoredResult.status === 'rejected') {
       const error = restoredResult.reason
@@ -170,7 +198,8 @@ export async function runUpgrade(
     }
   } catch (cause) {
     next.kill('SIGKILL')
-    if (quiesced) void old.send({ dsu: 'resume' })
+    // 'resume' also stops a pre-copy (tracking, stream) that was under way.
+    if (quiesced || precopyStarted) void old.send({ dsu: 'resume' })
     const error = isDsuError(cause) ? cause : new DsuError('DSU_ERR_INTERNAL', String(cause), { cause })
     const failedPhase = (error.phase as Phase | undefined) ?? phase
     const wire = { ...toWire(error), phase: failedPhase }

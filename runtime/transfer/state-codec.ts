@@ -8,6 +8,9 @@
 //   RESET (empty)  drop the chunked root being built; a ROOT frame for it follows
 //   END   (empty)  the chunked root is complete
 //   DONE  [JSON { bytes, records, roots }]           last frame; the receiver checks it
+//   PATCH [u32 BE name length][name utf8][v8 payload of a flat op list]
+//         changes to a Map root already received (pre-copy): 1,key,value sets an
+//         entry, 0,key deletes one
 //
 // Large collections are chunked so the sender serializes chunk k+1 while the
 // receiver deserializes chunk k. v8 keeps identity only inside one payload, so a
@@ -38,7 +41,17 @@ export interface EncodeOptions {
 export const DEFAULT_CHUNK_SIZE = 2048
 export const DEFAULT_CHUNK_BYTES = 256 * 1024
 
-export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6 } as const
+export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6, PATCH: 7 } as const
+
+/** A PATCH frame: `ops` is the flat list 1,key,value (set) / 0,key (delete). */
+export function patchFrame(name: string, ops: unknown[]): Buffer {
+  return payloadFrame(nameHead(FrameType.PATCH, name), ops, name)
+}
+
+/** The DONE frame closing a stream whose frames were counted in `stats`. */
+export function doneFrame(stats: TransferStats): Buffer {
+  return Buffer.concat([Buffer.from([FrameType.DONE]), Buffer.from(JSON.stringify(stats))])
+}
 const Kind = { MAP: 1, SET: 2, ARRAY: 3, OBJECT: 4 } as const
 type Kind = (typeof Kind)[keyof typeof Kind]
 
@@ -137,7 +150,7 @@ export function* encodeRoots(
     stats.records += records
     stats.roots++
   }
-  yield Buffer.concat([Buffer.from([FrameType.DONE]), Buffer.from(JSON.stringify(stats))])
+  yield doneFrame(stats)
   return stats
 }
 
@@ -299,6 +312,11 @@ export class StateDecoder {
         this.add(partial.name, partial.value, partial.records)
         return
       }
+      case FrameType.PATCH: {
+        if (this.partial) throw malformed(`patch inside chunked root "${this.partial.name}"`)
+        const { name, end } = readName(frame, 1)
+        return this.patch(name, deserialize(frame.subarray(end)))
+      }
       case FrameType.DONE:
         return this.done_(frame)
       default:
@@ -322,6 +340,26 @@ export class StateDecoder {
     this.roots.set(name, value)
     this.stats.records += records
     this.stats.roots++
+  }
+
+  private patch(name: string, ops: unknown): void {
+    const map = this.roots.get(name)
+    if (!(map instanceof Map)) throw malformed(`patch for "${name}", which is not a received Map root`)
+    if (!Array.isArray(ops)) throw malformed('patch is not an op list')
+    const before = map.size
+    for (let i = 0; i < ops.length; ) {
+      const op = ops[i]
+      if (op === 1 && i + 2 < ops.length) {
+        map.set(ops[i + 1], ops[i + 2])
+        i += 3
+      } else if (op === 0) {
+        map.delete(ops[i + 1])
+        i += 2
+      } else {
+        throw malformed(`bad patch op ${String(op)}`)
+      }
+    }
+    this.stats.records += map.size - before
   }
 
   private chunk(entries: unknown): void {

@@ -1,0 +1,16 @@
+// The benchmark program with its records root opted in to pre-copy.
+import http from 'node:http'
+import { state } from 'dsu'
+import { makeRecords } from './make-records.js'
+
+const n = Number(process.env.DSU_BENCH_RECORDS ?? 0)
+const records = await state('records', () => makeRecords(n), { precopy: true })
+const server = http.createServer((req, res) => {
+  if (req.method === 'POST') {
+    const id = `r${Math.floor(Math.random() * Math.max(1, records.size))}`
+    const r = records.get(id)
+    if (r) r.balance += 1
+  }
+  res.end(String(records.size))
+})
+server.listen(0, '127.0.0.1', () => console.log(`records listening on http://127.0.0.1:${server.address().port}`))

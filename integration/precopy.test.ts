@@ -1,0 +1,78 @@
+// Pre-copy never loses a write: random writes (set, in-place add, delete) run
+// while the Map is streamed and during the pause; after each upgrade the new
+// version's state equals a reference model of every acknowledged write.
+import t from 'tap'
+import { Agent, request } from 'undici'
+import { dsu, fixture, runSupervised } from './harness.js'
+
+// Deterministic PRNG (mulberry32): a failing seed can be replayed.
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = Math.imul(a ^ (a >>> 15), 1 | a)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const WORKERS = 8
+const KEYS_PER_WORKER = 25
+
+t.test('random writes during pre-copy upgrades are never lost', async (t) => {
+  const entry = fixture('kv-precopy.js')
+  const sup = await runSupervised(entry, ['--version-label', 'seed-0'], { DSU_TEST_PRELOAD: '30000' })
+  t.teardown(() => sup.stop())
+  const agent = new Agent({ connections: WORKERS })
+  t.teardown(() => agent.close())
+  const base = `http://127.0.0.1:${sup.port}`
+  const model = new Map<string, number>()
+
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const random = prng(seed)
+    let stop = false
+    let acked = 0
+    const waiting: Array<{ n: number; resolve: () => void }> = []
+    const reach = (n: number): Promise<void> => new Promise((resolve) => waiting.push({ n, resolve }))
+    // Each worker owns its keys, so the order of writes to a key is known.
+    const worker = async (w: number): Promise<void> => {
+      while (!stop) {
+        const k = `w${w}k${Math.floor(random() * KEYS_PER_WORKER)}`
+        const roll = random()
+        const n = 1 + Math.floor(random() * 9)
+        const path = roll < 0.4 ? `/set/${k}/${n}` : roll < 0.85 ? `/add/${k}/${n}` : `/del/${k}`
+        const res = await request(base + path, { method: 'POST', dispatcher: agent })
+        await res.body.text()
+        if (res.statusCode !== 200) throw new Error(`${path}: ${res.statusCode}`)
+        if (path.startsWith('/set')) model.set(k, n)
+        else if (path.startsWith('/add')) model.set(k, (model.get(k) ?? 0) + n)
+        else model.delete(k)
+        acked++
+        for (const w of waiting) if (acked >= w.n) w.resolve()
+      }
+    }
+    const workers = Array.from({ length: WORKERS }, (_, w) => worker(w))
+    await reach(100)
+    // Seed 3 first fails once (the new version throws after restore): the
+    // pre-copy is abandoned, tracking removed, and the old version keeps going.
+    if (seed === 3) {
+      const failed = await dsu(['upgrade', '--to', fixture('throw-after-restore.js'), '--version-label', 'broken', '--state-dir', sup.stateDir, '--json'])
+      t.equal(JSON.parse(failed.stdout).outcome, 'rolled-back', 'seed 3: the failing upgrade rolled back')
+    }
+    const up = await dsu(['upgrade', '--to', entry, '--version-label', `seed-${seed}`, '--state-dir', sup.stateDir, '--json'])
+    const result = JSON.parse(up.stdout)
+    const before = acked
+    // Keep writing for a while on the new version too, then stop.
+    await reach(before + 200)
+    stop = true
+    await Promise.all(workers)
+    t.equal(result.outcome, 'committed', `seed ${seed}: committed (${up.stderr})`)
+    t.ok('precopy' in result.phases, `seed ${seed}: the pre-copy phase ran`)
+    const dump = JSON.parse(await (await request(`${base}/dump`, { dispatcher: agent })).body.text())
+    t.equal(dump.version, `seed-${seed}`)
+    const expected = Object.fromEntries([...model].map(([k, v]) => [k, v]))
+    const actual = Object.fromEntries(Object.entries(dump.kv as Record<string, { v: number }>).map(([k, r]) => [k, r.v]))
+    t.same(actual, expected, `seed ${seed}: state equals the model of ${acked} acknowledged writes`)
+    t.equal(dump.size, 30000 + model.size, `seed ${seed}: the preloaded entries are all there`)
+  }
+})

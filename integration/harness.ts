@@ -6,6 +6,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa, type ResultPromise } from 'execa'
 import { request } from 'undici'
+import autocannon from 'autocannon'
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const cli = path.join(root, 'dist/cli/main.js')
@@ -87,4 +88,64 @@ export async function post(port: number, urlPath: string): Promise<{ status: num
   const res = await request(`http://127.0.0.1:${port}${urlPath}`, { method: 'POST' })
   const text = await res.body.text()
   return { status: res.statusCode, body: res.statusCode === 200 ? JSON.parse(text) : text }
+}
+
+export interface Load {
+  /** Successful responses so far. */
+  ok(): number
+  /** Resolves once `n` responses in all have succeeded. */
+  reach(n: number): Promise<void>
+  /** Stops the load and resolves with autocannon's result. */
+  stop(): Promise<autocannon.Result>
+  /** Values of `"version"` seen in the JSON response bodies. */
+  versions: Set<unknown>
+  /** Bodies of every successful response, when `keepBodies` is set. */
+  bodies: string[]
+}
+
+/**
+ * A bounded keep-alive load (autocannon) of POSTs to `path`: it stops when
+ * told to, or by itself after `amount` requests or `duration` seconds.
+ */
+export function startLoad(port: number, options: { path: string; connections?: number; keepBodies?: boolean; amount?: number; duration?: number }): Load {
+  let ok = 0
+  const marks: Array<{ n: number; resolve: () => void }> = []
+  const versions = new Set<unknown>()
+  const bodies: string[] = []
+  let finished!: (result: autocannon.Result) => void
+  const done = new Promise<autocannon.Result>((resolve) => (finished = resolve))
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: options.connections ?? 20,
+    pipelining: 1,
+    amount: options.amount ?? 2_000_000,
+    duration: options.duration ?? 120,
+    timeout: 10,
+    requests: [{
+      method: 'POST',
+      path: options.path,
+      onResponse: (status: number, body: string) => {
+        if (status !== 200) return
+        ok++
+        if (options.keepBodies) {
+          bodies.push(body)
+          versions.add((JSON.parse(body) as { version?: unknown }).version)
+        }
+        for (const m of marks) if (ok >= m.n) m.resolve()
+      },
+    }],
+  }, (error: Error | null, result: autocannon.Result) => {
+    if (error) throw error
+    finished(result)
+  })
+  return {
+    ok: () => ok,
+    reach: (n) => new Promise((resolve) => (ok >= n ? resolve() : marks.push({ n, resolve }))),
+    stop: () => {
+      instance.stop()
+      return done
+    },
+    versions,
+    bodies,
+  }
 }

@@ -1,44 +1,14 @@
 // v1 → v2 → v3 of the counter app under autocannon (keep-alive, 24
 // connections): no client error, and every write applied exactly once.
 import t from 'tap'
-import autocannon from 'autocannon'
-import { app, dsu, getJson, runSupervised } from './harness.js'
+import { app, dsu, getJson, runSupervised, startLoad } from './harness.js'
 
 t.test('two live upgrades under load lose no request and no write', async (t) => {
   const sup = await runSupervised(app('counter/v1/server.js'))
   t.teardown(() => sup.stop())
 
-  const values: number[] = []
-  const versions = new Set<number>()
-  let okCount = 0
-  const reached: Array<{ n: number; resolve: () => void }> = []
-  let finished!: (result: autocannon.Result) => void
-  const done = new Promise<autocannon.Result>((resolve) => (finished = resolve))
-  const instance = autocannon({
-    url: `http://127.0.0.1:${sup.port}`,
-    connections: 24,
-    pipelining: 1,
-    // Bounded: the test stops the load after the last upgrade; these are caps.
-    amount: 2_000_000,
-    duration: 120,
-    timeout: 10,
-    requests: [{
-      method: 'POST',
-      path: '/inc/hits',
-      onResponse: (status: number, body: string) => {
-        if (status !== 200) return
-        const parsed = JSON.parse(body) as { value: number; version: number }
-        values.push(parsed.value)
-        versions.add(parsed.version)
-        okCount++
-        for (const r of reached) if (okCount >= r.n) r.resolve()
-      },
-    }],
-  }, (error: Error | null, result: autocannon.Result) => {
-    if (error) throw error
-    finished(result)
-  })
-  const after = (more: number): Promise<void> => new Promise((resolve) => reached.push({ n: okCount + more, resolve }))
+  const load = startLoad(sup.port, { path: '/inc/hits', connections: 24, keepBodies: true })
+  const after = (more: number): Promise<void> => load.reach(load.ok() + more)
 
   await after(3000)
   const up2 = await dsu(['upgrade', '--to', app('counter/v2/server.js'), '--state-dir', sup.stateDir, '--json'])
@@ -53,8 +23,10 @@ t.test('two live upgrades under load lose no request and no write', async (t) =>
   t.equal(r3.outcome, 'committed')
   t.equal(r3.to, '3.0.0')
   await after(3000)
-  instance.stop()
-  const result = await done
+  const result = await load.stop()
+  const okCount = load.ok()
+  const values = load.bodies.map((b) => (JSON.parse(b) as { value: number }).value)
+  const versions = load.versions
 
   t.equal(result.errors, 0, 'no connection errors')
   t.equal(result.timeouts, 0, 'no timeouts')

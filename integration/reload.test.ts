@@ -4,8 +4,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import autocannon from 'autocannon'
-import { app, getJson, root, runSupervised } from './harness.js'
+import { app, getJson, root, runSupervised, startLoad } from './harness.js'
 
 function release(dir: string, version: 'v1' | 'v2'): void {
   const from = app(`counter/${version}`)
@@ -21,30 +20,14 @@ t.test('SIGHUP upgrades to the code at the entry, under load', async (t) => {
   const sup = await runSupervised(dir)
   t.teardown(() => sup.stop())
 
-  let ok = 0
-  const marks: Array<{ n: number; resolve: () => void }> = []
-  const after = (n: number): Promise<void> => new Promise((resolve) => marks.push({ n: ok + n, resolve }))
-  let finished!: (r: autocannon.Result) => void
-  const done = new Promise<autocannon.Result>((resolve) => (finished = resolve))
-  const instance = autocannon({
-    url: `http://127.0.0.1:${sup.port}`, connections: 20, amount: 2_000_000, duration: 120,
-    requests: [{ method: 'POST', path: '/inc/hits', onResponse: (status: number) => {
-      if (status !== 200) return
-      ok++
-      for (const m of marks) if (ok >= m.n) m.resolve()
-    } }],
-  }, (error: Error | null, result: autocannon.Result) => {
-    if (error) throw error
-    finished(result)
-  })
-
-  await after(2000)
+  const load = startLoad(sup.port, { path: '/inc/hits' })
+  await load.reach(2000)
   release(dir, 'v2') // the deploy: new files (and package.json 2.0.0) in place
   sup.process.kill('SIGHUP')
   await sup.waitForOutput(/committed 1\.0\.0 → 2\.0\.0/)
-  await after(2000)
-  instance.stop()
-  const result = await done
+  await load.reach(load.ok() + 2000)
+  const result = await load.stop()
+  const ok = load.ok()
   t.equal(result.errors, 0, 'no connection errors')
   t.equal(result.timeouts, 0, 'no timeouts')
   t.equal(result.non2xx, 0, 'no non-2xx responses')

@@ -2,8 +2,7 @@
 // old version serves (no pause at all), validation and rule errors that roll
 // back naming the path, and the ready-time check for forgotten roots.
 import t from 'tap'
-import autocannon from 'autocannon'
-import { app, dsu, fixture, getJson, post, runSupervised } from './harness.js'
+import { app, dsu, fixture, getJson, post, runSupervised, startLoad } from './harness.js'
 
 const transform = (name: string): string => fixture(`transforms/${name}`)
 
@@ -66,29 +65,11 @@ for (const c of refusals) {
 t.test('a pre-flight refusal under load: no failed request, no pause', async (t) => {
   const sup = await runSupervised(app('counter/v1/server.js'))
   t.teardown(() => sup.stop())
-  let finished!: (r: autocannon.Result) => void
-  const done = new Promise<autocannon.Result>((resolve) => (finished = resolve))
-  let ok = 0
-  const marks: Array<{ n: number; resolve: () => void }> = []
-  const reach = (n: number): Promise<void> => new Promise((resolve) => marks.push({ n, resolve }))
-  const warm = reach(500)
-  const instance = autocannon({
-    url: `http://127.0.0.1:${sup.port}`, connections: 10, amount: 2_000_000, duration: 60,
-    requests: [{ method: 'POST', path: '/inc/hits', onResponse: (status: number) => {
-      if (status !== 200) return
-      ok++
-      for (const m of marks) if (ok >= m.n) m.resolve()
-    } }],
-  }, (error: Error | null, result: autocannon.Result) => {
-    if (error) throw error
-    finished(result)
-  })
-  await warm
+  const load = startLoad(sup.port, { path: '/inc/hits', connections: 10 })
+  await load.reach(500)
   const r = await dsu(['upgrade', '--json', '--to', app('counter/v2'), '--transformer', transform('undeclared-root.js'), '--state-dir', sup.stateDir])
-  const seenAtRefusal = ok
   t.equal(JSON.parse(r.stdout).pauseMs, null)
-  await reach(seenAtRefusal + 500)
-  instance.stop()
-  const result = await done
+  await load.reach(load.ok() + 500)
+  const result = await load.stop()
   t.equal(result.errors + result.timeouts + result.non2xx, 0, 'every request succeeded')
 })

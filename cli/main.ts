@@ -82,9 +82,10 @@ await yargs(hideBin(process.argv))
     .option('json', { type: 'boolean', default: false }),
   async (argv) => finish(await status({ json: argv.json, stateDir: argv.stateDir })))
   .command('history', 'list recorded upgrades, newest first', (y) => y
-    .option('limit', { type: 'number', default: 20, describe: 'how many upgrades to show' })
+    .option('limit', { type: 'number', default: 20, describe: 'how many rows to show' })
+    .option('events', { type: 'boolean', default: false, describe: 'program starts, stops, crashes, restarts and checkpoints instead' })
     .option('json', { type: 'boolean', default: false }),
-  async (argv) => finish(await history({ json: argv.json, stateDir: argv.stateDir, limit: argv.limit })))
+  async (argv) => finish(await history({ json: argv.json, stateDir: argv.stateDir, limit: argv.limit, events: argv.events })))
   .command('stop', 'stop the program gracefully and the supervisor with it', (y) => y
     .option('json', { type: 'boolean', default: false })
     .option('timeout', { type: 'number', describe: 'grace period before the program is killed, ms' }),

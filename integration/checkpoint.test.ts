@@ -93,3 +93,21 @@ t.test('a corrupt checkpoint is refused, never half-loaded', async (t) => {
   t.equal(missing.exitCode, 2)
   t.match(missing.stderr, 'DSU_ERR_CHECKPOINT_NOT_FOUND')
 })
+
+t.test('--checkpoint-every takes checkpoints, keeps the newest N, and journals restarts', async (t) => {
+  const sup = await runSupervised(app('counter/v1/server.js'), ['--checkpoint-every', '100ms', '--keep-checkpoints', '2', '--restart', 'on-failure', '--restart-delay', '10'])
+  t.teardown(() => sup.stop())
+  await post(sup.port, '/inc/a')
+  await sup.waitForOutput(/(dsu: checkpoint [^\n]*\n[\s\S]*){3}/)
+  const list = JSON.parse((await dsu(['checkpoint', '--list', '--json', '--state-dir', sup.stateDir])).stdout)
+  t.equal(list.checkpoints.length, 2, 'only the newest 2 are kept')
+  const { pid } = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout)
+  process.kill(pid, 'SIGKILL')
+  await sup.waitForOutput(/restarted 1\.0\.0/)
+  const events = JSON.parse((await dsu(['history', '--events', '--json', '--state-dir', sup.stateDir])).stdout).events
+  const kinds = events.map((e: { kind: string }) => e.kind)
+  t.ok(kinds.includes('checkpoint'), 'checkpoints journaled')
+  t.ok(kinds.includes('crash'), 'the crash journaled')
+  t.ok(kinds.includes('restart'), 'the restart journaled')
+  t.equal(events.find((e: { kind: string }) => e.kind === 'crash').signal, 'SIGKILL')
+})

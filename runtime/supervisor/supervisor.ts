@@ -106,7 +106,10 @@ export class Supervisor {
     if (every > 0) {
       this.checkpointTimer = setInterval(() => {
         if (this.busy) return
-        this.checkpoint().catch((e) => this.options.log(`dsu: checkpoint failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`))
+        this.checkpoint().then(
+          (c) => this.options.log(`dsu: checkpoint ${c.id} (${c.version}, ${c.records} records, ${c.bytes} bytes)`),
+          (e) => this.options.log(`dsu: checkpoint failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`),
+        )
       }, every)
       this.checkpointTimer.unref()
     }

@@ -20,6 +20,7 @@ export class ServerConnections implements Participant {
   private readonly open = new Set<InternalSocket>()
   private readonly frozen = new Set<InternalSocket>()
   private parkedHandles: unknown[] = []
+  private readonly upgraded = new Set<InternalSocket>()
   private acceptHandler: OnConnection | undefined
   private readonly connectionsSymbol: symbol | undefined
 
@@ -32,14 +33,19 @@ export class ServerConnections implements Participant {
       socket.once('close', () => {
         this.open.delete(socket)
         this.frozen.delete(socket)
+        this.upgraded.delete(socket)
       })
     })
     if (isHttp(server)) {
       // prepend: the request counts as in flight before the app sees it.
       server.prependListener('request', (_req, res) => {
-        const done = begin()
+        // Entered: a transaction() or updatePoint() inside the handler runs even while pausing.
+        const done = begin(true)
         res.once('close', done)
       })
+      // An upgraded connection (WebSocket) is no longer HTTP: it cannot be
+      // handed to the new version's HTTP parser. It is closed at commit.
+      server.on('upgrade', (_req: unknown, socket: InternalSocket) => this.upgraded.add(socket))
     }
   }
 
@@ -93,6 +99,10 @@ export class ServerConnections implements Participant {
   takeConnections(): Array<{ handle: unknown; release(): void }> {
     const moved: Array<{ handle: unknown; release(): void }> = []
     for (const socket of this.open) {
+      if (this.upgraded.has(socket)) {
+        socket.end() // a clean close the client can reconnect after; see README, "Not yet"
+        continue
+      }
       const handle = socket._handle
       if (!handle) continue
       // destroy() closes only this process's copy once the handle was sent.
@@ -116,7 +126,7 @@ export class ServerConnections implements Participant {
   }
 
   private isIdle(socket: InternalSocket, idleParsers: Set<unknown> | null): boolean {
-    if (!isHttp(this.server)) return true
+    if (!isHttp(this.server) || this.upgraded.has(socket)) return true
     if (socket._httpMessage) return false
     // Without Node's connection list, a connection with no response pending is
     // taken as idle; with it, one whose parser has begun a message is not.

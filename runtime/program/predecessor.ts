@@ -71,8 +71,7 @@ async function finishPrecopy(): Promise<void> {
   const sender = precopy
   if (!sender) return void send({ dsu: 'send-failed', error: toWire(new Error('finish-state without a pre-copy'), 'DSU_ERR_INTERNAL') })
   try {
-    const copied = precopyMaps()
-    const others = new Map([...markedRoots()].filter(([name]) => !copied.has(name)))
+    const others = new Map([...markedRoots()].filter(([name]) => !sender.copies(name)))
     const stats = await sender.finish(others)
     await send({ dsu: 'sent', ...stats })
   } catch (error) {

@@ -2,6 +2,7 @@
 // state captured next is final (guarantee 2, atomic switch). The program is
 // quiet when no request is in flight, no transaction runs, every open
 // connection is frozen between requests, and its own timers are paused.
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { DsuError } from '../errors.js'
 
 /** Something that can stop taking new work and say when it is idle. */
@@ -21,6 +22,19 @@ let inflight = 0
 let paused = false
 let parked: Array<() => void> = []
 let recheck: (() => void) | null = null
+/** Cancels the quiescence under way (a resume arrived before it finished). */
+let cancelPending: ((error: Error) => void) | null = null
+
+// The unit of work (request, transaction) the running code belongs to. Work
+// started inside a unit already in flight must run even while pausing:
+// quiescence waits for that unit, so parking its inner work would deadlock.
+interface Unit { ended: boolean }
+const currentUnit = new AsyncLocalStorage<Unit>()
+
+function insideUnit(): boolean {
+  const unit = currentUnit.getStore()
+  return unit !== undefined && !unit.ended
+}
 
 export function addParticipant(p: Participant): void {
   participants.add(p)
@@ -30,13 +44,17 @@ export function isPaused(): boolean {
   return paused
 }
 
-/** Counts one unit of work (a request, a transaction) until `done` runs. */
-export function begin(): () => void {
+/**
+ * Counts one unit of work until `done` runs. With `enter`, the rest of the
+ * current execution (e.g. a request's handlers) belongs to it.
+ */
+export function begin(enter = false): () => void {
   inflight++
-  let ended = false
+  const unit: Unit = { ended: false }
+  if (enter) currentUnit.enterWith(unit)
   return () => {
-    if (ended) return
-    ended = true
+    if (unit.ended) return
+    unit.ended = true
     inflight--
     recheck?.()
   }
@@ -44,18 +62,20 @@ export function begin(): () => void {
 
 /** Runs `fn` as one unit an upgrade never splits; waits while paused. */
 export async function transaction<T>(fn: () => T | Promise<T>): Promise<T> {
-  if (paused) await updatePoint()
+  if (paused && !insideUnit()) await updatePoint()
   const done = begin()
+  const unit = { ended: false }
   try {
-    return await fn()
+    return await currentUnit.run(unit, fn)
   } finally {
+    unit.ended = true
     done()
   }
 }
 
 /** A safe place for a long-running loop to be stopped for an upgrade. */
 export function updatePoint(): Promise<void> {
-  if (!paused) return Promise.resolve()
+  if (!paused || insideUnit()) return Promise.resolve()
   return new Promise((resolve) => parked.push(resolve))
 }
 
@@ -69,20 +89,37 @@ export function onResume(fn: () => void): () => void {
   return () => resumeHooks.delete(fn)
 }
 
+// A hook that throws must neither crash the serving version nor leave it paused.
+function runHooks(hooks: Set<() => void>, which: string): DsuError | null {
+  for (const hook of hooks) {
+    try {
+      hook()
+    } catch (cause) {
+      return new DsuError('DSU_ERR_QUIESCE_TIMEOUT', `an ${which} hook threw: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+    }
+  }
+  return null
+}
+
 /** Stops all work; resolves once quiet, rejects (after resuming) at the deadline. */
 export function quiesce(timeoutMs: number): Promise<void> {
   if (paused) return Promise.reject(new DsuError('DSU_ERR_INTERNAL', 'quiesce requested twice'))
   paused = true
-  for (const hook of pauseHooks) hook()
+  const hookError = runHooks(pauseHooks, 'onPause')
+  if (hookError) {
+    resume()
+    return Promise.reject(hookError)
+  }
   for (const p of participants) p.stop()
   return new Promise((resolve, reject) => {
     let poll: NodeJS.Timeout | undefined
-    const finish = (error?: Error): void => {
+    const finish = (error?: Error, alreadyResumed = false): void => {
       recheck = null
+      cancelPending = null
       clearTimeout(deadline)
       clearTimeout(poll)
       if (!error) return resolve()
-      resume()
+      if (!alreadyResumed) resume()
       reject(error)
     }
     const deadline = setTimeout(() => {
@@ -99,18 +136,22 @@ export function quiesce(timeoutMs: number): Promise<void> {
       poll = setTimeout(check, 1)
     }
     recheck = () => setImmediate(() => recheck && check())
+    cancelPending = (error) => finish(error, true)
     check()
   })
 }
 
 export function resume(): void {
   if (!paused) return
+  // A quiescence still waiting must stop freezing connections first.
+  cancelPending?.(new DsuError('DSU_ERR_QUIESCE_TIMEOUT', 'resumed before quiescence was reached'))
   paused = false
   for (const p of participants) p.resume()
   const waiting = parked
   parked = []
   for (const release of waiting) release()
-  for (const hook of resumeHooks) hook()
+  const hookError = runHooks(resumeHooks, 'onResume')
+  if (hookError) process.emitWarning(hookError.message, { code: hookError.code })
 }
 
 function describeBusy(): string {

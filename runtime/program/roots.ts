@@ -37,7 +37,9 @@ export function precopyMaps(): Map<string, Map<unknown, unknown>> {
   const out = new Map<string, Map<unknown, unknown>>()
   for (const name of precopyRoots) {
     const value = marked.get(name)
-    if (value instanceof Map) out.set(name, value)
+    // Only a plain Map: tracking replaces its methods, which would bypass a
+    // subclass's overrides or the program's own. Others are copied in the pause.
+    if (value instanceof Map && Object.getPrototypeOf(value) === Map.prototype && Reflect.ownKeys(value).length === 0) out.set(name, value)
   }
   return out
 }
@@ -70,7 +72,7 @@ export async function state<T>(name: string, init: () => T | Promise<T>, options
 export function manifest(): RootManifest[] {
   const out: RootManifest[] = []
   for (const [name, value] of marked) {
-    if (value instanceof Map) out.push({ name, kind: 'map', count: value.size, ...(precopyRoots.has(name) ? { precopy: true } : {}) })
+    if (value instanceof Map) out.push({ name, kind: 'map', count: value.size, ...(precopyMaps().has(name) ? { precopy: true } : {}) })
     else if (value instanceof Set) out.push({ name, kind: 'set', count: value.size })
     else if (Array.isArray(value)) out.push({ name, kind: 'array', count: value.length })
     else if (typeof value === 'object' && value !== null) out.push({ name, kind: 'object', count: Object.keys(value).length })

@@ -63,6 +63,7 @@ export function startSuccessor(): (key: string) => void {
 
   let transferred: string[] = []
   let stream: net.Socket | null = null
+  let onStream: ((socket: net.Socket) => void) | null = null
   let versions = { from: '', to: '' }
   checkReady = () => {
     if (!restored || readySent) return
@@ -87,6 +88,7 @@ export function startSuccessor(): (key: string) => void {
     const server = net.createServer({ pauseOnConnect: false }, (socket) => {
       server.close()
       stream = socket
+      onStream?.(socket)
       receiveState(socket).then(async ({ roots: old, stats }) => {
         const started = performance.now()
         let next: Map<string, unknown>
@@ -120,9 +122,14 @@ export function startSuccessor(): (key: string) => void {
       void send({ dsu: 'caught-up', bytes: stream.bytesRead })
       return true
     }
-    if (check() || !stream) return
-    const onData = (): void => { if (check()) stream?.off('data', onData) }
-    stream.on('data', onData)
+    if (check()) return
+    // The stream may not be connected yet: start watching when it is.
+    const watch = (socket: net.Socket): void => {
+      const onData = (): void => { if (check()) socket.off('data', onData) }
+      socket.on('data', onData)
+    }
+    if (stream) watch(stream)
+    else onStream = watch
   })
   on('listen-handle', (message, handle) => inheritHandle(message.key, handle))
   on('activate', () => {

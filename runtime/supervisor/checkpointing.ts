@@ -15,6 +15,7 @@ export interface CheckpointEnv {
 }
 
 export async function takeCheckpoint(program: ProgramProcess, env: CheckpointEnv): Promise<CheckpointMeta> {
+  program.clearInbox() // a late reply to an earlier, timed-out checkpoint must not answer this one
   const id = newCheckpointId()
   const path = env.streamPath()
   const { connection, close } = await listenOnce(path)

@@ -127,7 +127,7 @@ export class Supervisor {
       this.journal?.recordEvent({ kind: 'checkpoint', version: meta.version, pid: this.current.pid, detail: { id: meta.id, bytes: meta.bytes, records: meta.records } })
       return meta
     } finally {
-      this.busy = null
+      if (this.busy === 'checkpoint') this.busy = null
     }
   }
 
@@ -137,6 +137,7 @@ export class Supervisor {
 
   private refuseIfBusy(what: string): void {
     if (this.stopping) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', `the supervisor is stopping; no ${what} can start`)
+    if (this.current.exit) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', `${this.current.version} has exited and is being restarted; try again when it serves`)
     if (this.busy) {
       throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', this.busy === 'upgrade'
         ? `an upgrade of ${this.current.version} is already running; one upgrade at a time`
@@ -223,7 +224,7 @@ export class Supervisor {
       return result
     } finally {
       this.upgrading = null
-      this.busy = null
+      if (this.busy === 'upgrade') this.busy = null
     }
   }
 

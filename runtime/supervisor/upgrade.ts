@@ -111,7 +111,8 @@ export async function runUpgrade(
       // Pre-copy: the old version streams its opted-in roots while it still
       // serves; the pause only carries what changed since, and the rest.
       await openStream()
-      restored = waitFor(next, 'restored', { timeoutMs: timeoutMs * 3, phase, failures: ['restore-failed'] })
+      // Spans pre-copy, catch-up, quiesce and transfer, each with its own deadline.
+      restored = waitFor(next, 'restored', { timeoutMs: timeoutMs * 4 + 1000, phase, failures: ['restore-failed'] })
       restored.catch(() => {})
       const precopied = waitFor(old, 'precopied', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
       precopyStarted = true
@@ -180,7 +181,8 @@ export async function runUpgrade(
       if (message.dsu !== 'connection') return
       void next.send(message, handle).then(() => (handle as { close?: () => void }).close?.())
     })
-    const handedOff = waitFor(old, 'handed-off', { timeoutMs, phase })
+    // Connections move one IPC message (and ACK) at a time: allow for many.
+    const handedOff = waitFor(old, 'handed-off', { timeoutMs: timeoutMs * 3, phase })
     void old.send({ dsu: 'commit' })
     let connectionsMoved = 0
     try {

@@ -54,3 +54,23 @@ t.test('an unserializable value written during the pre-copy names its path', asy
   sender.abort()
   t.match(await received, { code: 'DSU_ERR_STATE_STREAM' })
 })
+
+t.test('a key deleted and set again while the snapshot streams is one record', async (t) => {
+  const { client, server, close } = await pair()
+  t.teardown(close)
+  const m = new Map<string, { v: number }>()
+  for (let i = 0; i < 10_000; i++) m.set(`k${i}`, { v: i })
+  const received = receiveState(server)
+  const sender = new PrecopySender(client, new Map([['m', m]]), { converged: 0, maxRounds: 2 })
+  const running = sender.run()
+  await new Promise((resolve) => setImmediate(resolve)) // the first chunk is out
+  for (let i = 0; i < 4; i++) {
+    m.delete(`k${i}`) // LRU-style: move to the end
+    m.set(`k${i}`, { v: -i })
+  }
+  await running
+  const stats = await sender.finish(new Map())
+  const { roots, stats: got } = await received
+  t.same(got, stats)
+  t.same(roots.get('m'), m)
+})

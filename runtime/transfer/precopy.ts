@@ -81,6 +81,11 @@ export class PrecopySender {
     return { ...this.stats }
   }
 
+  /** Whether `name` is one of the roots this sender streams. */
+  copies(name: string): boolean {
+    return this.precopied.has(name)
+  }
+
   /** Rollback: stop tracking, drop the stream. */
   abort(): void {
     if (this.aborted) return
@@ -130,7 +135,23 @@ export class PrecopySender {
       throw isDsuError(error) ? error : new DsuError('DSU_ERR_STATE_STREAM', String(error))
     }
     // Yield either way: the program keeps serving while the snapshot streams.
-    if (this.socket.writableLength > this.options.maxBuffered) await new Promise((resolve) => this.socket.once('drain', resolve))
+    if (this.socket.writableLength > this.options.maxBuffered) await this.drained()
     else await nextTurn()
+  }
+
+  // Waits for 'drain', but fails as soon as the socket closes (the receiver died).
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (error?: Error): void => {
+        this.socket.off('drain', onDrain)
+        this.socket.off('close', onClose)
+        if (error) reject(error)
+        else resolve()
+      }
+      const onDrain = (): void => done()
+      const onClose = (): void => done(new DsuError('DSU_ERR_STATE_STREAM', 'the pre-copy stream closed while sending'))
+      this.socket.on('drain', onDrain)
+      this.socket.on('close', onClose)
+    })
   }
 }

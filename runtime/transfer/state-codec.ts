@@ -309,7 +309,10 @@ export class StateDecoder {
         const partial = this.partial
         if (!partial) throw malformed('end outside a chunked root')
         this.partial = undefined
-        this.add(partial.name, partial.value, partial.records)
+        // A Map or Set counts its distinct entries: a key the sender met twice
+        // while the program changed the Map (pre-copy) is one record.
+        const size = partial.value instanceof Map || partial.value instanceof Set ? partial.value.size : partial.records
+        this.add(partial.name, partial.value, size)
         return
       }
       case FrameType.PATCH: {

@@ -3,17 +3,21 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { DsuError } from '../runtime/errors.js'
-import { run } from './commands/run.js'
-import { upgrade } from './commands/upgrade.js'
-import { status, stop } from './commands/status.js'
-import { history } from './commands/history.js'
-import { checkpoint } from './commands/checkpoint.js'
-import { rollback } from './commands/rollback.js'
-import { checkCommand } from './commands/check.js'
 import { parseDuration } from './duration.js'
 import { fail } from './output.js'
 
 const DEFAULT_TIMEOUT_MS = 10_000
+
+// Commands load on use: `dsu run` stays a long-lived supervisor and should not
+// carry the modules of the other commands (spinner, check worker…) in memory.
+const run = async (a: Parameters<typeof import('./commands/run.js').run>[0]) => (await import('./commands/run.js')).run(a)
+const upgrade = async (a: Parameters<typeof import('./commands/upgrade.js').upgrade>[0]) => (await import('./commands/upgrade.js')).upgrade(a)
+const status = async (a: Parameters<typeof import('./commands/status.js').status>[0]) => (await import('./commands/status.js')).status(a)
+const stop = async (a: Parameters<typeof import('./commands/status.js').stop>[0]) => (await import('./commands/status.js')).stop(a)
+const history = async (a: Parameters<typeof import('./commands/history.js').history>[0]) => (await import('./commands/history.js')).history(a)
+const checkpoint = async (a: Parameters<typeof import('./commands/checkpoint.js').checkpoint>[0]) => (await import('./commands/checkpoint.js')).checkpoint(a)
+const rollback = async (a: Parameters<typeof import('./commands/rollback.js').rollback>[0]) => (await import('./commands/rollback.js')).rollback(a)
+const checkCommand = async (a: Parameters<typeof import('./commands/check.js').checkCommand>[0]) => (await import('./commands/check.js')).checkCommand(a)
 
 /** A wrong argument found by our own checks (yargs' own come without an error). */
 class UsageError extends Error {}

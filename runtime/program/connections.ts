@@ -39,8 +39,7 @@ export class ServerConnections implements Participant {
     if (isHttp(server)) {
       // prepend: the request counts as in flight before the app sees it.
       server.prependListener('request', (_req, res) => {
-        // Entered: a transaction() or updatePoint() inside the handler runs even while pausing.
-        const done = begin(true)
+        const done = begin()
         res.once('close', done)
       })
       // An upgraded connection (WebSocket) is no longer HTTP: it cannot be

@@ -2,7 +2,6 @@
 // state captured next is final (guarantee 2, atomic switch). The program is
 // quiet when no request is in flight, no transaction runs, every open
 // connection is frozen between requests, and its own timers are paused.
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { DsuError } from '../errors.js'
 
 /** Something that can stop taking new work and say when it is idle. */
@@ -25,16 +24,12 @@ let recheck: (() => void) | null = null
 /** Cancels the quiescence under way (a resume arrived before it finished). */
 let cancelPending: ((error: Error) => void) | null = null
 
-// The unit of work (request, transaction) the running code belongs to. Work
-// started inside a unit already in flight must run even while pausing:
-// quiescence waits for that unit, so parking its inner work would deadlock.
-interface Unit { ended: boolean }
-const currentUnit = new AsyncLocalStorage<Unit>()
-
-function insideUnit(): boolean {
-  const unit = currentUnit.getStore()
-  return unit !== undefined && !unit.ended
-}
+// Two stages of a pause. While quiescing, work already started (a request
+// awaiting a transaction) must be able to finish, so transactions still run
+// and are waited for; once quiesced nothing is in flight, and new
+// transactions wait for the outcome. (Tracking which request a transaction
+// belongs to would need AsyncLocalStorage, whose cost every request would pay.)
+let quiesced = false
 
 export function addParticipant(p: Participant): void {
   participants.add(p)
@@ -44,38 +39,40 @@ export function isPaused(): boolean {
   return paused
 }
 
-/**
- * Counts one unit of work until `done` runs. With `enter`, the rest of the
- * current execution (e.g. a request's handlers) belongs to it.
- */
-export function begin(enter = false): () => void {
+/** Counts one unit of work (a request, a transaction) until `done` runs. */
+export function begin(): () => void {
   inflight++
-  const unit: Unit = { ended: false }
-  if (enter) currentUnit.enterWith(unit)
+  let ended = false
   return () => {
-    if (unit.ended) return
-    unit.ended = true
+    if (ended) return
+    ended = true
     inflight--
     recheck?.()
   }
 }
 
-/** Runs `fn` as one unit an upgrade never splits; waits while paused. */
+/**
+ * Runs `fn` as one unit an upgrade never splits: quiescence waits for it.
+ * Started once the program is quiesced, it waits for the outcome (rollback:
+ * runs; commit: never runs here).
+ */
 export async function transaction<T>(fn: () => T | Promise<T>): Promise<T> {
-  if (paused && !insideUnit()) await updatePoint()
+  if (quiesced) await new Promise<void>((resolve) => parked.push(resolve))
   const done = begin()
-  const unit = { ended: false }
   try {
-    return await currentUnit.run(unit, fn)
+    return await fn()
   } finally {
-    unit.ended = true
     done()
   }
 }
 
-/** A safe place for a long-running loop to be stopped for an upgrade. */
+/**
+ * A safe place for a long-running loop to be stopped for an upgrade: waits
+ * while the program is paused. For loops, not request handlers (a request
+ * waiting here would hold up the quiescence it waits for).
+ */
 export function updatePoint(): Promise<void> {
-  if (!paused || insideUnit()) return Promise.resolve()
+  if (!paused) return Promise.resolve()
   return new Promise((resolve) => parked.push(resolve))
 }
 
@@ -118,7 +115,10 @@ export function quiesce(timeoutMs: number): Promise<void> {
       cancelPending = null
       clearTimeout(deadline)
       clearTimeout(poll)
-      if (!error) return resolve()
+      if (!error) {
+        quiesced = true
+        return resolve()
+      }
       if (!alreadyResumed) resume()
       reject(error)
     }
@@ -146,6 +146,7 @@ export function resume(): void {
   // A quiescence still waiting must stop freezing connections first.
   cancelPending?.(new DsuError('DSU_ERR_QUIESCE_TIMEOUT', 'resumed before quiescence was reached'))
   paused = false
+  quiesced = false
   for (const p of participants) p.resume()
   const waiting = parked
   parked = []

@@ -24,7 +24,7 @@ demo: build
 	node integration/demo.js
 
 bench: build
-	node dist/integration/bench/pause.js
+	node dist/integration/bench/main.js
 
 clean:
 	rm -rf dist node_modules .tap

@@ -1,60 +1,54 @@
-// Pause and whole-upgrade time vs marked state size, against a stop-the-world
-// v8 serialize + deserialize of the same state. A benchmark, not a test:
-//   make bench            (or: node dist/integration/bench/pause.js [runs])
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import v8 from 'node:v8'
-import { execa } from 'execa'
-import { cli, root } from '../harness.js'
+// Pause vs marked state size, seen two ways: the supervisor's `pauseMs` from
+// `dsu upgrade --json`, and the longest gap between consecutive 2xx responses
+// of an autocannon load running through the upgrade. Part of `main.ts`.
+import { runSupervised } from '../harness.js'
+import { benchApp, fmtCount, longestGap, progress, sleep, startLoad, upgradeOnce } from './common.js'
 
-const runs = Number(process.argv[2] ?? 5)
-const sizes = (process.env.DSU_BENCH_SIZES ?? '0,10000,100000').split(',').map(Number)
-const entry = path.join(root, 'integration/bench/apps/records.js')
-const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+export const PHASES = ['spawn', 'precopy', 'quiesce', 'transfer', 'transform', 'ready', 'commit'] as const
 
-async function upgradeTimes(records: number): Promise<{ pause: number[]; total: number[] }> {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-bench-'))
-  const sup = execa(process.execPath, [cli, 'run', entry, '--state-dir', stateDir], {
-    env: { DSU_BENCH_RECORDS: String(records) }, reject: false, all: true, buffer: false,
-  })
-  await new Promise<void>((resolve) => {
-    sup.all!.on('data', (d: Buffer) => { if (/listening on/.test(String(d))) resolve() })
-  })
-  const pause: number[] = []
-  const total: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const r = await execa(process.execPath, [cli, 'upgrade', '--to', entry, '--state-dir', stateDir, '--json', '--timeout', '60000'], { reject: false })
-    const result = JSON.parse(String(r.stdout))
-    if (result.outcome !== 'committed') throw new Error(`upgrade failed: ${r.stdout}`)
-    pause.push(result.pauseMs)
-    total.push(result.totalMs)
-  }
-  await execa(process.execPath, [cli, 'stop', '--state-dir', stateDir])
-  await sup
-  fs.rmSync(stateDir, { recursive: true, force: true })
-  return { pause, total }
+export interface PauseResult {
+  records: number
+  /** The records root opted in to pre-copy (apps/records-precopy.js). */
+  precopy: boolean
+  pauseMs: number[]
+  clientGapMs: number[]
+  /** Longest gap in the same load just before the upgrade: the noise floor. */
+  floorGapMs: number[]
+  totalMs: number[]
+  phases: Record<string, number[]>
+  /** Bytes on the wire as the dsu codec counts them (`state.bytes`), per upgrade. */
+  bytes: number[]
+  /** Client errors, timeouts and non-2xx responses over all loads of this size. */
+  clientErrors: number
 }
 
-async function stopTheWorld(records: number): Promise<number[]> {
-  const { makeRecords } = await import(path.join(root, 'integration/bench/apps/make-records.js'))
-  const state = makeRecords(records)
-  const times: number[] = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now()
-    v8.deserialize(v8.serialize(state))
-    times.push(performance.now() - t0)
+export async function pauseForSize(records: number, runs: number, precopy = false): Promise<PauseResult> {
+  const app = precopy ? 'records-precopy.js' : 'records.js'
+  const entry = benchApp(app)
+  progress(`pause: starting dsu run ${app} with ${fmtCount(records)} records`)
+  const sup = await runSupervised(entry, ['--timeout', '120000'], { DSU_BENCH_RECORDS: String(records) })
+  const out: PauseResult = { records, precopy, pauseMs: [], clientGapMs: [], floorGapMs: [], totalMs: [], phases: {}, bytes: [], clientErrors: 0 }
+  try {
+    for (let i = 0; i < runs; i++) {
+      const load = startLoad(sup.port, 120) // cap; stopped right after the upgrade
+      await sleep(600)
+      const from = performance.now()
+      const r = await upgradeOnce(sup.stateDir, entry)
+      const to = performance.now()
+      await sleep(300)
+      const result = await load.stop()
+      out.clientErrors += result.errors + result.timeouts + result.non2xx
+      out.pauseMs.push(r.pauseMs)
+      out.totalMs.push(r.totalMs)
+      out.clientGapMs.push(longestGap(load.stamps, from, to))
+      out.floorGapMs.push(longestGap(load.stamps, from - 500, from - 1))
+      for (const p of PHASES) if (r.phases[p] !== undefined) (out.phases[p] ??= []).push(r.phases[p])
+      out.bytes.push(r.state?.bytes ?? 0)
+      progress(`pause${precopy ? ' (pre-copy)' : ''}: ${fmtCount(records)} run ${i + 1}/${runs}: pause ${r.pauseMs.toFixed(1)} ms, client gap ${out.clientGapMs.at(-1)!.toFixed(1)} ms`)
+      await sleep(200)
+    }
+  } finally {
+    await sup.stop()
   }
-  return times
-}
-
-console.log(`dsu pause benchmark: ${runs} upgrades per size, node ${process.version}, ${os.cpus().length} cpus`)
-console.log('| records | pause median (ms) | upgrade median (ms) | v8 ser+deser median (ms) | pause / v8 |')
-console.log('|---:|---:|---:|---:|---:|')
-for (const n of sizes) {
-  const { pause, total } = await upgradeTimes(n)
-  const stw = await stopTheWorld(n)
-  const p = median(pause)
-  const s = median(stw)
-  console.log(`| ${n} | ${p.toFixed(1)} | ${median(total).toFixed(1)} | ${s.toFixed(1)} | ${n ? (p / s).toFixed(2) : '-'} |`)
+  return out
 }

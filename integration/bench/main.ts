@@ -1,0 +1,47 @@
+// The benchmark suite: pause vs state size (with baselines on the same state),
+// steady-state overhead and memory, all from one run. A benchmark, not a test:
+//   make bench                                   (node dist/integration/bench/main.js)
+//   DSU_BENCH_QUICK=1 node dist/integration/bench/main.js   (smoke run, < 1 min)
+// Progress goes to stderr; the markdown goes to stdout and integration/bench/RESULTS.md,
+// the chart to integration/bench/pause.svg.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { baselinesForSize, type BaselineResult } from './baselines.js'
+import { benchDir, elapsedS, fmtCount, progress, quick } from './common.js'
+import { idleMemory, peakMemory } from './memory.js'
+import { overhead } from './overhead.js'
+import { pauseForSize, type PauseResult } from './pause.js'
+import { markdown, pauseChart, type Results } from './report.js'
+
+const sizes = quick ? [0, 10_000] : [0, 10_000, 100_000, 1_000_000]
+// Upgrades per size, and runs of each baseline (the JSON restart at 1M takes ~6 s a run).
+const pauseRuns = quick ? 1 : 5
+const baselineRuns = (records: number): number => (quick ? 1 : records >= 1_000_000 ? 3 : 5)
+
+const startedAt = new Date().toISOString()
+const loadBefore = os.loadavg()
+progress(`dsu benchmark${quick ? ' (quick)' : ''}: sizes ${sizes.map(fmtCount).join(', ')}`)
+
+const pause: PauseResult[] = []
+const precopy: PauseResult[] = []
+const baselines: BaselineResult[] = []
+for (const n of sizes) {
+  pause.push(await pauseForSize(n, pauseRuns))
+  precopy.push(await pauseForSize(n, pauseRuns, true))
+  baselines.push(await baselinesForSize(n, baselineRuns(n)))
+}
+const over = quick ? await overhead(1, 2) : await overhead(5, 5)
+const idle = await idleMemory(quick ? 1 : 3)
+const peak = await peakMemory(sizes.at(-1)!)
+
+const results: Results = {
+  startedAt, durationS: elapsedS(), quick,
+  machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? '?', loadBefore, loadAfter: os.loadavg(), tmpdir: os.tmpdir() },
+  pause, precopy, baselines, overhead: over, idle, peak,
+}
+const md = markdown(results)
+fs.writeFileSync(path.join(benchDir, 'RESULTS.md'), md)
+fs.writeFileSync(path.join(benchDir, 'pause.svg'), pauseChart(results))
+progress(`done: wrote ${path.relative(process.cwd(), path.join(benchDir, 'RESULTS.md'))} and pause.svg`)
+process.stdout.write(md)

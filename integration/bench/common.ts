@@ -104,14 +104,14 @@ export interface Load {
 }
 
 /** A keep-alive load that stops by itself after `seconds` (or earlier through stop()). */
-export function startLoad(port: number, seconds: number, connections = 10): Load {
+export function startLoad(port: number, seconds: number, connections = 10, method: 'GET' | 'POST' = 'GET'): Load {
   const stamps: number[] = []
   const latencies: number[] = []
   let finish!: (r: autocannon.Result) => void
   let fail!: (e: Error) => void
   const done = new Promise<autocannon.Result>((resolve, reject) => { finish = resolve; fail = reject })
   const instance = autocannon({
-    url: `http://127.0.0.1:${port}`, connections, pipelining: 1,
+    url: `http://127.0.0.1:${port}`, connections, pipelining: 1, method,
     duration: seconds, timeout: 30, // no `amount`: autocannon ignores duration when it is set
   }, (error: Error | null, result: autocannon.Result) => (error ? fail(error) : finish(result)))
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {

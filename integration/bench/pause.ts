@@ -30,7 +30,9 @@ export async function pauseForSize(records: number, runs: number, precopy = fals
   const out: PauseResult = { records, precopy, pauseMs: [], clientGapMs: [], floorGapMs: [], totalMs: [], phases: {}, bytes: [], clientErrors: 0 }
   try {
     for (let i = 0; i < runs; i++) {
-      const load = startLoad(sup.port, 120) // cap; stopped right after the upgrade
+      // POST: each request reads and changes one random record, so pre-copy
+      // runs against writes. A cap; stopped right after the upgrade.
+      const load = startLoad(sup.port, 120, 10, 'POST')
       await sleep(600)
       const from = performance.now()
       const r = await upgradeOnce(sup.stateDir, entry)

@@ -6,7 +6,6 @@
 // to the new version; on rollback everything resumes where it stopped.
 import net from 'node:net'
 import http from 'node:http'
-import https from 'node:https'
 import { begin, type Participant } from './quiescence.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
@@ -140,6 +139,10 @@ export class ServerConnections implements Participant {
   }
 }
 
+// https.Server is a tls.Server that also takes HTTP options; recognised by
+// shape so the runtime does not load node:https (and TLS) into every program.
 function isHttp(server: net.Server): boolean {
-  return server instanceof http.Server || server instanceof https.Server
+  if (server instanceof http.Server) return true
+  const s = server as unknown as { setSecureContext?: unknown; keepAliveTimeout?: unknown }
+  return typeof s.setSecureContext === 'function' && typeof s.keepAliveTimeout === 'number'
 }

@@ -8,8 +8,11 @@ import { on, send } from './channel.js'
 import { servers } from './listeners.js'
 import { inflightCount, quiesce, resume } from './quiescence.js'
 import { manifest, markedRoots, precopyMaps } from './roots.js'
-import { PrecopySender } from '../transfer/precopy.js'
-import { sendState } from '../transfer/state-stream.js'
+import type { PrecopySender } from '../transfer/precopy.js'
+
+// The transfer code loads on first use: a program that is never upgraded
+// or checkpointed does not carry it.
+const transfer = (): Promise<typeof import('../transfer/state-stream.js')> => import('../transfer/state-stream.js')
 
 export function startPredecessor(): void {
   on('quiesce', (message) => {
@@ -22,7 +25,7 @@ export function startPredecessor(): void {
     if (message.precopy) return void startPrecopy(message.path)
     const socket = net.connect(message.path)
     socket.once('connect', () => {
-      sendState(socket, markedRoots()).then(
+      transfer().then(({ sendState }) => sendState(socket, markedRoots())).then(
         (stats) => send({ dsu: 'sent', ...stats }),
         (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
       )
@@ -56,6 +59,7 @@ async function startPrecopy(path: string): Promise<void> {
       socket.once('error', reject)
     })
     socket.on('error', () => {}) // surfaces as a failed write; the supervisor rolls back
+    const { PrecopySender } = await import('../transfer/precopy.js')
     precopy = new PrecopySender(socket, precopyMaps())
     const { rounds, lastRound } = await precopy.run()
     await send({ dsu: 'precopied', rounds, lastRound, bytes: socket.bytesWritten })
@@ -95,6 +99,7 @@ async function checkpoint(path: string, timeoutMs: number): Promise<void> {
       socket.once('connect', resolve)
       socket.once('error', reject)
     })
+    const { sendState } = await transfer()
     const stats = await sendState(socket, markedRoots())
     resume()
     await send({ dsu: 'checkpointed', ...stats })

@@ -8,9 +8,7 @@ import { DsuError, isDsuError, toWire } from '../errors.js'
 import { on, send, hold } from './channel.js'
 import { activate, inheritHandle, listenInternal, servers } from './listeners.js'
 import { markedRoots, restoreFrom } from './roots.js'
-import { receiveState } from '../transfer/state-stream.js'
 import { ENV_LISTENERS } from '../protocol.js'
-import { transformerFromEnv } from './transformer-source.js'
 
 export type Transformer = (roots: Record<string, unknown>, versions: { from: string; to: string }) => unknown
 
@@ -50,6 +48,8 @@ export function startSuccessor(): (key: string) => void {
     booting ??= (async () => {
       release = hold()
       try {
+        // Loaded on use: a program that is never upgraded does not carry the DSL.
+        const { transformerFromEnv } = await import('./transformer-source.js')
         transformer = await transformerFromEnv()
       } catch (error) {
         await send({ dsu: 'restore-failed', error: toWire(error) })
@@ -89,7 +89,7 @@ export function startSuccessor(): (key: string) => void {
       server.close()
       stream = socket
       onStream?.(socket)
-      receiveState(socket).then(async ({ roots: old, stats }) => {
+      import('../transfer/state-stream.js').then(({ receiveState }) => receiveState(socket)).then(async ({ roots: old, stats }) => {
         const started = performance.now()
         let next: Map<string, unknown>
         try {

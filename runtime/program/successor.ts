@@ -48,8 +48,11 @@ export function startSuccessor(): (key: string) => void {
     booting ??= (async () => {
       release = hold()
       try {
-        // Loaded on use: a program that is never upgraded does not carry the DSL.
+        // Loaded on use: a program that is never upgraded does not carry the
+        // DSL. The stream reader is loaded now, before the stream can open: a
+        // stream that closed while it loaded would go unnoticed.
         const { transformerFromEnv } = await import('./transformer-source.js')
+        receiveState = (await import('../transfer/state-stream.js')).receiveState
         transformer = await transformerFromEnv()
       } catch (error) {
         await send({ dsu: 'restore-failed', error: toWire(error) })
@@ -61,6 +64,7 @@ export function startSuccessor(): (key: string) => void {
     return booting
   }
 
+  let receiveState!: typeof import('../transfer/state-stream.js').receiveState
   let transferred: string[] = []
   let stream: net.Socket | null = null
   let onStream: ((socket: net.Socket) => void) | null = null
@@ -89,7 +93,7 @@ export function startSuccessor(): (key: string) => void {
       server.close()
       stream = socket
       onStream?.(socket)
-      import('../transfer/state-stream.js').then(({ receiveState }) => receiveState(socket)).then(async ({ roots: old, stats }) => {
+      receiveState(socket).then(async ({ roots: old, stats }) => {
         const started = performance.now()
         let next: Map<string, unknown>
         try {

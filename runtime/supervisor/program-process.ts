@@ -34,6 +34,8 @@ export interface ProgramProcess {
   readonly exit: Exit | null
   send(message: SupervisorMessage, handle?: unknown): Promise<void>
   onMessage(listener: (message: ProgramMessage, handle: unknown) => void): () => void
+  /** Calls `listener` when the process exits (at once if it has); returns a remover. */
+  onExit(listener: (exit: Exit) => void): () => void
   /**
    * Removes and returns the oldest received message of `type` not taken yet.
    * Several messages can arrive in one read, before a waiter for the second
@@ -119,6 +121,16 @@ class ChildProgram implements ProgramProcess {
     return () => this.child.off('message', wrapped)
   }
 
+  onExit(listener: (exit: Exit) => void): () => void {
+    if (this.exit) {
+      listener(this.exit)
+      return () => {}
+    }
+    const wrapped = (): void => listener(this.exit!)
+    this.child.once('close', wrapped)
+    return () => this.child.off('close', wrapped)
+  }
+
   take(type: ProgramMessage['dsu']): ProgramMessage | undefined {
     const i = this.inbox.findIndex((m) => m.dsu === type)
     return i === -1 ? undefined : this.inbox.splice(i, 1)[0]
@@ -176,18 +188,19 @@ export function waitFor<T extends ProgramMessage['dsu']>(
         reject(error)
       }
     })
-    let settled = false
-    void program.exited.then((exit) => {
-      if (settled) return
+    // A listener removed when this wait ends: a supervisor answering status
+    // requests for months must not pile up closures on the exit promise.
+    let offExit: (() => void) | undefined
+    offExit = program.onExit((exit) => {
       done()
       const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
       reject(new DsuError(options.exitCode ?? 'DSU_ERR_SUCCESSOR_EXITED',
         `${options.phase}: ${program.version} (pid ${program.pid}) ${how}`, { phase: options.phase }))
     })
     function done(): void {
-      settled = true
       clearTimeout(timer)
       off()
+      offExit?.()
     }
   })
 }

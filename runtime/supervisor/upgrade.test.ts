@@ -43,6 +43,12 @@ class FakeProgram implements ProgramProcess {
     return () => this.listeners.delete(listener)
   }
 
+  onExit(listener: (exit: Exit) => void): () => void {
+    let active = true
+    void this.exited.then((exit) => { if (active) listener(exit) })
+    return () => { active = false }
+  }
+
   take(type: ProgramMessage['dsu']): ProgramMessage | undefined {
     const i = this.inbox.findIndex((m) => m.dsu === type)
     return i === -1 ? undefined : this.inbox.splice(i, 1)[0]

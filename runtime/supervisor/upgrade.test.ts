@@ -242,3 +242,12 @@ t.test('listeners the new version did not bind are closed and forgotten', async 
   t.ok(closed)
   t.equal(s.listeners.size, 0)
 })
+
+t.test('a sender whose socket broke after the receiver verified everything does not fail the upgrade', async (t) => {
+  const s = setup({ 'receive-state': restoring }, {
+    'send-state': (_m, p) => p.emit({ dsu: 'send-failed', error: { code: 'DSU_ERR_STATE_STREAM', message: 'state stream failed: EPIPE' } }),
+  })
+  readyAfterSend(s)
+  const result = await s.run()
+  t.equal(result.outcome, 'committed')
+})

@@ -144,7 +144,11 @@ export async function runUpgrade(
     // The sender's error names the unserializable path; prefer it over the
     // receiver's "stream broke".
     const [sentResult, restoredResult] = await Promise.allSettled([sent, restored!])
-    if (sentResult.status === 'rejected') throw sentResult.reason
+    // A sender that saw its socket break after the receiver had verified the
+    // whole stream (DONE counts match) lost nothing: the new version may
+    // simply have closed first (e.g. it is about to fail its init).
+    const deliveredAnyway = restoredResult.status === 'fulfilled' && sentResult.status === 'rejected' && isDsuError(sentResult.reason, 'DSU_ERR_STATE_STREAM')
+    if (sentResult.status === 'rejected' && !deliveredAnyway) throw sentResult.reason
     if (restoredResult.status === 'rejected') {
       const error = restoredResult.reason
       if (['DSU_ERR_TRANSFORM_FAILED', 'DSU_ERR_TRANSFORMER_INVALID', 'DSU_ERR_TRANSFORM_RULE', 'DSU_ERR_VALIDATION', 'DSU_ERR_UNDECLARED_ROOT']

@@ -251,3 +251,17 @@ t.test('a sender whose socket broke after the receiver verified everything does 
   const result = await s.run()
   t.equal(result.outcome, 'committed')
 })
+
+t.test('the receiver\'s transform error wins over the sender\'s broken socket', async (t) => {
+  const s = setup({ 'receive-state': restoring }, {
+    'send-state': (_m, p) => p.emit({ dsu: 'send-failed', error: { code: 'DSU_ERR_STATE_STREAM', message: 'state stream failed: EPIPE' } }),
+  })
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') queueMicrotask(() => s.next().emit({ dsu: 'restore-failed', error: { code: 'DSU_ERR_TRANSFORM_FAILED', message: 'boom' } }))
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.equal(result.error?.code, 'DSU_ERR_TRANSFORM_FAILED')
+  t.equal(result.error?.phase, 'transform')
+})

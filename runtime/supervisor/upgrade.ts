@@ -141,14 +141,14 @@ export async function runUpgrade(
       restored = waitFor(next, 'restored', { timeoutMs, phase, failures: ['restore-failed'] })
       void old.send({ dsu: 'send-state', path })
     }
-    // The sender's error names the unserializable path; prefer it over the
-    // receiver's "stream broke".
     const [sentResult, restoredResult] = await Promise.allSettled([sent, restored!])
-    // A sender that saw its socket break after the receiver had verified the
-    // whole stream (DONE counts match) lost nothing: the new version may
-    // simply have closed first (e.g. it is about to fail its init).
-    const deliveredAnyway = restoredResult.status === 'fulfilled' && sentResult.status === 'rejected' && isDsuError(sentResult.reason, 'DSU_ERR_STATE_STREAM')
-    if (sentResult.status === 'rejected' && !deliveredAnyway) throw sentResult.reason
+    const senderError = sentResult.status === 'rejected' ? sentResult.reason : null
+    const isStream = (e: unknown): boolean => isDsuError(e, 'DSU_ERR_STATE_STREAM')
+    // The sender's own error (an unserializable value, with its path) says
+    // most. A sender that only saw the socket break is explained by the
+    // receiver: its error if it failed (a transformer threw, then it exited),
+    // nothing if it verified the whole stream (DONE counts match).
+    if (senderError && !isStream(senderError)) throw senderError
     if (restoredResult.status === 'rejected') {
       const error = restoredResult.reason
       if (['DSU_ERR_TRANSFORM_FAILED', 'DSU_ERR_TRANSFORMER_INVALID', 'DSU_ERR_TRANSFORM_RULE', 'DSU_ERR_VALIDATION', 'DSU_ERR_UNDECLARED_ROOT']

@@ -20,7 +20,6 @@ export const catalogue = {
   DSU_ERR_READY_TIMEOUT: 'The new version did not re-bind its listeners or call ready() before the deadline.',
   DSU_ERR_STATE_STREAM: 'The state stream between the two versions broke; the old version kept serving.',
   DSU_ERR_PROGRAM_EXITED: 'The supervised program exited; its output above says why.',
-  DSU_ERR_NOT_SUPERVISED: 'This call needs a supervisor; start the program with `dsu run`.',
   DSU_ERR_CONTROL_MESSAGE: 'A control message was malformed; use the `dsu` CLI of the same version as the supervisor.',
   DSU_ERR_STATE_NAME: 'state(name, init) needs a non-empty string name and an init function, and a name may be marked once.',
   DSU_ERR_TRANSFORM_RULE: 'A transformer rule does not fit the state it was applied to; the message names the path, the rule and the version pair.',

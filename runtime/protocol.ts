@@ -50,7 +50,7 @@ export type SupervisorMessage =
   | { dsu: 'send-state'; path: string; precopy?: boolean }
   | { dsu: 'finish-state' }
   | { dsu: 'await-bytes'; bytes: number }
-  | { dsu: 'receive-state'; path: string; from: string; to: string; transformer: string | null }
+  | { dsu: 'receive-state'; path: string; from: string; to: string }
   | { dsu: 'activate'; keys: string[] }
   | { dsu: 'listen-handle'; key: string } // + listening handle
   | { dsu: 'commit' }

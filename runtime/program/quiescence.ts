@@ -35,10 +35,6 @@ export function addParticipant(p: Participant): void {
   participants.add(p)
 }
 
-export function isPaused(): boolean {
-  return paused
-}
-
 /** Counts one unit of work (a request, a transaction) until `done` runs. */
 export function begin(): () => void {
   inflight++

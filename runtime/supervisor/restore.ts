@@ -11,6 +11,7 @@ import { encodeRoots } from '../transfer/state-codec.js'
 import { DsuError } from '../errors.js'
 import type { ProgramProcess } from './program-process.js'
 import { waitFor } from './program-process.js'
+import { activate } from './activation.js'
 
 export interface ActivationEnv {
   listeners: Map<string, unknown>
@@ -18,31 +19,17 @@ export interface ActivationEnv {
   streamPath(): string
 }
 
-/** Sends the supervisor's listening handles and lets the program bind them. */
-export async function activate(program: ProgramProcess, env: ActivationEnv, phase: string): Promise<void> {
-  for (const [key, handle] of env.listeners) await program.send({ dsu: 'listen-handle', key }, handle)
-  const active = waitFor(program, 'active', { timeoutMs: env.timeoutMs, phase })
-  void program.send({ dsu: 'activate', keys: [...env.listeners.keys()] })
-  const { keys } = await active
-  for (const [key, handle] of env.listeners) {
-    if (keys.includes(key)) continue
-    env.listeners.delete(key)
-    ;(handle as { close?: () => void }).close?.()
-  }
-}
-
 export async function restoreFromFile(
   program: ProgramProcess,
   checkpoint: { file: string; version: string },
-  transformer: string | null,
   env: ActivationEnv,
 ): Promise<{ bytes: number; records: number; roots: number }> {
-  return restoreInto(program, () => fs.createReadStream(checkpoint.file), checkpoint.version, transformer, env)
+  return restoreInto(program, () => fs.createReadStream(checkpoint.file), checkpoint.version, env)
 }
 
 /** A cold (re)start with no checkpoint: an empty state stream, so every root takes its init(). */
 export function startFresh(program: ProgramProcess, env: ActivationEnv): Promise<unknown> {
-  return restoreInto(program, () => Readable.from([emptyStream()]), program.version, null, env)
+  return restoreInto(program, () => Readable.from([emptyStream()]), program.version, env)
 }
 
 function emptyStream(): Buffer {
@@ -59,14 +46,13 @@ async function restoreInto(
   program: ProgramProcess,
   source: () => Readable,
   fromVersion: string,
-  transformer: string | null,
   env: ActivationEnv,
 ): Promise<{ bytes: number; records: number; roots: number }> {
   const { timeoutMs } = env
   await waitFor(program, 'booted', { timeoutMs, phase: 'restore', failures: ['restore-failed'], exitCode: 'DSU_ERR_SPAWN_FAILED' })
   const path = env.streamPath()
   const receiving = waitFor(program, 'receiving', { timeoutMs, phase: 'restore', failures: ['restore-failed'] })
-  void program.send({ dsu: 'receive-state', path, from: fromVersion, to: program.version, transformer })
+  void program.send({ dsu: 'receive-state', path, from: fromVersion, to: program.version })
   await receiving
   const restored = waitFor(program, 'restored', { timeoutMs, phase: 'restore', failures: ['restore-failed'] })
   const socket = net.connect(path)
@@ -75,6 +61,6 @@ async function restoreInto(
   })
   const r = await restored
   await waitFor(program, 'ready', { timeoutMs, phase: 'ready', timeoutCode: 'DSU_ERR_READY_TIMEOUT' })
-  await activate(program, env, 'activate')
+  await activate(program, env.listeners, timeoutMs, 'activate')
   return { bytes: r.bytes, records: r.records, roots: r.roots }
 }

@@ -89,7 +89,7 @@ export class Supervisor {
         // The transformer is loaded by the program at boot, so it is part of the spawn.
         const transformer = checkpoint.version === this.options.version ? null : resolveTransformer(null, this.options.entry)
         this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'successor', listeners: [], transformer, from: checkpoint.version })
-        const stats = await restoreFromFile(this.current, checkpoint, transformer, this.activationEnv())
+        const stats = await restoreFromFile(this.current, checkpoint, this.activationEnv())
         this.options.log(`dsu: restored checkpoint ${checkpoint.id} (${checkpoint.version}, ${stats.records} records)${transformer ? ` through ${transformer}` : ''}`)
       } else {
         this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'primary' })
@@ -312,7 +312,7 @@ export class Supervisor {
     let from = 'no checkpoint: state initialised'
     try {
       if (checkpoint) {
-        await restoreFromFile(next, checkpoint, transformer, this.activationEnv())
+        await restoreFromFile(next, checkpoint, this.activationEnv())
         from = `checkpoint ${checkpoint.id}`
       } else {
         await startFresh(next, this.activationEnv())

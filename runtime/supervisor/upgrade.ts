@@ -7,6 +7,7 @@ import { DsuError, isDsuError, toWire, type WireError } from '../errors.js'
 import type { ProgramMessage, RootManifest } from '../protocol.js'
 import type { ProgramProcess, SpawnSpec } from './program-process.js'
 import { waitFor } from './program-process.js'
+import { activate } from './activation.js'
 
 export type Phase = 'spawn' | 'precopy' | 'quiesce' | 'transfer' | 'transform' | 'ready' | 'commit'
 
@@ -102,7 +103,7 @@ export async function runUpgrade(
     const path = env.streamPath()
     const openStream = async (): Promise<void> => {
       const receiving = waitFor(next, 'receiving', { timeoutMs, phase, failures: ['restore-failed'] })
-      void next.send({ dsu: 'receive-state', path, from: old.version, to: request.version, transformer: request.transformer })
+      void next.send({ dsu: 'receive-state', path, from: old.version, to: request.version })
       await receiving
     }
     let sent: Promise<unknown>
@@ -169,16 +170,8 @@ export async function runUpgrade(
 
     // Activation: the new version binds the inherited listening sockets. Until
     // it answers, the old version still holds every connection and can resume.
-    for (const [key, handle] of env.listeners) await next.send({ dsu: 'listen-handle', key }, handle)
-    const active = waitFor(next, 'active', { timeoutMs, phase })
-    void next.send({ dsu: 'activate', keys: [...env.listeners.keys()] })
-    const { keys } = await active
+    await activate(next, env.listeners, timeoutMs, phase)
     const pauseEnd = env.now()
-    for (const [key, handle] of env.listeners) {
-      if (keys.includes(key)) continue
-      env.listeners.delete(key)
-      ;(handle as { close?: () => void }).close?.()
-    }
 
     // Point of no return: the old version moves its connections and exits.
     const relay = old.onMessage((message, handle) => {

@@ -10,7 +10,7 @@ import { FrameReader } from '../runtime/transfer/framing.js'
 import { StateDecoder } from '../runtime/transfer/state-codec.js'
 import { verifiedCheckpoint } from '../runtime/supervisor/checkpoint-store.js'
 import { loadChain, loadTransformer, metaOf, preflight, roundTrip, type Transformer } from '../transformers/index.js'
-import type { RootManifest } from '../runtime/protocol.js'
+import { describeRoot, type RootManifest } from '../runtime/protocol.js'
 
 export interface CheckArgs {
   stateDir: string
@@ -36,12 +36,7 @@ export interface CheckReport {
 }
 
 function manifestOf(roots: Map<string, unknown>): RootManifest[] {
-  return [...roots].map(([name, value]) => {
-    if (value instanceof Map || value instanceof Set) return { name, kind: value instanceof Map ? 'map' : 'set', count: value.size }
-    if (Array.isArray(value)) return { name, kind: 'array', count: value.length }
-    if (typeof value === 'object' && value !== null) return { name, kind: 'object', count: Object.keys(value).length }
-    return { name, kind: 'value', count: 1 }
-  })
+  return [...roots].map(([name, value]) => describeRoot(name, value))
 }
 
 function firstKeys(value: unknown, n: number): unknown[] {
@@ -85,6 +80,8 @@ export async function check(args: CheckArgs): Promise<CheckReport> {
       const pre = preflight(transformer, { ...versions, roots: report.before })
       report.errors.push(...pre.problems.map((p) => ({ code: p.code, message: p.message })))
       report.warnings.push(...pre.warnings)
+      // The real upgrade stops at pre-flight; running the rules would only repeat its errors.
+      if (pre.problems.length > 0) return report
       if (metaOf(transformer)?.inverse) {
         report.roundTrip.checked = true
         report.roundTrip.difference = await roundTrip(transformer, Object.fromEntries(roots), versions)

@@ -33,5 +33,11 @@ t.test('dsu check: passing, failing, and a lossy round trip', async (t) => {
   t.equal(undeclared.exitCode, 6)
   t.match(JSON.parse(undeclared.stdout).errors[0], { code: 'DSU_ERR_UNDECLARED_ROOT', message: /counters/ })
 
+  // An explicit chain directory wins over the dsu.transform.js beside the entry
+  // (v3's maps 2.0.0 → 3.0.0 and would not apply to this 1.0.0 snapshot).
+  const chained = await dsu(['check', '--json', '--to', app('counter/v3'), '--transformers', app('counter/transformers'), '--snapshot', 'latest', '--state-dir', sup.stateDir])
+  t.equal(chained.exitCode, 0, chained.stdout)
+  t.match(JSON.parse(chained.stdout), { ok: true, to: '3.0.0', after: [{ name: 'tallies', kind: 'map', count: 2 }] })
+
   t.equal((await post(sup.port, '/inc/a')).body.value, 4, 'still serving after every check')
 })

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { DsuError, fromWire } from '../../runtime/errors.js'
-import { resolveEntry, resolveTransformer, resolveTransformersDir, versionOf } from '../../runtime/supervisor/entry.js'
+import { resolveEntry, resolveTransformation, versionOf } from '../../runtime/supervisor/entry.js'
 import type { CheckpointMeta } from '../../runtime/supervisor/checkpoint-store.js'
 import { findStateDir, request } from '../control-client.js'
 import { EXIT } from '../exit-codes.js'
@@ -39,10 +39,9 @@ export async function checkCommand(args: CheckCommandArgs): Promise<number> {
       const taken = (await request(stateDir, { cmd: 'checkpoint', list: false })) as { checkpoint: CheckpointMeta }
       snapshot = taken.checkpoint.id
     }
-    const transformer = resolveTransformer(args.transformer, entry)
     const workerArgs: CheckArgs = {
       stateDir, snapshot, to: args.versionLabel ?? versionOf(entry), samples: args.samples,
-      transformer, transformers: transformer ? null : resolveTransformersDir(args.transformers, entry),
+      ...resolveTransformation(args, entry, true),
     }
     const run = await execa(process.execPath, [worker, JSON.stringify(workerArgs)], { reject: false, cwd: path.dirname(entry) })
     const parsed = JSON.parse(String(run.stdout || '{}')) as CheckReport & { fatal?: never }

@@ -75,3 +75,20 @@ export function resolveTransformersDir(given: string | null | undefined, entry: 
   const conventional = path.join(path.dirname(entry), 'dsu.transformers')
   return fs.existsSync(conventional) && fs.statSync(conventional).isDirectory() ? conventional : null
 }
+
+/**
+ * What maps the state, in order: the given transformer file, the given
+ * transformers directory, and — when `conventional` — dsu.transform.js, else
+ * dsu.transformers/ beside the entry. `dsu upgrade` and `dsu check` agree on it.
+ */
+export function resolveTransformation(
+  given: { transformer?: string | null; transformers?: string | null },
+  entry: string,
+  conventional: boolean,
+): { transformer: string | null; transformers: string | null } {
+  if (given.transformer) return { transformer: resolveTransformer(given.transformer, entry), transformers: null }
+  if (given.transformers) return { transformer: null, transformers: resolveTransformersDir(given.transformers, entry) }
+  if (!conventional) return { transformer: null, transformers: null }
+  const transformer = resolveTransformer(null, entry)
+  return { transformer, transformers: transformer ? null : resolveTransformersDir(null, entry) }
+}

@@ -10,7 +10,7 @@ import type { ProgramMessage, RootManifest } from '../protocol.js'
 import { Journal } from '../journal/index.js'
 import { openControlSocket } from './control-server.js'
 import type { ControlRequest } from './control-protocol.js'
-import { resolveEntry, resolveTransformer, resolveTransformersDir, versionOf } from './entry.js'
+import { resolveEntry, resolveTransformation, resolveTransformer, versionOf } from './entry.js'
 import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
 import { controlSocketPath, prepareStateDir } from './state-dir.js'
 import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
@@ -191,9 +191,7 @@ export class Supervisor {
     // the version label did not change (a reload of the same release) the
     // state already has the new shape, so only an explicit transformer runs.
     const conventional = target.conventional !== false && version !== old.version
-    // Precedence: --transformer, --transformers, dsu.transform.js, dsu.transformers/.
-    const transformer = target.transformer || (conventional && !target.transformers) ? resolveTransformer(target.transformer, entry) : null
-    const transformers = transformer === null && (target.transformers || conventional) ? resolveTransformersDir(target.transformers, entry) : null
+    const { transformer, transformers } = resolveTransformation(target, entry, conventional)
     this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})`)
     this.busy = 'upgrade'
     this.upgrading = runUpgrade(old, { entry, version, transformer, transformers, timeoutMs: target.timeoutMs ?? this.options.timeoutMs }, {

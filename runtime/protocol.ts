@@ -18,6 +18,15 @@ export const ENV_MANIFEST = 'DSU_MANIFEST'
 export type RootKind = 'map' | 'set' | 'array' | 'object' | 'value'
 export interface RootManifest { name: string; kind: RootKind; count: number; precopy?: boolean }
 
+/** A root's kind and size, as pre-flight and `dsu check` see it: no values. */
+export function describeRoot(name: string, value: unknown): RootManifest {
+  if (value instanceof Map) return { name, kind: 'map', count: value.size }
+  if (value instanceof Set) return { name, kind: 'set', count: value.size }
+  if (Array.isArray(value)) return { name, kind: 'array', count: value.length }
+  if (typeof value === 'object' && value !== null) return { name, kind: 'object', count: Object.keys(value).length }
+  return { name, kind: 'value', count: 1 }
+}
+
 /** How the supervisor started this process. */
 export type Role = 'primary' | 'successor'
 

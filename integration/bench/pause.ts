@@ -8,7 +8,7 @@ export const PHASES = ['spawn', 'precopy', 'quiesce', 'transfer', 'transform', '
 
 export interface PauseResult {
   records: number
-  /** The records root opted in to pre-copy (apps/records-precopy.js). */
+  /** The records root opted in to pre-copy ($DSU_BENCH_PRECOPY). */
   precopy: boolean
   pauseMs: number[]
   clientGapMs: number[]
@@ -23,10 +23,10 @@ export interface PauseResult {
 }
 
 export async function pauseForSize(records: number, runs: number, precopy = false): Promise<PauseResult> {
-  const app = precopy ? 'records-precopy.js' : 'records.js'
-  const entry = benchApp(app)
-  progress(`pause: starting dsu run ${app} with ${fmtCount(records)} records`)
-  const sup = await runSupervised(entry, ['--timeout', '120000'], { DSU_BENCH_RECORDS: String(records) })
+  const entry = benchApp('records.js')
+  progress(`pause: starting dsu run records.js with ${fmtCount(records)} records${precopy ? ', pre-copy' : ''}`)
+  const env: Record<string, string> = { DSU_BENCH_RECORDS: String(records), ...(precopy ? { DSU_BENCH_PRECOPY: '1' } : {}) }
+  const sup = await runSupervised(entry, ['--timeout', '120000'], env)
   const out: PauseResult = { records, precopy, pauseMs: [], clientGapMs: [], floorGapMs: [], totalMs: [], phases: {}, bytes: [], clientErrors: 0 }
   try {
     for (let i = 0; i < runs; i++) {

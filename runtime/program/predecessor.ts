@@ -23,17 +23,10 @@ export function startPredecessor(): void {
   })
   on('send-state', (message) => {
     if (message.precopy) return void startPrecopy(message.path)
-    const socket = net.connect(message.path)
-    socket.once('connect', () => {
-      transfer().then(({ sendState }) => sendState(socket, markedRoots())).then(
-        (stats) => send({ dsu: 'sent', ...stats }),
-        (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
-      )
-    })
-    socket.once('error', (error) => {
-      if (!socket.connecting) return
-      void send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
-    })
+    Promise.all([connect(message.path), transfer()]).then(([socket, { sendState }]) => sendState(socket, markedRoots())).then(
+      (stats) => send({ dsu: 'sent', ...stats }),
+      (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
+    )
   })
   on('manifest', () => void send({ dsu: 'manifest', roots: manifest() }))
   on('checkpoint', (message) => void checkpoint(message.path, message.timeoutMs))
@@ -50,14 +43,21 @@ export function startPredecessor(): void {
 
 let precopy: PrecopySender | null = null
 
+/** Connects to a state-stream socket the receiver (new version or supervisor) listens on. */
+function connect(path: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(path)
+    socket.once('connect', () => resolve(socket))
+    // Stays attached: an error before the sender adds its own handlers must
+    // not be an uncaught exception (the sender sees the socket fail anyway).
+    socket.once('error', reject)
+  })
+}
+
 /** While serving: snapshot and rounds of changes of the pre-copy roots. */
 async function startPrecopy(path: string): Promise<void> {
   try {
-    const socket = net.connect(path)
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve)
-      socket.once('error', reject)
-    })
+    const socket = await connect(path)
     socket.on('error', () => {}) // surfaces as a failed write; the supervisor rolls back
     const { PrecopySender } = await import('../transfer/precopy.js')
     precopy = new PrecopySender(socket, precopyMaps())
@@ -94,11 +94,7 @@ async function checkpoint(path: string, timeoutMs: number): Promise<void> {
     return send({ dsu: 'checkpoint-failed', error: toWire(error) })
   }
   try {
-    const socket = net.connect(path)
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve)
-      socket.once('error', reject)
-    })
+    const socket = await connect(path)
     const { sendState } = await transfer()
     const stats = await sendState(socket, markedRoots())
     resume()

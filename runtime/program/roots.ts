@@ -2,7 +2,7 @@
 // start (or without a supervisor) a root is init()'s value; in a successor it
 // is the old version's value after the transformer ran.
 import { DsuError } from '../errors.js'
-import type { RootManifest } from '../protocol.js'
+import { describeRoot, type RootManifest } from '../protocol.js'
 
 const marked = new Map<string, unknown>()
 const precopyRoots = new Set<string>()
@@ -70,13 +70,6 @@ export async function state<T>(name: string, init: () => T | Promise<T>, options
 
 /** Names, kinds and sizes of the marked roots: what pre-flight checks, no values. */
 export function manifest(): RootManifest[] {
-  const out: RootManifest[] = []
-  for (const [name, value] of marked) {
-    if (value instanceof Map) out.push({ name, kind: 'map', count: value.size, ...(precopyMaps().has(name) ? { precopy: true } : {}) })
-    else if (value instanceof Set) out.push({ name, kind: 'set', count: value.size })
-    else if (Array.isArray(value)) out.push({ name, kind: 'array', count: value.length })
-    else if (typeof value === 'object' && value !== null) out.push({ name, kind: 'object', count: Object.keys(value).length })
-    else out.push({ name, kind: 'value', count: 1 })
-  }
-  return out
+  const precopied = precopyMaps()
+  return [...marked].map(([name, value]) => ({ ...describeRoot(name, value), ...(precopied.has(name) ? { precopy: true } : {}) }))
 }

@@ -8,6 +8,7 @@ import net from 'node:net'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { encodeRoots } from '../transfer/state-codec.js'
+import { frameHead } from '../transfer/framing.js'
 import { DsuError } from '../errors.js'
 import type { ProgramProcess } from './program-process.js'
 import { waitFor } from './program-process.js'
@@ -33,13 +34,7 @@ export function startFresh(program: ProgramProcess, env: ActivationEnv): Promise
 }
 
 function emptyStream(): Buffer {
-  const parts: Buffer[] = []
-  for (const frame of encodeRoots(new Map())) {
-    const length = Buffer.alloc(4)
-    length.writeUInt32BE(frame.length)
-    parts.push(length, frame)
-  }
-  return Buffer.concat(parts)
+  return Buffer.concat([...encodeRoots(new Map())].flatMap((frame) => [frameHead(frame), frame]))
 }
 
 async function restoreInto(

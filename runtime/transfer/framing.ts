@@ -8,12 +8,18 @@ import { DsuError } from '../errors.js'
 export const MAX_FRAME = 0x7fff_ffff
 
 /** Writes one frame without copying it: cork makes header and body one writev. */
-export function writeFrame(out: Writable, frame: Buffer): void {
+/** The 4-byte length prefix of `frame`. */
+export function frameHead(frame: Buffer): Buffer {
   if (frame.length === 0 || frame.length > MAX_FRAME) {
     throw new DsuError('DSU_ERR_STATE_STREAM', `state frame of ${frame.length} bytes cannot be framed (limit ${MAX_FRAME})`)
   }
   const head = Buffer.allocUnsafe(4)
   head.writeUInt32BE(frame.length)
+  return head
+}
+
+export function writeFrame(out: Writable, frame: Buffer): void {
+  const head = frameHead(frame)
   out.cork()
   out.write(head)
   out.write(frame)

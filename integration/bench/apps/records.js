@@ -1,11 +1,12 @@
 // Benchmark program: marks a Map of $DSU_BENCH_RECORDS small records of the
-// shape in the issue ({id, name, balance, tags[3], createdAt, seen: Set}).
+// shape in the issue ({id, name, balance, tags[3], createdAt, seen: Set}),
+// opted in to pre-copy when $DSU_BENCH_PRECOPY is set.
 import http from 'node:http'
 import { state } from 'dsu'
 import { makeRecords } from './make-records.js'
 
 const n = Number(process.env.DSU_BENCH_RECORDS ?? 0)
-const records = await state('records', () => makeRecords(n))
+const records = await state('records', () => makeRecords(n), { precopy: Boolean(process.env.DSU_BENCH_PRECOPY) })
 const server = http.createServer((req, res) => {
   if (req.method === 'POST') {
     const id = `r${Math.floor(Math.random() * Math.max(1, records.size))}`

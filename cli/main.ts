@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers'
 import { DsuError } from '../runtime/errors.js'
 import { parseDuration } from './duration.js'
 import { fail } from './output.js'
+import { validateAppName } from '../runtime/supervisor/state-dir.js'
 
 const DEFAULT_TIMEOUT_MS = 10_000
 
@@ -29,7 +30,8 @@ const finish = (code: number): void => {
 await yargs(hideBin(process.argv))
   .scriptName('dsu')
   .usage('$0 <command> [options]\n\nLive upgrades for stateful Node.js servers.')
-  .option('state-dir', { type: 'string', describe: 'state directory (default: .dsu/ beside the entry; clients search upwards)' })
+  .option('state-dir', { type: 'string', describe: 'state directory (default: .dsu/ where `dsu run` was started; other commands search upwards from here; also $DSU_STATE_DIR)' })
+  .option('name', { type: 'string', describe: 'app name, when several apps run from one place (state in .dsu/apps/<name>/)' })
   .command('run <entry>', 'supervise a program in the foreground', (y) => y
     .positional('entry', { type: 'string', demandOption: true, describe: 'entry file, or a directory with package.json main / index.js / server.js' })
     .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline of upgrades, ms' })
@@ -43,17 +45,17 @@ await yargs(hideBin(process.argv))
     .option('checkpoint-every', { type: 'string', describe: 'take a checkpoint this often (500ms, 30s, 5m, 1h)' })
     .option('keep-checkpoints', { type: 'number', default: 5, describe: 'checkpoints kept on disk' }),
   async (argv) => finish(await run({
-    entry: argv.entry as string, stateDir: argv.stateDir, timeout: argv.timeout, stopTimeout: argv.stopTimeout,
+    entry: argv.entry as string, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout, stopTimeout: argv.stopTimeout,
     versionLabel: argv.versionLabel, nodeArg: argv.nodeArg as string[], restore: argv.restore,
     restart: argv.restart, restartDelay: argv.restartDelay, maxRestarts: argv.maxRestarts,
     checkpointEvery: argv.checkpointEvery === undefined ? undefined : parseDuration(argv.checkpointEvery)!,
     keepCheckpoints: argv.keepCheckpoints,
   })))
-  .command('checkpoint', 'snapshot the running program\'s state (it resumes at once)', (y) => y
+  .command('checkpoint [name]', 'snapshot the running program\'s state (it resumes at once)', (y) => y
     .option('list', { type: 'boolean', default: false, describe: 'list checkpoints instead' })
     .option('json', { type: 'boolean', default: false }),
-  async (argv) => finish(await checkpoint({ json: argv.json, stateDir: argv.stateDir, list: argv.list })))
-  .command('upgrade', 'upgrade the running program live', (y) => y
+  async (argv) => finish(await checkpoint({ json: argv.json, stateDir: argv.stateDir, name: argv.name, list: argv.list })))
+  .command('upgrade [name]', 'upgrade the running program live', (y) => y
     .option('to', { type: 'string', demandOption: true, describe: 'new entry file or directory' })
     .option('transformer', { type: 'string', describe: 'transformer module (default: dsu.transform.js beside the new entry)' })
     .option('transformers', { type: 'string', describe: 'directory of <from>--<to>.js transformers to chain (default: dsu.transformers/ beside the new entry)' })
@@ -63,13 +65,13 @@ await yargs(hideBin(process.argv))
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   async (argv) => finish(await upgrade({
     to: argv.to, transformer: argv.transformer, transformers: argv.transformers, timeout: argv.timeout, json: argv.json,
-    stateDir: argv.stateDir, versionLabel: argv.versionLabel,
+    stateDir: argv.stateDir, name: argv.name, versionLabel: argv.versionLabel,
   })))
-  .command('rollback', 'upgrade back to the previous version, live (needs a reverse transformer)', (y) => y
+  .command('rollback [name]', 'upgrade back to the previous version, live (needs a reverse transformer)', (y) => y
     .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline, ms' })
     .option('json', { type: 'boolean', default: false }),
-  async (argv) => finish(await rollback({ json: argv.json, stateDir: argv.stateDir, timeout: argv.timeout })))
-  .command('check', 'dry-run an upgrade\'s transformer and validators against a snapshot of the running state', (y) => y
+  async (argv) => finish(await rollback({ json: argv.json, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout })))
+  .command('check [name]', 'dry-run an upgrade\'s transformer and validators against a snapshot of the running state', (y) => y
     .option('to', { type: 'string', demandOption: true, describe: 'new entry file or directory' })
     .option('transformer', { type: 'string', describe: 'transformer module (default: dsu.transform.js beside the new entry)' })
     .option('transformers', { type: 'string', describe: 'directory of <from>--<to>.js transformers to chain' })
@@ -80,23 +82,30 @@ await yargs(hideBin(process.argv))
     .option('json', { type: 'boolean', default: false }),
   async (argv) => finish(await checkCommand({
     to: argv.to, transformer: argv.transformer, transformers: argv.transformers, snapshot: argv.snapshot,
-    versionLabel: argv.versionLabel, samples: argv.samples, json: argv.json, stateDir: argv.stateDir,
+    versionLabel: argv.versionLabel, samples: argv.samples, json: argv.json, stateDir: argv.stateDir, name: argv.name,
   })))
-  .command('status', 'show the running program', (y) => y
+  .command('status [name]', 'show the running program', (y) => y
     .option('json', { type: 'boolean', default: false }),
-  async (argv) => finish(await status({ json: argv.json, stateDir: argv.stateDir })))
-  .command('history', 'list recorded upgrades, newest first', (y) => y
+  async (argv) => finish(await status({ json: argv.json, stateDir: argv.stateDir, name: argv.name })))
+  .command('history [name]', 'list recorded upgrades, newest first', (y) => y
     .option('limit', { type: 'number', default: 20, describe: 'how many rows to show' })
     .option('events', { type: 'boolean', default: false, describe: 'program starts, stops, crashes, restarts and checkpoints instead' })
     .option('json', { type: 'boolean', default: false }),
-  async (argv) => finish(await history({ json: argv.json, stateDir: argv.stateDir, limit: argv.limit, events: argv.events })))
-  .command('stop', 'stop the program gracefully and the supervisor with it', (y) => y
+  async (argv) => finish(await history({ json: argv.json, stateDir: argv.stateDir, name: argv.name, limit: argv.limit, events: argv.events })))
+  .command('stop [name]', 'stop the program gracefully and the supervisor with it', (y) => y
     .option('json', { type: 'boolean', default: false })
     .option('timeout', { type: 'number', describe: 'grace period before the program is killed, ms' }),
-  async (argv) => finish(await stop({ json: argv.json, stateDir: argv.stateDir, timeout: argv.timeout })))
+  async (argv) => finish(await stop({ json: argv.json, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout })))
   .check((argv) => {
     for (const [name, value] of Object.entries(argv)) {
       if (Array.isArray(value) && name !== '_' && name !== 'node-arg' && name !== 'nodeArg') throw new UsageError(`--${name} was given more than once`)
+    }
+    if (argv.name !== undefined) {
+      try {
+        validateAppName(String(argv.name))
+      } catch (error) {
+        throw new UsageError((error as Error).message)
+      }
     }
     if (argv['checkpoint-every'] !== undefined && parseDuration(String(argv['checkpoint-every'])) === null) {
       throw new UsageError('--checkpoint-every must be a duration such as 500ms, 30s, 5m or 1h')

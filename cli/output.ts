@@ -7,7 +7,7 @@ export function fail(error: unknown, json: boolean): number {
   if (json) {
     process.stdout.write(JSON.stringify({ ok: false, error: wire }) + '\n')
   } else {
-    process.stderr.write(`dsu: ${wire.code}: ${wire.message}\n`)
+    process.stderr.write(`dsu: ${wire.code}: ${printable(wire.message)}\n`)
     if (isDsuError(error)) process.stderr.write(`     ${catalogue[wire.code]}\n`)
   }
   return exitCodeFor(wire.code)
@@ -22,4 +22,13 @@ export function bytes(n: number): string {
   if (n < 1024) return `${n} B`
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
   return `${(n / 1024 / 1024).toFixed(1)} MiB`
+}
+
+/**
+ * Text from another process (a reply, a program's output) made safe for a
+ * terminal: escape sequences and other control characters are shown escaped,
+ * never interpreted. Newlines and tabs stay.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }

@@ -24,8 +24,27 @@ export interface Supervised {
 }
 
 export async function runSupervised(entry: string, args: string[] = [], env: Record<string, string> = {}, stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-test-'))): Promise<Supervised> {
-  const child = execa(process.execPath, [cli, 'run', entry, '--state-dir', stateDir, ...args], {
-    reject: false, stdin: 'ignore', all: true, buffer: false, env,
+  const sup = await supervise(['run', entry, '--state-dir', stateDir, ...args], { env, stopArgs: ['--state-dir', stateDir] })
+  return { ...sup, stateDir, stop: async () => {
+    await sup.stop()
+    fs.rmSync(stateDir, { recursive: true, force: true })
+  } }
+}
+
+/**
+ * `dsu run` started the way an operator does, with no --state-dir: from `cwd`
+ * (and $PWD = cwd, as a shell sets it), so the state dir is found by the
+ * defaults. `stateDir` is read from the supervisor's start line.
+ */
+export async function runFrom(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Supervised> {
+  const sup = await supervise(args, { cwd, env: { PWD: cwd, ...env }, stopArgs: args.includes('--name') ? ['--name', args[args.indexOf('--name') + 1]!] : [] })
+  const socket = (await sup.waitForOutput(/control socket (\S+)/))[1]!
+  return { ...sup, stateDir: path.dirname(socket) }
+}
+
+async function supervise(args: string[], options: { cwd?: string; env: Record<string, string>; stopArgs: string[] }): Promise<Supervised> {
+  const child = execa(process.execPath, [cli, ...args], {
+    reject: false, stdin: 'ignore', all: true, buffer: false, env: options.env, cwd: options.cwd ?? root,
   })
   let text = ''
   const waiters = new Set<() => void>()
@@ -55,7 +74,7 @@ export async function runSupervised(entry: string, args: string[] = [], env: Rec
   let stopped = false
   return {
     port: Number(m[1]),
-    stateDir,
+    stateDir: '',
     process: child,
     output: () => text,
     waitForOutput,
@@ -63,18 +82,18 @@ export async function runSupervised(entry: string, args: string[] = [], env: Rec
       if (stopped) return
       stopped = true
       if (child.exitCode === null) {
-        await dsu(['stop', '--state-dir', stateDir])
+        await dsu(['stop', ...options.stopArgs], { ...(options.cwd ? { cwd: options.cwd } : {}), env: options.env })
         await child
       }
-      fs.rmSync(stateDir, { recursive: true, force: true })
     },
   }
 }
 
 export interface CliResult { exitCode: number; stdout: string; stderr: string }
 
-export async function dsu(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
-  const r = await execa(process.execPath, [cli, ...args], { reject: false, cwd: options.cwd ?? root, stdin: 'ignore' })
+export async function dsu(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  const cwd = options.cwd ?? root
+  const r = await execa(process.execPath, [cli, ...args], { reject: false, cwd, stdin: 'ignore', env: { PWD: cwd, ...options.env } })
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }
 }
 

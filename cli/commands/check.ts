@@ -9,6 +9,7 @@ import { DsuError, fromWire } from '../../runtime/errors.js'
 import { resolveEntry, resolveTransformation, versionOf } from '../../runtime/supervisor/entry.js'
 import type { CheckpointMeta } from '../../runtime/supervisor/checkpoint-store.js'
 import { findStateDir, request } from '../control-client.js'
+import { operatorDir } from '../../runtime/supervisor/state-dir.js'
 import { EXIT } from '../exit-codes.js'
 import { fail } from '../output.js'
 import type { CheckArgs, CheckReport } from '../check-worker.js'
@@ -22,20 +23,21 @@ export interface CheckCommandArgs {
   samples: number
   json: boolean
   stateDir?: string
+  name?: string
 }
 
 const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), '../check-worker.js')
 
 export async function checkCommand(args: CheckCommandArgs): Promise<number> {
   try {
-    const entry = resolveEntry(args.to)
+    const entry = resolveEntry(args.to, operatorDir())
     let stateDir: string
     let snapshot: string
     if (args.snapshot) {
-      stateDir = path.resolve(args.stateDir ?? findStateDir(undefined, [path.dirname(entry), process.cwd()], 'checkpoints'))
+      stateDir = findStateDir(args, [path.dirname(entry)], 'checkpoints')
       snapshot = args.snapshot
     } else {
-      stateDir = findStateDir(args.stateDir, [path.dirname(entry), process.cwd()])
+      stateDir = findStateDir(args, [path.dirname(entry)])
       const taken = (await request(stateDir, { cmd: 'checkpoint', list: false })) as { checkpoint: CheckpointMeta }
       snapshot = taken.checkpoint.id
     }

@@ -5,9 +5,9 @@ import { EXIT } from '../exit-codes.js'
 import { bytes, fail } from '../output.js'
 import type { CheckpointMeta } from '../../runtime/supervisor/checkpoint-store.js'
 
-export async function checkpoint(args: { json: boolean; stateDir?: string; list: boolean }): Promise<number> {
+export async function checkpoint(args: { json: boolean; stateDir?: string; name?: string; list: boolean }): Promise<number> {
   try {
-    const stateDir = findStateDir(args.stateDir, [process.cwd()])
+    const stateDir = findStateDir(args)
     const result = (await request(stateDir, { cmd: 'checkpoint', list: args.list })) as { checkpoint?: CheckpointMeta; checkpoints?: CheckpointMeta[] }
     if (args.json) {
       process.stdout.write(JSON.stringify({ ok: true, ...result }) + '\n')

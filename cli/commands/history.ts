@@ -5,9 +5,9 @@ import { findStateDir } from '../control-client.js'
 import { EXIT } from '../exit-codes.js'
 import { fail } from '../output.js'
 
-export async function history(args: { json: boolean; stateDir?: string; limit: number; events?: boolean }): Promise<number> {
+export async function history(args: { json: boolean; stateDir?: string; name?: string; limit: number; events?: boolean }): Promise<number> {
   try {
-    const stateDir = findStateDir(args.stateDir, [process.cwd()], JOURNAL_FILE)
+    const stateDir = findStateDir(args, [], JOURNAL_FILE)
     if (args.events) {
       const reader = openForReading(stateDir)
       let events: EventRow[]

@@ -5,9 +5,9 @@ import { fail } from '../output.js'
 import { phaseDisplay } from '../progress.js'
 import { printOutcome, type UpgradeOutcome } from '../upgrade-result.js'
 
-export async function rollback(args: { json: boolean; stateDir?: string; timeout: number }): Promise<number> {
+export async function rollback(args: { json: boolean; stateDir?: string; name?: string; timeout: number }): Promise<number> {
   try {
-    const stateDir = findStateDir(args.stateDir, [process.cwd()])
+    const stateDir = findStateDir(args)
     if (!args.json) process.stdout.write('dsu: rolling back to the previous version\n')
     const display = args.json ? null : phaseDisplay()
     const result = (await request(stateDir, { cmd: 'rollback', timeoutMs: args.timeout }, (e) => display?.onEvent(e as UpgradeEvent))

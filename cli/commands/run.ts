@@ -1,7 +1,8 @@
 // `dsu run <entry>`: supervise the program in the foreground.
 import { resolveEntry, versionOf } from '../../runtime/supervisor/entry.js'
-import { defaultStateDir } from '../../runtime/supervisor/state-dir.js'
+import { defaultStateBase, operatorDir, stateDirIn, STATE_DIR_NAME } from '../../runtime/supervisor/state-dir.js'
 import { Supervisor } from '../../runtime/supervisor/supervisor.js'
+import fs from 'node:fs'
 import path from 'node:path'
 import { fail } from '../output.js'
 import { DEFAULT_RESTART } from '../../runtime/supervisor/restart-policy.js'
@@ -9,6 +10,7 @@ import { DEFAULT_RESTART } from '../../runtime/supervisor/restart-policy.js'
 export interface RunArgs {
   entry: string
   stateDir?: string
+  name?: string
   timeout: number
   stopTimeout: number
   versionLabel?: string
@@ -24,12 +26,20 @@ export interface RunArgs {
 export async function run(args: RunArgs): Promise<number> {
   let supervisor: Supervisor
   try {
-    const entry = resolveEntry(args.entry)
+    // Paths resolve against the operator's directory as they named it, so
+    // `current/server.js` keeps meaning the current release after a deploy.
+    const here = operatorDir()
+    const entry = resolveEntry(args.entry, here)
+    const given = args.stateDir ?? process.env.DSU_STATE_DIR
+    const stateDir = given ? path.resolve(here, given) : stateDirIn(defaultStateBase(here), args.name)
+    noticeOldStateDir(entry, stateDir)
     supervisor = new Supervisor({
       entry,
-      configuredEntry: path.resolve(args.entry),
+      configuredEntry: path.resolve(here, args.entry),
+      cwd: here,
       version: args.versionLabel ?? versionOf(entry),
-      stateDir: path.resolve(args.stateDir ?? defaultStateDir(entry)),
+      stateDir,
+      ...(args.name === undefined ? {} : { name: args.name }),
       timeoutMs: args.timeout,
       stopTimeoutMs: args.stopTimeout,
       nodeArgs: args.nodeArg,
@@ -40,6 +50,9 @@ export async function run(args: RunArgs): Promise<number> {
       log: (line) => process.stderr.write(line + '\n'),
     })
     await supervisor.start()
+    // The supervisor outlives releases: it must not keep (or depend on) a
+    // release folder as its own working directory, which a deploy may delete.
+    process.chdir(stateDir)
   } catch (error) {
     return fail(error, false)
   }
@@ -53,4 +66,17 @@ export async function run(args: RunArgs): Promise<number> {
   process.off('SIGTERM', stop)
   process.off('SIGHUP', reload)
   return code
+}
+
+/**
+ * Before 0.2, the state dir defaulted to `.dsu/` beside the entry — inside the
+ * release folder. Say where the journal and checkpoints are now, and how to
+ * keep the old ones, rather than move files behind the operator's back.
+ */
+function noticeOldStateDir(entry: string, stateDir: string): void {
+  const old = path.join(path.dirname(entry), STATE_DIR_NAME)
+  if (path.resolve(old) === path.resolve(stateDir) || stateDir.startsWith(old + path.sep)) return
+  if (!fs.existsSync(path.join(old, 'journal.db')) && !fs.existsSync(path.join(old, 'checkpoints'))) return
+  process.stderr.write(`dsu: note: ${old} beside the entry holds an older journal or checkpoints; dsu now keeps state in ${stateDir}. ` +
+    `To keep them, stop dsu and move them (mv ${old} ${stateDir}), or pass --state-dir ${old}.\n`)
 }

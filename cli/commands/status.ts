@@ -16,9 +16,9 @@ interface Status {
   lastUpgrade: { outcome: string; from: string; to: string; at: string; pauseMs: number | null } | null
 }
 
-export async function status(args: { json: boolean; stateDir?: string }): Promise<number> {
+export async function status(args: { json: boolean; stateDir?: string; name?: string }): Promise<number> {
   try {
-    const stateDir = findStateDir(args.stateDir, [process.cwd()])
+    const stateDir = findStateDir(args)
     const s = (await request(stateDir, { cmd: 'status' })) as Status
     if (args.json) {
       process.stdout.write(JSON.stringify({ ok: true, ...s }) + '\n')
@@ -43,9 +43,9 @@ export async function status(args: { json: boolean; stateDir?: string }): Promis
   }
 }
 
-export async function stop(args: { json: boolean; stateDir?: string; timeout?: number }): Promise<number> {
+export async function stop(args: { json: boolean; stateDir?: string; name?: string; timeout?: number }): Promise<number> {
   try {
-    const stateDir = findStateDir(args.stateDir, [process.cwd()])
+    const stateDir = findStateDir(args)
     const result = await request(stateDir, { cmd: 'stop', ...(args.timeout ? { timeoutMs: args.timeout } : {}) })
     if (args.json) process.stdout.write(JSON.stringify({ ok: true, ...(result as object) }) + '\n')
     else process.stdout.write('stopped\n')

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { DsuError } from '../../runtime/errors.js'
 import type { UpgradeEvent } from '../../runtime/supervisor/upgrade.js'
 import { findStateDir, request } from '../control-client.js'
+import { operatorDir } from '../../runtime/supervisor/state-dir.js'
 import { fail } from '../output.js'
 import { printOutcome, type UpgradeOutcome } from '../upgrade-result.js'
 import { phaseDisplay } from '../progress.js'
@@ -14,21 +15,22 @@ export interface UpgradeArgs {
   timeout: number
   json: boolean
   stateDir?: string
+  name?: string
   versionLabel?: string
 }
 
 export async function upgrade(args: UpgradeArgs): Promise<number> {
   try {
-    const entry = path.resolve(args.to)
-    const stateDir = findStateDir(args.stateDir, [path.dirname(entry), process.cwd()])
+    const entry = path.resolve(operatorDir(), args.to)
+    const stateDir = findStateDir(args, [path.dirname(entry)])
     if (!args.json) process.stdout.write(`dsu: upgrading to ${args.to}\n`)
     const display = args.json ? null : phaseDisplay()
     const onEvent = (event: unknown): void => display?.onEvent(event as UpgradeEvent)
     const result = (await request(stateDir, {
       cmd: 'upgrade',
       entry,
-      transformer: args.transformer ? path.resolve(args.transformer) : null,
-      transformers: args.transformers ? path.resolve(args.transformers) : null,
+      transformer: args.transformer ? path.resolve(operatorDir(), args.transformer) : null,
+      transformers: args.transformers ? path.resolve(operatorDir(), args.transformers) : null,
       timeoutMs: args.timeout,
       ...(args.versionLabel ? { version: args.versionLabel } : {}),
     }, onEvent).finally(() => display?.end())) as UpgradeOutcome

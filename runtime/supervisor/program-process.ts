@@ -18,6 +18,8 @@ export interface SpawnSpec {
   manifest?: RootManifest[]
   listeners?: string[]
   nodeArgs?: string[]
+  /** The program's working directory (default: the supervisor's). */
+  cwd?: string
 }
 
 export interface Exit { code: number | null; signal: string | null }
@@ -58,6 +60,7 @@ export function spawnProgram(spec: SpawnSpec): ProgramProcess {
   if (spec.listeners) env[ENV_LISTENERS] = JSON.stringify(spec.listeners)
   const subprocess = execa(process.execPath, [...(spec.nodeArgs ?? []), spec.entry], {
     env,
+    ...(spec.cwd ? { cwd: spec.cwd } : {}),
     stdin: 'ignore',
     stdout: 'inherit',
     stderr: 'inherit',

@@ -26,6 +26,14 @@ export interface SupervisorOptions {
   configuredEntry?: string
   version: string
   stateDir: string
+  /**
+   * Where program processes start: the operator's directory as they named it
+   * (`/srv/app/current`, not the release it pointed to), so a new version
+   * starts in the new release; the entry's folder once it is gone.
+   */
+  cwd?: string
+  /** The app's name (`dsu run --name`), when several apps share one place. */
+  name?: string
   /** Per-phase deadline of an upgrade unless the request sets one, ms. */
   timeoutMs: number
   /** Grace period of a stop before the program is killed, ms. */
@@ -169,6 +177,7 @@ export class Supervisor {
       entry: p.entry,
       startedAt: new Date(p.startedAt).toISOString(),
       uptimeMs: Date.now() - p.startedAt,
+      name: this.options.name ?? null,
       stateDir: this.options.stateDir,
       supervisorPid: process.pid,
       listeners: [...this.listeners.keys()],
@@ -270,7 +279,8 @@ export class Supervisor {
   }
 
   private spawn(spec: SpawnSpec): ProgramProcess {
-    const program = spawnProgram({ ...spec, nodeArgs: this.options.nodeArgs })
+    const cwd = this.options.cwd && fs.existsSync(this.options.cwd) ? this.options.cwd : path.dirname(spec.entry)
+    const program = spawnProgram({ ...spec, nodeArgs: this.options.nodeArgs, cwd })
     program.onMessage((message: ProgramMessage, handle) => {
       // Fresh listening sockets register here; a successor's only count once it serves.
       if (message.dsu === 'listener' && handle) this.listeners.set(message.key, handle)

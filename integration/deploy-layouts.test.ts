@@ -6,27 +6,8 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { app, cli, dsu, getJson, post, root, runFrom, startLoad } from './harness.js'
-
-/** A project folder outside the repo that resolves 'dsu' (and zod) like an installed app, with `dsu` on its npm PATH. */
-function project(t: { teardown(fn: () => void): void }): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-layout-')))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  fs.mkdirSync(path.join(dir, 'node_modules', '.bin'), { recursive: true })
-  for (const name of fs.readdirSync(path.join(root, 'node_modules'))) {
-    if (name !== '.bin') fs.symlinkSync(path.join(root, 'node_modules', name), path.join(dir, 'node_modules', name))
-  }
-  fs.symlinkSync(cli, path.join(dir, 'node_modules', '.bin', 'dsu'))
-  return dir
-}
-
-/** Copies counter version `v` (server, package.json, transformer) into `dir`. */
-function release(dir: string, v: 'v1' | 'v2' | 'v3'): string {
-  fs.mkdirSync(dir, { recursive: true })
-  const from = app(`counter/${v}`)
-  for (const f of fs.readdirSync(from)) fs.copyFileSync(path.join(from, f), path.join(dir, f))
-  return dir
-}
+import { cli, dsu, getJson, post, runFrom, startLoad } from './harness.js'
+import { project, release } from './deploy-project.js'
 
 /** Points `link` at `target` atomically, as deploy tools do (symlink beside it, then rename). */
 function swapSymlink(link: string, target: string): void {

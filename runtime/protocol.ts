@@ -56,16 +56,16 @@ export type ProgramMessage =
 export type SupervisorMessage =
   | { dsu: 'quiesce'; timeoutMs: number }
   | { dsu: 'resume' }
-  | { dsu: 'send-state'; path: string; precopy?: boolean }
+  | { dsu: 'send-state'; path: string; token: string; precopy?: boolean }
   | { dsu: 'finish-state' }
   | { dsu: 'await-bytes'; bytes: number }
-  | { dsu: 'receive-state'; path: string; from: string; to: string }
+  | { dsu: 'receive-state'; path: string; token: string; from: string; to: string }
   | { dsu: 'activate'; keys: string[] }
   | { dsu: 'listen-handle'; key: string } // + listening handle
   | { dsu: 'commit' }
   | { dsu: 'connection'; key: string } // + accepted connection handle
   | { dsu: 'stop'; timeoutMs: number }
-  | { dsu: 'checkpoint'; path: string; timeoutMs: number }
+  | { dsu: 'checkpoint'; path: string; token: string; timeoutMs: number }
   | { dsu: 'manifest' }
 
 export function isDsuMessage(value: unknown): value is { dsu: string } {

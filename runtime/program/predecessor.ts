@@ -22,14 +22,14 @@ export function startPredecessor(): void {
     )
   })
   on('send-state', (message) => {
-    if (message.precopy) return void startPrecopy(message.path)
-    Promise.all([connect(message.path), transfer()]).then(([socket, { sendState }]) => sendState(socket, markedRoots())).then(
+    if (message.precopy) return void startPrecopy(message.path, message.token)
+    Promise.all([connect(message.path, message.token), transfer()]).then(([socket, { sendState }]) => sendState(socket, markedRoots())).then(
       (stats) => send({ dsu: 'sent', ...stats }),
       (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
     )
   })
   on('manifest', () => void send({ dsu: 'manifest', roots: manifest() }))
-  on('checkpoint', (message) => void checkpoint(message.path, message.timeoutMs))
+  on('checkpoint', (message) => void checkpoint(message.path, message.token, message.timeoutMs))
   on('finish-state', () => void finishPrecopy())
   on('resume', () => {
     precopy?.abort()
@@ -43,11 +43,16 @@ export function startPredecessor(): void {
 
 let precopy: PrecopySender | null = null
 
-/** Connects to a state-stream socket the receiver (new version or supervisor) listens on. */
-function connect(path: string): Promise<net.Socket> {
+/** Connects to a state-stream socket the receiver (new version or supervisor) listens on, and authenticates. */
+function connect(path: string, token: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(path)
-    socket.once('connect', () => resolve(socket))
+    socket.once('connect', () => {
+      // The stream's token first (transfer/stream-auth.ts); inline, so a program
+      // that is never upgraded does not load the transfer code.
+      socket.write(Buffer.from(token, 'hex'))
+      resolve(socket)
+    })
     // Stays attached: an error before the sender adds its own handlers must
     // not be an uncaught exception (the sender sees the socket fail anyway).
     socket.once('error', reject)
@@ -55,9 +60,9 @@ function connect(path: string): Promise<net.Socket> {
 }
 
 /** While serving: snapshot and rounds of changes of the pre-copy roots. */
-async function startPrecopy(path: string): Promise<void> {
+async function startPrecopy(path: string, token: string): Promise<void> {
   try {
-    const socket = await connect(path)
+    const socket = await connect(path, token)
     socket.on('error', () => {}) // surfaces as a failed write; the supervisor rolls back
     const { PrecopySender } = await import('../transfer/precopy.js')
     precopy = new PrecopySender(socket, precopyMaps())
@@ -87,14 +92,14 @@ async function finishPrecopy(): Promise<void> {
 }
 
 /** A snapshot at a brief quiescent point: the program resumes right after. */
-async function checkpoint(path: string, timeoutMs: number): Promise<void> {
+async function checkpoint(path: string, token: string, timeoutMs: number): Promise<void> {
   try {
     await quiesce(timeoutMs)
   } catch (error) {
     return send({ dsu: 'checkpoint-failed', error: toWire(error) })
   }
   try {
-    const socket = await connect(path)
+    const socket = await connect(path, token)
     const { sendState } = await transfer()
     const stats = await sendState(socket, markedRoots())
     resume()

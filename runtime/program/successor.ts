@@ -3,6 +3,7 @@
 // the supervisor it is booted, then receives the old roots over the state
 // stream, transforms them, and resolves its state() calls. Its listen() calls
 // wait for commit (only old code serves before commit: guarantee 2).
+import fs from 'node:fs'
 import net from 'node:net'
 import { DsuError, isDsuError, toWire } from '../errors.js'
 import { on, send, hold } from './channel.js'
@@ -53,6 +54,7 @@ export function startSuccessor(): (key: string) => void {
         // stream that closed while it loaded would go unnoticed.
         const { transformerFromEnv } = await import('./transformer-source.js')
         receiveState = (await import('../transfer/state-stream.js')).receiveState
+        acceptAuthenticated = (await import('../transfer/stream-auth.js')).acceptAuthenticated
         transformer = await transformerFromEnv()
       } catch (error) {
         await send({ dsu: 'restore-failed', error: toWire(error) })
@@ -65,6 +67,7 @@ export function startSuccessor(): (key: string) => void {
   }
 
   let receiveState!: typeof import('../transfer/state-stream.js').receiveState
+  let acceptAuthenticated!: typeof import('../transfer/stream-auth.js').acceptAuthenticated
   let transferred: string[] = []
   let stream: net.Socket | null = null
   let onStream: ((socket: net.Socket) => void) | null = null
@@ -89,11 +92,15 @@ export function startSuccessor(): (key: string) => void {
   bootOnReady = () => void boot()
 
   on('receive-state', (message) => {
-    const server = net.createServer({ pauseOnConnect: false }, (socket) => {
-      server.close()
+    const server = net.createServer()
+    // Only the old version (or the supervisor) knows the token: a forged
+    // stream from another local process is dropped, never restored.
+    acceptAuthenticated(server, message.token, (socket) => {
       stream = socket
       onStream?.(socket)
-      receiveState(socket).then(async ({ roots: old, stats }) => {
+      const received = receiveState(socket)
+      socket.resume()
+      received.then(async ({ roots: old, stats }) => {
         const started = performance.now()
         let next: Map<string, unknown>
         try {
@@ -115,7 +122,10 @@ export function startSuccessor(): (key: string) => void {
         rejectRoots(error)
       })
     })
-    listenInternal(server, message.path, () => void send({ dsu: 'receiving' }))
+    listenInternal(server, message.path, () => {
+      fs.chmodSync(message.path, 0o600)
+      void send({ dsu: 'receiving' })
+    })
   })
   // Pre-copy: say when every byte the old version wrote so far is decoded, so
   // the pause does not start with a backlog. ('data' listeners run in order:

@@ -6,6 +6,7 @@ import type { ProgramProcess } from './program-process.js'
 import { waitFor } from './program-process.js'
 import { commitCheckpoint, discardCheckpoint, newCheckpointId, pruneCheckpoints, receiveCheckpoint, type CheckpointMeta } from './checkpoint-store.js'
 import { listenOnce } from './stream-socket.js'
+import { newStreamToken } from '../transfer/stream-auth.js'
 
 export interface CheckpointEnv {
   stateDir: string
@@ -18,12 +19,17 @@ export async function takeCheckpoint(program: ProgramProcess, env: CheckpointEnv
   program.clearInbox() // a late reply to an earlier, timed-out checkpoint must not answer this one
   const id = newCheckpointId()
   const path = env.streamPath()
-  const { connection, close } = await listenOnce(path)
-  const written = connection.then((socket) => receiveCheckpoint(env.stateDir, id, socket))
+  const token = newStreamToken()
+  const { connection, close } = await listenOnce(path, token)
+  const written = connection.then((socket) => {
+    const file = receiveCheckpoint(env.stateDir, id, socket)
+    socket.resume() // authenticated sockets come paused (transfer/stream-auth.ts)
+    return file
+  })
   written.catch(() => {}) // awaited below only once the program said it sent everything
   try {
     const sent = waitFor(program, 'checkpointed', { timeoutMs: env.timeoutMs * 2, phase: 'checkpoint', failures: ['checkpoint-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
-    void program.send({ dsu: 'checkpoint', path, timeoutMs: env.timeoutMs })
+    void program.send({ dsu: 'checkpoint', path, token, timeoutMs: env.timeoutMs })
     const stats = await sent
     const file = await written
     const meta: CheckpointMeta = {

@@ -13,6 +13,7 @@ import { DsuError } from '../errors.js'
 import type { ProgramProcess } from './program-process.js'
 import { waitFor } from './program-process.js'
 import { activate } from './activation.js'
+import { newStreamToken, tokenBytes } from '../transfer/stream-auth.js'
 
 export interface ActivationEnv {
   listeners: Map<string, unknown>
@@ -46,11 +47,13 @@ async function restoreInto(
   const { timeoutMs } = env
   await waitFor(program, 'booted', { timeoutMs, phase: 'restore', failures: ['restore-failed'], exitCode: 'DSU_ERR_SPAWN_FAILED' })
   const path = env.streamPath()
+  const token = newStreamToken()
   const receiving = waitFor(program, 'receiving', { timeoutMs, phase: 'restore', failures: ['restore-failed'] })
-  void program.send({ dsu: 'receive-state', path, from: fromVersion, to: program.version })
+  void program.send({ dsu: 'receive-state', path, token, from: fromVersion, to: program.version })
   await receiving
   const restored = waitFor(program, 'restored', { timeoutMs, phase: 'restore', failures: ['restore-failed'] })
   const socket = net.connect(path)
+  socket.write(tokenBytes(token))
   await pipeline(source(), socket).catch((cause) => {
     throw new DsuError('DSU_ERR_STATE_STREAM', `restore: streaming the checkpoint failed: ${(cause as Error).message}`, { cause })
   })

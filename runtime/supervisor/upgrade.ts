@@ -8,6 +8,7 @@ import type { ProgramMessage, RootManifest } from '../protocol.js'
 import type { ProgramProcess, SpawnSpec } from './program-process.js'
 import { waitFor } from './program-process.js'
 import { activate } from './activation.js'
+import { newStreamToken } from '../transfer/stream-auth.js'
 
 export type Phase = 'spawn' | 'precopy' | 'quiesce' | 'transfer' | 'transform' | 'ready' | 'commit'
 
@@ -101,12 +102,14 @@ export async function runUpgrade(
     finishPhase(precopy ? 'precopy' : 'quiesce')
 
     const path = env.streamPath()
+    // Only the two versions learn the stream's token (transfer/stream-auth.ts).
+    const token = newStreamToken()
     const openStream = async (): Promise<void> => {
       const receiving = waitFor(next, 'receiving', { timeoutMs, phase, failures: ['restore-failed'] })
-      void next.send({ dsu: 'receive-state', path, from: old.version, to: request.version })
+      void next.send({ dsu: 'receive-state', path, token, from: old.version, to: request.version })
       await receiving
     }
-    let sent: Promise<unknown>
+    let sent: Promise<{ records: number; roots: number }>
     let restored: Promise<Extract<ProgramMessage, { dsu: 'restored' }>>
     if (precopy) {
       // Pre-copy: the old version streams its opted-in roots while it still
@@ -117,7 +120,7 @@ export async function runUpgrade(
       restored.catch(() => {})
       const precopied = waitFor(old, 'precopied', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
       precopyStarted = true
-      void old.send({ dsu: 'send-state', path, precopy: true })
+      void old.send({ dsu: 'send-state', path, token, precopy: true })
       const { bytes } = await Promise.race([precopied, restored.then(() => ({ bytes: 0 }))])
       const caughtUp = waitFor(next, 'caught-up', { timeoutMs, phase, failures: ['restore-failed'] })
       void next.send({ dsu: 'await-bytes', bytes })
@@ -140,7 +143,7 @@ export async function runUpgrade(
       await openStream()
       sent = waitFor(old, 'sent', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
       restored = waitFor(next, 'restored', { timeoutMs, phase, failures: ['restore-failed'] })
-      void old.send({ dsu: 'send-state', path })
+      void old.send({ dsu: 'send-state', path, token })
     }
     const [sentResult, restoredResult] = await Promise.allSettled([sent, restored!])
     const senderError = sentResult.status === 'rejected' ? sentResult.reason : null
@@ -160,6 +163,10 @@ export async function runUpgrade(
       throw error
     }
     const r = restoredResult.value
+    // What the new version restored must be what the old version sent.
+    if (sentResult.status === 'fulfilled' && (sentResult.value.records !== r.records || sentResult.value.roots !== r.roots)) {
+      throw new DsuError('DSU_ERR_STATE_STREAM', `the new version restored ${r.roots} roots / ${r.records} records, but the old version sent ${sentResult.value.roots} / ${sentResult.value.records}`)
+    }
     stateStats = { bytes: r.bytes, records: r.records, roots: r.roots }
     const transferMs = env.now() - mark - r.transformMs
     finishPhase('transform', transferMs)

@@ -17,6 +17,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'DSU_ERR_ENTRY_NOT_FOUND':
     case 'DSU_ERR_TRANSFORMER_NOT_FOUND':
     case 'DSU_ERR_CHECKPOINT_NOT_FOUND':
+    case 'DSU_ERR_TYPESCRIPT':
       return EXIT.usage
     case 'DSU_ERR_NO_SUPERVISOR':
       return EXIT.noSupervisor

@@ -22,10 +22,13 @@ function project(t: Test, options: { tsx: boolean }): string {
 }
 
 const TSX_LOADER = /^--import=file:\/\/\/.*\/tsx\/dist\/loader\.mjs$/
+// tsx compiles each module on its first load, so a version boots slower than
+// plain JavaScript (about 1 s on a busy 2-core machine): a roomier deadline.
+const TIMEOUT = ['--timeout', '30000']
 
-t.test('a TypeScript program runs with no flags, and upgrades live to a TypeScript v2 through its dsu.transform.ts', async (t) => {
+t.test('a TypeScript program runs with no flags, upgrades live to a TypeScript v2 through its dsu.transform.ts, rolls back, restarts', async (t) => {
   const dir = project(t, { tsx: true })
-  const sup = await runSupervised(path.join(dir, 'v1/server.ts'))
+  const sup = await runSupervised(path.join(dir, 'v1/server.ts'), ['--restart', 'on-failure', '--restart-delay', '20', ...TIMEOUT])
   t.teardown(() => sup.stop())
   await post(sup.port, '/visit/a')
   await post(sup.port, '/visit/a')
@@ -41,7 +44,7 @@ t.test('a TypeScript program runs with no flags, and upgrades live to a TypeScri
   t.match(JSON.parse(check.stdout), { ok: true, transformer: /v2\/dsu\.transform\.ts$/, after: [{ name: 'visits', kind: 'map', count: 2 }] })
 
   // A directory whose server.ts is the entry; dsu.transform.ts found beside it.
-  const r = await dsu(['upgrade', '--json', '--to', path.join(dir, 'v2'), '--state-dir', sup.stateDir])
+  const r = await dsu(['upgrade', '--json', '--to', path.join(dir, 'v2'), '--state-dir', sup.stateDir, ...TIMEOUT])
   t.equal(r.exitCode, 0, r.stdout + r.stderr)
   t.match(JSON.parse(r.stdout), { outcome: 'committed', from: '1.0.0', to: '2.0.0' })
   const v2 = await getJson(sup.port, '/state')
@@ -49,16 +52,32 @@ t.test('a TypeScript program runs with no flags, and upgrades live to a TypeScri
   t.equal(v2.execArgv.length, 1)
   t.match(v2.execArgv[0], TSX_LOADER)
   t.same((await post(sup.port, '/visit/a')).body, { name: 'a', count: 3, version: 2 }, 'v2 serves')
+
+  // Rollback spawns v1 again, loading the `reverse` export of the .ts transformer.
+  const back = await dsu(['rollback', '--json', '--state-dir', sup.stateDir, ...TIMEOUT])
+  t.equal(back.exitCode, 0, back.stdout + back.stderr)
+  const rolled = await getJson(sup.port, '/state')
+  t.same(rolled.visits, { a: 3, b: 1 }, 'v1 again, with the state mapped back')
+  t.match(rolled.execArgv, [TSX_LOADER])
+
+  // A crash restart spawns it again, from the latest checkpoint.
+  t.equal((await dsu(['checkpoint', '--state-dir', sup.stateDir])).exitCode, 0)
+  const { pid } = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout)
+  process.kill(pid, 'SIGKILL')
+  await sup.waitForOutput(/restarted 1\.0\.0 \(pid \d+\) from checkpoint/)
+  const restarted = await getJson(sup.port, '/state')
+  t.same(restarted.visits, { a: 3, b: 1 }, 'the checkpointed state')
+  t.match(restarted.execArgv, [TSX_LOADER])
 })
 
 t.test('--node-arg X and --node-arg=X: the user\'s loader is used, not doubled; a chain of .ts links', async (t) => {
   const dir = project(t, { tsx: true })
   // `--import=tsx` resolves from the program's working directory (this repository, where tsx is installed).
-  const sup = await runSupervised(path.join(dir, 'v1/server.ts'), ['--node-arg', '--import=tsx', '--node-arg=--max-old-space-size=200'])
+  const sup = await runSupervised(path.join(dir, 'v1/server.ts'), ['--node-arg', '--import=tsx', '--node-arg=--max-old-space-size=200', ...TIMEOUT])
   t.teardown(() => sup.stop())
   await post(sup.port, '/visit/a')
   t.same((await getJson(sup.port, '/state')).execArgv, ['--import=tsx', '--max-old-space-size=200'], 'both flags, in order, and no loader added')
-  const r = await dsu(['upgrade', '--json', '--to', path.join(dir, 'v2/server.ts'), '--transformers', path.join(dir, 'transformers'), '--state-dir', sup.stateDir])
+  const r = await dsu(['upgrade', '--json', '--to', path.join(dir, 'v2/server.ts'), '--transformers', path.join(dir, 'transformers'), '--state-dir', sup.stateDir, ...TIMEOUT])
   t.equal(r.exitCode, 0, r.stdout + r.stderr)
   const v2 = await getJson(sup.port, '/state')
   t.same(v2.visits, { a: { count: 1, upgraded: true } }, 'transformed by the chain link 1.0.0--2.0.0.ts')

@@ -4,7 +4,7 @@ import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { DsuError } from '../runtime/errors.js'
 import { parseDuration } from './duration.js'
-import { joinNodeArgs } from './node-arg.js'
+import { joinNodeArgs, nodeArgList } from './node-arg.js'
 import { fail } from './output.js'
 
 const DEFAULT_TIMEOUT_MS = 10_000
@@ -36,7 +36,7 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
     .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline of upgrades, ms' })
     .option('stop-timeout', { type: 'number', default: 10_000, describe: 'grace period of a stop before the program is killed, ms' })
     .option('version-label', { type: 'string', describe: 'version label (default: nearest package.json version)' })
-    .option('node-arg', { type: 'string', nargs: 1, default: [] as string[], coerce: (v: string | string[]) => [v].flat(), describe: 'extra node flag for program processes, one per --node-arg (repeatable; --node-arg --import=x works)' })
+    .option('node-arg', { type: 'string', default: [] as string[], coerce: nodeArgList, describe: 'extra node flag for program processes, one per --node-arg (repeatable; --node-arg --import=x works)' })
     .option('restore', { type: 'string', describe: 'start from a checkpoint: latest or an id' })
     .option('restart', { choices: ['no', 'on-failure', 'always'] as const, default: 'no' as const, describe: 'restart the program when it dies (from the latest checkpoint)' })
     .option('restart-delay', { type: 'number', default: 100, describe: 'first restart delay, ms (doubles per crash, capped at 10 s)' })

@@ -16,3 +16,11 @@ export function joinNodeArgs(argv: readonly string[]): string[] {
   }
   return out
 }
+
+/**
+ * The --node-arg values yargs parsed (one string, or several), as a list. No
+ * `nargs` on the option: joinNodeArgs already pairs each flag with its value,
+ * and yargs' nargs check would throw past the CLI's error handling on a
+ * trailing --node-arg. An empty value (`--node-arg=`) adds no flag.
+ */
+export const nodeArgList = (value: string | string[]): string[] => [value].flat().filter((arg) => arg !== '')

@@ -56,7 +56,7 @@ export function nodeArgsFor(request: LoaderRequest, runtime: NodeRuntime = curre
   const userArgs = request.nodeArgs ?? []
   const files = typescriptFiles(request)
   if (files.length === 0 || loadsTypeScript([...userArgs, ...(runtime.nodeOptions?.split(/\s+/) ?? [])])) return userArgs
-  for (const from of [request.entry, ...files]) {
+  for (const from of new Set([request.entry, ...files])) {
     const url = findTsx(from)
     if (url) return [`--import=${url}`, ...userArgs]
   }

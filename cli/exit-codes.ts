@@ -20,6 +20,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'DSU_ERR_APP_AMBIGUOUS':
     case 'DSU_ERR_STATE_DIR':
     case 'DSU_ERR_CONTROL_MESSAGE':
+    case 'DSU_ERR_TYPESCRIPT':
       return EXIT.usage
     case 'DSU_ERR_NO_SUPERVISOR':
       return EXIT.noSupervisor

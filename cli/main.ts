@@ -4,6 +4,7 @@ import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { DsuError } from '../runtime/errors.js'
 import { parseDuration } from './duration.js'
+import { joinNodeArgs, nodeArgList } from './node-arg.js'
 import { fail } from './output.js'
 import { validateAppName } from '../runtime/supervisor/state-dir.js'
 
@@ -27,7 +28,7 @@ const finish = (code: number): void => {
   process.exitCode = code
 }
 
-await yargs(hideBin(process.argv))
+await yargs(joinNodeArgs(hideBin(process.argv)))
   .scriptName('dsu')
   .usage('$0 <command> [options]\n\nLive upgrades for stateful Node.js servers.')
   .option('state-dir', { type: 'string', describe: 'state directory (default: .dsu/ where `dsu run` was started; other commands search upwards from here; also $DSU_STATE_DIR)' })
@@ -37,7 +38,7 @@ await yargs(hideBin(process.argv))
     .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline of upgrades, ms' })
     .option('stop-timeout', { type: 'number', default: 10_000, describe: 'grace period of a stop before the program is killed, ms' })
     .option('version-label', { type: 'string', describe: 'version label (default: nearest package.json version)' })
-    .option('node-arg', { type: 'string', array: true, default: [] as string[], describe: 'extra node flag for program processes (repeatable)' })
+    .option('node-arg', { type: 'string', default: [] as string[], coerce: nodeArgList, describe: 'extra node flag for program processes, one per --node-arg (repeatable; --node-arg --import=x works)' })
     .option('restore', { type: 'string', describe: 'start from a checkpoint: latest or an id' })
     .option('restart', { choices: ['no', 'on-failure', 'always'] as const, default: 'no' as const, describe: 'restart the program when it dies (from the latest checkpoint)' })
     .option('restart-delay', { type: 'number', default: 100, describe: 'first restart delay, ms (doubles per crash, capped at 10 s)' })

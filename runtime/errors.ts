@@ -5,7 +5,8 @@
 
 export const catalogue = {
   DSU_ERR_USAGE: 'Wrong arguments. Run `dsu --help` for the usage.',
-  DSU_ERR_ENTRY_NOT_FOUND: 'Check the path; a directory must hold package.json "main" or index.js/server.js.',
+  DSU_ERR_ENTRY_NOT_FOUND: 'Check the path; a directory must hold package.json "main" or index.js/server.js (or .mjs, .ts, .mts).',
+  DSU_ERR_TYPESCRIPT: 'Install tsx in the project (npm install --save-dev tsx), or use a Node that runs TypeScript itself (>= 22.18).',
   DSU_ERR_TRANSFORMER_NOT_FOUND: 'Check the --transformer path.',
   DSU_ERR_TRANSFORMER_INVALID: 'A transformer module must default-export a function (oldRoots, { from, to }) => newRoots.',
   DSU_ERR_TRANSFORM_FAILED: 'The transformer threw; fix it and upgrade again. The old version kept serving.',

@@ -1,11 +1,12 @@
 // Transformer files and chains.
 //
 // A transformers directory holds one module per version pair, named
-// `<from>--<to>.js` (or .mjs/.cjs), e.g. 1.0.0--2.0.0.js, 2.x--3.0.0.js. The
-// chain from the running version to the target is the shortest path through
-// those pairs (fewest links; exact names before patterns), loaded and composed
-// into one transformer whose metadata lists every link. Only the modules on
-// the path are imported.
+// `<from>--<to>.js` (or .mjs/.cjs, or .ts/.mts/.cts: the process that loads
+// them then has a TypeScript loader, see runtime/supervisor/typescript-loader.ts),
+// e.g. 1.0.0--2.0.0.js, 2.x--3.0.0.js. The chain from the running version to
+// the target is the shortest path through those pairs (fewest links; exact
+// names before patterns), loaded and composed into one transformer whose
+// metadata lists every link. Only the modules on the path are imported.
 
 import { readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -15,7 +16,7 @@ import { attachMeta, metaOf, opaqueMeta, type CompiledTransformer, type LinkMeta
 import { validateRoots, type Schemas } from './validate.js'
 import { compareVersions, isPattern, versionMatches } from './versions.js'
 
-const FILE = /^(.+?)--(.+)\.(?:m?js|cjs)$/
+const FILE = /^(.+?)--(.+)\.[cm]?[jt]s$/
 
 /**
  * Loads one transformer module: its default export (a compiled DSL

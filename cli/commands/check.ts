@@ -8,6 +8,7 @@ import { execa } from 'execa'
 import { DsuError, fromWire } from '../../runtime/errors.js'
 import { resolveEntry, resolveTransformation, versionOf } from '../../runtime/supervisor/entry.js'
 import type { CheckpointMeta } from '../../runtime/supervisor/checkpoint-store.js'
+import { nodeArgsFor } from '../../runtime/supervisor/typescript-loader.js'
 import { findStateDir, request } from '../control-client.js'
 import { operatorDir } from '../../runtime/supervisor/state-dir.js'
 import { EXIT } from '../exit-codes.js'
@@ -31,6 +32,10 @@ const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), '../check
 export async function checkCommand(args: CheckCommandArgs): Promise<number> {
   try {
     const entry = resolveEntry(args.to, operatorDir())
+    const transformation = resolveTransformation(args, entry, true)
+    // The worker imports the transformer: a TypeScript one needs a loader, decided
+    // as for program processes (and refused before any snapshot is taken).
+    const nodeArgs = nodeArgsFor({ entry, modules: [transformation.transformer, transformation.transformers] })
     let stateDir: string
     let snapshot: string
     if (args.snapshot) {
@@ -43,9 +48,9 @@ export async function checkCommand(args: CheckCommandArgs): Promise<number> {
     }
     const workerArgs: CheckArgs = {
       stateDir, snapshot, to: args.versionLabel ?? versionOf(entry), samples: args.samples,
-      ...resolveTransformation(args, entry, true),
+      ...transformation,
     }
-    const run = await execa(process.execPath, [worker, JSON.stringify(workerArgs)], { reject: false, cwd: path.dirname(entry) })
+    const run = await execa(process.execPath, [...nodeArgs, worker, JSON.stringify(workerArgs)], { reject: false, cwd: path.dirname(entry) })
     const parsed = JSON.parse(String(run.stdout || '{}')) as CheckReport & { fatal?: never }
     if ('fatal' in parsed && parsed.fatal) throw fromWire(parsed.fatal)
     if (!('ok' in parsed)) throw new DsuError('DSU_ERR_INTERNAL', `dsu check's worker failed: ${run.stderr}`)

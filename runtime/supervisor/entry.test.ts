@@ -33,3 +33,23 @@ t.test('transformer: given, conventional, missing', async (t) => {
 t.test('version: nearest package.json', async (t) => {
   t.equal(versionOf(path.join(dir, 'app/lib/main.js')), '4.2.0')
 })
+
+t.test('TypeScript: a directory with index.ts or server.ts, after JavaScript; dsu.transform.ts', async (t) => {
+  fs.mkdirSync(path.join(dir, 'ts/index-only'), { recursive: true })
+  fs.writeFileSync(path.join(dir, 'ts/index-only/index.ts'), '')
+  fs.writeFileSync(path.join(dir, 'ts/index-only/dsu.transform.ts'), '')
+  t.equal(resolveEntry(path.join(dir, 'ts/index-only')), path.join(dir, 'ts/index-only/index.ts'))
+  t.equal(resolveTransformer(null, path.join(dir, 'ts/index-only/index.ts')), path.join(dir, 'ts/index-only/dsu.transform.ts'))
+  fs.mkdirSync(path.join(dir, 'ts/server-mts'))
+  fs.writeFileSync(path.join(dir, 'ts/server-mts/server.mts'), '')
+  t.equal(resolveEntry(path.join(dir, 'ts/server-mts')), path.join(dir, 'ts/server-mts/server.mts'))
+  fs.mkdirSync(path.join(dir, 'ts/built'))
+  fs.writeFileSync(path.join(dir, 'ts/built/server.ts'), '')
+  fs.writeFileSync(path.join(dir, 'ts/built/server.js'), '')
+  t.equal(resolveEntry(path.join(dir, 'ts/built')), path.join(dir, 'ts/built/server.js'), 'the built file beside its source')
+  fs.mkdirSync(path.join(dir, 'ts/main'))
+  fs.writeFileSync(path.join(dir, 'ts/main/package.json'), JSON.stringify({ main: 'src/app.ts' }))
+  fs.mkdirSync(path.join(dir, 'ts/main/src'))
+  fs.writeFileSync(path.join(dir, 'ts/main/src/app.ts'), '')
+  t.equal(resolveEntry(path.join(dir, 'ts/main')), path.join(dir, 'ts/main/src/app.ts'))
+})

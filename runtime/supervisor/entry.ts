@@ -16,7 +16,8 @@ export function resolveEntry(target: string, cwd = process.cwd()): string {
   const candidates: string[] = []
   const pkg = readPackage(path.join(full, 'package.json'))
   if (typeof pkg?.main === 'string') candidates.push(pkg.main)
-  candidates.push('index.js', 'index.mjs', 'server.js', 'server.mjs')
+  // TypeScript after JavaScript: a directory holding both is a build's output beside its source.
+  candidates.push('index.js', 'index.mjs', 'index.ts', 'index.mts', 'server.js', 'server.mjs', 'server.ts', 'server.mts')
   for (const name of candidates) {
     const file = path.join(full, name)
     if (fs.existsSync(file) && fs.statSync(file).isFile()) return file
@@ -24,7 +25,7 @@ export function resolveEntry(target: string, cwd = process.cwd()): string {
   throw new DsuError('DSU_ERR_ENTRY_NOT_FOUND', `directory ${target} has no entry: looked for ${candidates.join(', ')}`)
 }
 
-/** The transformer to use: the given file, else dsu.transform.{js,mjs} beside the entry. */
+/** The transformer to use: the given file, else dsu.transform.{js,mjs,ts,mts} beside the entry. */
 export function resolveTransformer(given: string | null | undefined, entry: string, cwd = process.cwd()): string | null {
   if (given) {
     // `file#name` names an export of the module (e.g. `#reverse`).
@@ -36,7 +37,7 @@ export function resolveTransformer(given: string | null | undefined, entry: stri
     }
     return full + suffix
   }
-  for (const name of ['dsu.transform.js', 'dsu.transform.mjs']) {
+  for (const name of ['dsu.transform.js', 'dsu.transform.mjs', 'dsu.transform.ts', 'dsu.transform.mts']) {
     const file = path.join(path.dirname(entry), name)
     if (fs.existsSync(file)) return file
   }

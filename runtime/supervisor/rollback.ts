@@ -20,7 +20,7 @@ export interface RollbackPlan {
 
 /**
  * The reverse of `last` (which brought the running version):
- * dsu.reverse.{js,mjs} beside the current entry, else the `reverse` the
+ * dsu.reverse.{js,mjs,ts,mts} beside the current entry, else the `reverse` the
  * forward transformer declares. An upgrade that had no transformer needs none back.
  */
 export function planRollback(last: CommittedUpgrade | null, current: { version: string; entry: string }): RollbackPlan {
@@ -34,7 +34,7 @@ export function planRollback(last: CommittedUpgrade | null, current: { version: 
   }
   const plan = { entry: last.fromEntry, version: last.from }
   if (!last.transformer) return { ...plan, transformer: null }
-  for (const name of ['dsu.reverse.js', 'dsu.reverse.mjs']) {
+  for (const name of ['dsu.reverse.js', 'dsu.reverse.mjs', 'dsu.reverse.ts', 'dsu.reverse.mts']) {
     const file = path.join(path.dirname(current.entry), name)
     if (fs.existsSync(file)) return { ...plan, transformer: file }
   }

@@ -19,6 +19,7 @@ import { listCheckpoints, verifiedCheckpoint, type CheckpointMeta } from './chec
 import { restoreFromFile, startFresh, type ActivationEnv } from './restore.js'
 import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
 import { planRollback, type CommittedUpgrade } from './rollback.js'
+import { nodeArgsFor } from './typescript-loader.js'
 
 export interface SupervisorOptions {
   entry: string
@@ -87,6 +88,8 @@ export class Supervisor {
   }
 
   async start(): Promise<void> {
+    // A TypeScript entry Node cannot run is refused before anything is created or spawned.
+    this.nodeArgsFor({ entry: this.options.entry })
     prepareStateDir(this.options.stateDir)
     this.control = await openControlSocket(controlSocketPath(this.options.stateDir), (request, emit) => this.handle(request, emit))
     // Guarantee 7; a journal that cannot be written is reported, never fatal.
@@ -201,6 +204,8 @@ export class Supervisor {
     // state already has the new shape, so only an explicit transformer runs.
     const conventional = target.conventional !== false && version !== old.version
     const { transformer, transformers } = resolveTransformation(target, entry, conventional)
+    // Refused before the upgrade starts when the new version is TypeScript Node cannot run.
+    this.nodeArgsFor({ entry, transformer, transformers })
     this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})`)
     this.busy = 'upgrade'
     this.upgrading = runUpgrade(old, { entry, version, transformer, transformers, timeoutMs: target.timeoutMs ?? this.options.timeoutMs }, {
@@ -278,9 +283,14 @@ export class Supervisor {
     return exit
   }
 
+  /** The node flags of a program process: the user's, with a TypeScript loader when one is needed. */
+  private nodeArgsFor(spec: Pick<SpawnSpec, 'entry' | 'transformer' | 'transformers'>): string[] {
+    return nodeArgsFor({ entry: spec.entry, modules: [spec.transformer, spec.transformers], nodeArgs: this.options.nodeArgs })
+  }
+
   private spawn(spec: SpawnSpec): ProgramProcess {
     const cwd = this.options.cwd && fs.existsSync(this.options.cwd) ? this.options.cwd : path.dirname(spec.entry)
-    const program = spawnProgram({ ...spec, nodeArgs: this.options.nodeArgs, cwd })
+    const program = spawnProgram({ ...spec, nodeArgs: this.nodeArgsFor(spec), cwd })
     program.onMessage((message: ProgramMessage, handle) => {
       // Fresh listening sockets register here; a successor's only count once it serves.
       if (message.dsu === 'listener' && handle) this.listeners.set(message.key, handle)
@@ -315,7 +325,18 @@ export class Supervisor {
     if (this.stopping) return
     const checkpoint = this.latestGoodCheckpoint()
     const transformer = checkpoint && checkpoint.version !== crashed.version ? resolveTransformer(null, crashed.entry) : null
-    const next = this.spawn({ entry: crashed.entry, version: crashed.version, role: 'successor', listeners: [...this.listeners.keys()], transformer, from: checkpoint?.version })
+    let next: ProgramProcess
+    try {
+      next = this.spawn({ entry: crashed.entry, version: crashed.version, role: 'successor', listeners: [...this.listeners.keys()], transformer, from: checkpoint?.version })
+    } catch (error) {
+      // Not spawned at all (e.g. DSU_ERR_TYPESCRIPT: tsx was removed since): nothing left to serve.
+      const e = error as { code?: string; message?: string }
+      this.options.log(`dsu: restart of ${crashed.version} failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}; giving up`)
+      this.stopping = true
+      this.closeControl()
+      this.resolveDone(1)
+      return
+    }
     this.current = next
     let from = 'no checkpoint: state initialised'
     try {

@@ -113,11 +113,16 @@ class ChildProgram implements ProgramProcess {
       this.inbox.push(message as ProgramMessage)
       if (this.inbox.length > INBOX_LIMIT) this.inbox.shift()
     })
-    // Chunk by chunk, as with an inherited stderr; the process writes to the
-    // supervisor's stderr as before, and the tail keeps the end.
-    child.stderr?.on('data', (chunk: Buffer | string) => {
-      process.stderr.write(chunk)
+    // Chunk by chunk, as with an inherited stderr; the tail keeps the end. A
+    // slow reader of the supervisor's stderr slows the program, as it did when
+    // the program wrote there itself, rather than filling the supervisor's memory.
+    const stderr = child.stderr
+    stderr?.on('data', (chunk: Buffer | string) => {
       this.stderrTail.push(chunk)
+      if (!process.stderr.write(chunk)) {
+        stderr.pause()
+        process.stderr.once('drain', () => stderr.resume())
+      }
     })
     this.exited = new Promise((resolve) => {
       const settle = (exit: Exit): void => {

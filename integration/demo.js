@@ -4,10 +4,10 @@
 // It checks what it shows and exits 0 only when all of it held: each upgrade
 // committed, the state came along (no counter went down, and every
 // acknowledged increment is in the final state), and the clients saw no error.
-// Anything else ends it with a message and exit 1. Every wait is bounded: the
-// load by a duration, the whole demo by a deadline, and
-// no wait is for an event that may have fired already (the supervisor's exit
-// is a promise taken when it is spawned).
+// Anything else ends it with a message and exit 1. Every wait is bounded (the
+// load by a duration, the whole demo by a deadline), and no wait is for an
+// event that may have fired already: the supervisor's exit is a promise taken
+// when it is spawned.
 import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import fs from 'node:fs'

@@ -1,4 +1,5 @@
 // How `dsu upgrade` and `dsu rollback` report an upgrade's outcome.
+import { outputBlock } from '../runtime/supervisor/output-tail.js'
 import { EXIT } from './exit-codes.js'
 import { bytes, ms } from './output.js'
 
@@ -10,7 +11,8 @@ export interface UpgradeOutcome {
   pauseMs: number | null
   totalMs: number
   state: { bytes: number; records: number; roots: number } | null
-  error?: { code: string; message: string; phase: string }
+  /** `output`: the new version's last stderr lines, when it caused the rollback. */
+  error?: { code: string; message: string; phase: string; output?: string }
   pid: number
   connectionsMoved: number
 }
@@ -25,6 +27,7 @@ export function printOutcome(result: UpgradeOutcome, json: boolean): number {
   } else {
     const e = result.error!
     process.stderr.write(`rolled back ${result.from} → ${result.to} in phase ${e.phase}: ${e.code}: ${e.message}\n`)
+    if (e.output) process.stderr.write(outputBlock(e.output, '  '))
     process.stderr.write(`${result.from} (pid ${result.pid}) keeps serving with its state unchanged.\n`)
   }
   return result.outcome === 'committed' ? EXIT.ok : EXIT.rolledBack

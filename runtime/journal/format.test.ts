@@ -10,7 +10,7 @@ const rows: HistoryRow[] = [
     id: 12, from: '2.0.0', to: '3.0.0', fromEntry: null, toEntry: null, transformer: null,
     startedAt: '2025-03-04T05:07:00.000Z', endedAt: '2025-03-04T05:07:00.020Z', outcome: 'rolled-back',
     phases: { ...phases, transform: null, ready: null, commit: null }, pauseMs: null, totalMs: 19.75, state: null,
-    error: { code: 'DSU_ERR_UNSERIALIZABLE', message: 'x: function', phase: 'transfer' },
+    error: { code: 'DSU_ERR_UNSERIALIZABLE', message: 'x: function', phase: 'transfer', output: null },
   },
   {
     id: 11, from: '1.0.0', to: '2.0.0', fromEntry: '/a/v1.js', toEntry: '/a/v2.js', transformer: '/a/t.js',
@@ -38,8 +38,21 @@ t.test('formatHistory of nothing', async (t) => {
 })
 
 t.test('an error without a phase shows its code', async (t) => {
-  const row = { ...rows[0]!, error: { code: 'DSU_ERR_SPAWN_FAILED', message: 'm', phase: null } }
+  const row = { ...rows[0]!, error: { code: 'DSU_ERR_SPAWN_FAILED', message: 'm', phase: null, output: null } }
   t.match(formatHistory([row]).split('\n')[1], /rolled-back\s+-\s+19\.8 ms\s+DSU_ERR_SPAWN_FAILED$/)
+})
+
+t.test('a rollback with the new version\'s output shows it under its row, printable', async (t) => {
+  const failed: HistoryRow = {
+    ...rows[0]!,
+    error: { code: 'DSU_ERR_SPAWN_FAILED', message: 'exited with code 1', phase: 'spawn', output: 'Error: \x1b[31mno database\x1b[0m\n    at boot (/app/v3.js:4:7)' },
+  }
+  const lines = formatHistory([failed, rows[1]!], { utc: true }).split('\n')
+  t.match(lines[1], /rolled-back\s+-\s+19\.8 ms\s+spawn DSU_ERR_SPAWN_FAILED$/)
+  t.equal(lines[2], "    new version's output (last 2 lines):")
+  t.equal(lines[3], '      Error: no database', 'colour codes stripped')
+  t.equal(lines[4], '          at boot (/app/v3.js:4:7)', 'the program\'s own indentation kept')
+  t.match(lines[5], /^11\s+/, 'the next row follows')
 })
 
 t.test('formatMs and formatWhen', async (t) => {

@@ -2,7 +2,12 @@
 //
 //   ID  WHEN                 FROM → TO        OUTCOME      PAUSE    TOTAL    FAILED
 //   12  2025-01-02 03:04:05  1.0.0 → 2.0.0    committed    8.86 ms  83.1 ms  -
-//   11  2025-01-02 03:01:00  1.0.0 → 2.0.0    rolled-back  -        12.0 ms  transfer DSU_ERR_UNSERIALIZABLE
+//   11  2025-01-02 03:01:00  1.0.0 → 2.0.0    rolled-back  -        12.0 ms  spawn DSU_ERR_SPAWN_FAILED
+//     new version's output (last 1 line):
+//       Error: cannot connect to the database
+//
+// A rollback the new version caused is followed by its last stderr lines.
+import { outputBlock } from '../supervisor/output-tail.js'
 import type { HistoryRow } from './journal.js'
 
 export interface FormatOptions {
@@ -49,5 +54,8 @@ export function formatHistory(rows: readonly HistoryRow[], options: FormatOption
   const widths = HEADER.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
   const line = (c: readonly string[]): string =>
     c.map((cell, i) => (i === c.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()
-  return [line(HEADER), ...cells.map(line)].join('\n') + '\n'
+  return line(HEADER) + '\n' + cells.map((c, i) => {
+    const output = rows[i]!.error?.output
+    return line(c) + '\n' + (output ? outputBlock(output, '    ') : '')
+  }).join('')
 }

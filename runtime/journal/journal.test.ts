@@ -10,7 +10,7 @@ import Database from 'better-sqlite3'
 import t from 'tap'
 import type { DsuError } from '../errors.js'
 import { Journal, journalPath, openForReading, readHistory, type HistoryRow, type UpgradeRecord } from './journal.js'
-import { SCHEMA_VERSION } from './schema.js'
+import { migrations, SCHEMA_VERSION } from './schema.js'
 
 function stateDir(t: { teardown(fn: () => void): unknown }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-journal-'))
@@ -87,7 +87,7 @@ const rolledBackRow: HistoryRow = {
   pauseMs: null,
   totalMs: 19.75,
   state: null,
-  error: { code: 'DSU_ERR_UNSERIALIZABLE', message: 'counters.get("a").onChange: function', phase: 'transfer' },
+  error: { code: 'DSU_ERR_UNSERIALIZABLE', message: 'counters.get("a").onChange: function', phase: 'transfer', output: null },
 }
 
 function upgrade(n: number): UpgradeRecord {
@@ -416,5 +416,38 @@ t.test('a file written by a newer dsu (an added column, a higher user_version) s
   t.same(journal.upgrades(), [committedRow])
   journal.close()
   t.same(readHistory(dir), [committedRow])
+  t.same(errors, [])
+})
+
+t.test('a rollback keeps the new version\'s output; other rows read it as null', async (t) => {
+  const journal = Journal.open(stateDir(t))
+  t.teardown(() => journal.close())
+  const output = 'Error: cannot reach the database\n    at boot (/app/v3/server.js:4:7)'
+  journal.recordUpgrade(committed)
+  journal.recordUpgrade({ ...rolledBack, error: { ...rolledBack.error!, output } })
+  const [failed, ok] = journal.upgrades()
+  t.same(failed!.error, { ...rolledBackRow.error, output })
+  t.equal(ok!.error, null)
+})
+
+t.test('a schema-1 file is migrated to 2: its rows read with output null, new rows keep it', async (t) => {
+  const dir = stateDir(t)
+  fs.mkdirSync(dir, { recursive: true })
+  const old = new Database(journalPath(dir))
+  migrations[0]!(old)
+  old.pragma('user_version = 1')
+  old.prepare(`INSERT INTO upgrades (from_version, to_version, started_at, ended_at, outcome, total_ms, error_code, error_message, error_phase)
+    VALUES ('1.0.0', '2.0.0', ?, ?, 'rolled-back', 5, 'DSU_ERR_SPAWN_FAILED', 'spawn: exited with code 1', 'spawn')`).run(T0, T0 + 5)
+  old.close()
+  const { errors, onError } = collect()
+  const journal = Journal.open(dir, { onError })
+  t.teardown(() => journal.close())
+  journal.recordUpgrade({ ...rolledBack, error: { ...rolledBack.error!, output: 'boom' } })
+  const [recorded, before] = journal.upgrades()
+  t.equal(recorded!.error!.output, 'boom')
+  t.same(before!.error, { code: 'DSU_ERR_SPAWN_FAILED', message: 'spawn: exited with code 1', phase: 'spawn', output: null })
+  const check = new Database(journalPath(dir), { readonly: true })
+  t.teardown(() => check.close())
+  t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
   t.same(errors, [])
 })

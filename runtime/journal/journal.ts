@@ -56,7 +56,8 @@ export interface UpgradeRecord {
   pauseMs?: number | null
   totalMs: number
   state?: { bytes: number; records: number; roots: number } | null
-  error?: { code: string; message: string; phase?: string | null } | null
+  /** `output`: the failed new version's last stderr lines (upgrade.ts keeps at most 20 lines, 4 KB). */
+  error?: { code: string; message: string; phase?: string | null; output?: string | null } | null
 }
 
 export interface EventRecord {
@@ -92,7 +93,9 @@ export interface EventRecord {
  *     "pauseMs": 8.86,                       // number | null
  *     "totalMs": 83.1,
  *     "state": { "bytes": 28, "records": 2, "roots": 1 },   // | null
- *     "error": null    // | { "code": "DSU_ERR_…", "message": "…", "phase": "transfer" | null }
+ *     "error": null    // | { "code": "DSU_ERR_…", "message": "…", "phase": "transfer" | null,
+ *                      //     "output": "…" | null }  the new version's last stderr lines,
+ *                      //     when it caused the rollback (schema 2; null before)
  *   }
  */
 export interface HistoryRow {
@@ -109,7 +112,7 @@ export interface HistoryRow {
   pauseMs: number | null
   totalMs: number
   state: { bytes: number; records: number; roots: number } | null
-  error: { code: string; message: string; phase: string | null } | null
+  error: { code: string; message: string; phase: string | null; output: string | null } | null
 }
 
 /** One event as read back (`at` ISO 8601, UTC). */
@@ -217,7 +220,7 @@ export function toHistoryRow(r: DbRow): HistoryRow {
     state: bytes === null && records === null && roots === null
       ? null
       : { bytes: bytes ?? 0, records: records ?? 0, roots: roots ?? 0 },
-    error: code === null ? null : { code, message: str(r.error_message) ?? '', phase: str(r.error_phase) },
+    error: code === null ? null : { code, message: str(r.error_message) ?? '', phase: str(r.error_phase), output: str(r.output) },
   }
 }
 
@@ -252,11 +255,11 @@ interface Statements {
 const INSERT_UPGRADE = `INSERT INTO upgrades (
   from_version, to_version, from_entry, to_entry, transformer, started_at, ended_at, outcome,
   spawn_ms, quiesce_ms, transfer_ms, transform_ms, ready_ms, commit_ms,
-  pause_ms, total_ms, state_bytes, state_records, state_roots, error_code, error_message, error_phase
+  pause_ms, total_ms, state_bytes, state_records, state_roots, error_code, error_message, error_phase, output
 ) VALUES (
   @from_version, @to_version, @from_entry, @to_entry, @transformer, @started_at, @ended_at, @outcome,
   @spawn_ms, @quiesce_ms, @transfer_ms, @transform_ms, @ready_ms, @commit_ms,
-  @pause_ms, @total_ms, @state_bytes, @state_records, @state_roots, @error_code, @error_message, @error_phase
+  @pause_ms, @total_ms, @state_bytes, @state_records, @state_roots, @error_code, @error_message, @error_phase, @output
 )`
 
 const INSERT_EVENT = `INSERT INTO events (at, kind, version, pid, code, signal, detail)
@@ -449,6 +452,7 @@ export class Journal {
         error_code: error ? String(error.code) : null,
         error_message: error ? String(error.message) : null,
         error_phase: error ? str(error.phase) : null,
+        output: error ? str(error.output) : null,
       })
       const fromEntry = str(row.fromEntry)
       const toEntry = str(row.toEntry)

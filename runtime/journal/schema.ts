@@ -11,7 +11,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 
 type Db = BetterSqlite3.Database
 
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export const migrations: ReadonlyArray<(db: Db) => void> = [
   // 0 → 1: the first schema.
@@ -62,6 +62,11 @@ export const migrations: ReadonlyArray<(db: Db) => void> = [
         detail  TEXT
       );
     `)
+  },
+  // 1 → 2: the failed new version's last stderr lines, for the rollbacks it caused.
+  (db) => {
+    // NULL unless a rollback kept them.
+    db.exec('ALTER TABLE upgrades ADD COLUMN output TEXT')
   },
 ]
 

@@ -2,9 +2,13 @@
 // a child process with an IPC channel that carries control messages and
 // socket handles. Spawned with execa; handles go through the subprocess's own
 // ChildProcess `.send(msg, handle)` (execa's sendMessage cannot carry them).
+// Its stderr goes through the supervisor, which forwards every chunk to its own
+// stderr and keeps the last lines, so a failed upgrade can say why the new
+// version died.
 import { execa } from 'execa'
 import type { ChildProcess } from 'node:child_process'
 import { DsuError, fromWire, type ErrorCode } from '../errors.js'
+import { OutputTail, printable } from './output-tail.js'
 import { ENV_FROM, ENV_LISTENERS, ENV_MANIFEST, ENV_ROLE, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, isDsuMessage, type ProgramMessage, type Role, type RootManifest, type SupervisorMessage } from '../protocol.js'
 
 export interface SpawnSpec {
@@ -47,9 +51,20 @@ export interface ProgramProcess {
   /** Forgets every untaken message (at the start of an upgrade). */
   clearInbox(): void
   kill(signal?: NodeJS.Signals): void
+  /**
+   * The last lines the process wrote to stderr (at most 20 lines, 4 KB), made
+   * printable; '' when it wrote none. Waits (briefly) for the process to exit,
+   * so that what it wrote just before dying is in. Fakes may leave it out.
+   */
+  recentStderr?(): Promise<string>
 }
 
 const INBOX_LIMIT = 64
+/**
+ * After the program exits, how long its stderr may stay open before the exit
+ * counts anyway: a grandchild that inherited the pipe can hold it for ever.
+ */
+const STDERR_GRACE_MS = 1000
 
 export function spawnProgram(spec: SpawnSpec): ProgramProcess {
   const env: Record<string, string> = { [ENV_ROLE]: spec.role, [ENV_VERSION]: spec.version }
@@ -63,7 +78,11 @@ export function spawnProgram(spec: SpawnSpec): ProgramProcess {
     ...(spec.cwd ? { cwd: spec.cwd } : {}),
     stdin: 'ignore',
     stdout: 'inherit',
-    stderr: 'inherit',
+    // Piped, forwarded and tailed by ChildProgram; never collected whole:
+    // `buffer: false` keeps execa from holding all of it (and every IPC
+    // message) for a result a supervisor running for months never reads.
+    stderr: 'pipe',
+    buffer: false,
     ipc: true,
     serialization: 'json',
     reject: false,
@@ -84,6 +103,8 @@ class ChildProgram implements ProgramProcess {
   exit: Exit | null = null
   private readonly child: ChildProcess
   private inbox: ProgramMessage[] = []
+  private readonly stderrTail = new OutputTail()
+  private readonly exitListeners = new Set<(exit: Exit) => void>()
 
   constructor(child: ChildProcess, spec: SpawnSpec) {
     this.child = child
@@ -95,17 +116,39 @@ class ChildProgram implements ProgramProcess {
       this.inbox.push(message as ProgramMessage)
       if (this.inbox.length > INBOX_LIMIT) this.inbox.shift()
     })
+    // Chunk by chunk, as with an inherited stderr; the tail keeps the end. A
+    // slow reader of the supervisor's stderr slows the program, as it did when
+    // the program wrote there itself, rather than filling the supervisor's memory.
+    const stderr = child.stderr
+    stderr?.on('data', (chunk: Buffer | string) => {
+      this.stderrTail.push(chunk)
+      if (!process.stderr.write(chunk)) {
+        stderr.pause()
+        process.stderr.once('drain', () => stderr.resume())
+      }
+    })
     this.exited = new Promise((resolve) => {
+      const settle = (exit: Exit): void => {
+        if (this.exit) return
+        this.exit = exit
+        resolve(exit)
+        for (const listener of this.exitListeners) listener(exit)
+        this.exitListeners.clear()
+      }
       // 'close', not 'exit': it comes after the IPC channel is drained, so a
-      // message sent just before dying is seen before the death is.
-      child.once('close', (code, signal) => {
-        this.exit = { code, signal }
-        resolve(this.exit)
+      // message sent just before dying is seen before the death is, and after
+      // stderr ended, so the tail holds its last words.
+      child.once('close', (code, signal) => settle({ code, signal }))
+      child.once('exit', (code, signal) => {
+        // 'close' also waits for stderr, which a grandchild may hold open.
+        const timer = setTimeout(() => {
+          if (!child.connected) settle({ code, signal })
+          else child.once('disconnect', () => settle({ code, signal }))
+        }, STDERR_GRACE_MS)
+        timer.unref()
+        child.once('close', () => clearTimeout(timer))
       })
-      child.once('error', () => {
-        this.exit ??= { code: null, signal: null }
-        resolve(this.exit)
-      })
+      child.once('error', () => settle({ code: null, signal: null }))
     })
   }
 
@@ -129,9 +172,10 @@ class ChildProgram implements ProgramProcess {
       listener(this.exit)
       return () => {}
     }
-    const wrapped = (): void => listener(this.exit!)
-    this.child.once('close', wrapped)
-    return () => this.child.off('close', wrapped)
+    // A fresh wrapper per call, so the same listener added twice is called twice.
+    const wrapped = (exit: Exit): void => listener(exit)
+    this.exitListeners.add(wrapped)
+    return () => this.exitListeners.delete(wrapped)
   }
 
   take(type: ProgramMessage['dsu']): ProgramMessage | undefined {
@@ -141,6 +185,16 @@ class ChildProgram implements ProgramProcess {
 
   clearInbox(): void {
     this.inbox = []
+  }
+
+  async recentStderr(): Promise<string> {
+    if (!this.exit) {
+      let timer: NodeJS.Timeout | undefined
+      const later = new Promise<void>((resolve) => (timer = setTimeout(resolve, STDERR_GRACE_MS * 2)))
+      await Promise.race([this.exited, later])
+      clearTimeout(timer)
+    }
+    return printable(this.stderrTail.text())
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -44,7 +44,8 @@ export interface UpgradeResult {
   pauseMs: number | null
   totalMs: number
   state: { bytes: number; records: number; roots: number } | null
-  error?: WireError & { phase: Phase }
+  /** `output`: the new version's last stderr lines, when the failure is its own. */
+  error?: WireError & { phase: Phase; output?: string }
   /** The process that serves after the upgrade. */
   serving: ProgramProcess
   /** Connections moved from the old version to the new one at commit. */
@@ -208,12 +209,18 @@ export async function runUpgrade(
     if (quiesced || precopyStarted) void old.send({ dsu: 'resume' })
     const error = isDsuError(cause) ? cause : new DsuError('DSU_ERR_INTERNAL', String(cause), { cause })
     const failedPhase = (error.phase as Phase | undefined) ?? phase
-    const wire = { ...toWire(error), phase: failedPhase }
-    report({ event: 'rollback', phase: failedPhase, error: wire })
-    return {
+    const wire: WireError & { phase: Phase; output?: string } = { ...toWire(error), phase: failedPhase }
+    const rolledBack: UpgradeResult = {
       outcome: 'rolled-back', from: old.version, to: request.version, phases,
       pauseMs: quiesceStart === null ? null : env.now() - quiesceStart, totalMs: env.now() - t0,
       state: stateStats, error: wire, serving: old, connectionsMoved: 0,
     }
+    // The new version's stack trace says why, unless the old version failed.
+    // Read once it has died (the timings above do not include the wait).
+    const oldFailed = ['DSU_ERR_QUIESCE_TIMEOUT', 'DSU_ERR_UNSERIALIZABLE', 'DSU_ERR_PROGRAM_EXITED'].includes(wire.code)
+    const output = oldFailed ? '' : await next.recentStderr?.()
+    if (output) wire.output = output
+    report({ event: 'rollback', phase: failedPhase, error: wire })
+    return rolledBack
   }
 }

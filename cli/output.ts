@@ -1,6 +1,7 @@
 // How the CLI speaks: plain lines for people, one stable JSON object with --json.
 import { isDsuError, toWire, catalogue } from '../runtime/errors.js'
 import { exitCodeFor } from './exit-codes.js'
+import { printable } from '../runtime/supervisor/output-tail.js'
 
 export function fail(error: unknown, json: boolean): number {
   const wire = toWire(error)
@@ -24,11 +25,3 @@ export function bytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`
 }
 
-/**
- * Text from another process (a reply, a program's output) made safe for a
- * terminal: escape sequences and other control characters are shown escaped,
- * never interpreted. Newlines and tabs stay.
- */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-}

@@ -7,12 +7,29 @@ import { parseRequest, type ControlReply, type ControlRequest } from './control-
 
 export type ControlHandler = (request: ControlRequest, emit: (event: unknown) => void) => Promise<unknown>
 
-export async function openControlSocket(file: string, handler: ControlHandler): Promise<net.Server> {
+export interface ControlLimits {
+  /** A connection that has not sent its request line by then is closed, ms. */
+  requestTimeoutMs: number
+  /** Connections at once; more are closed on arrival. */
+  maxConnections: number
+}
+
+/**
+ * Idle or piled-up connections (a stuck client, a local process holding
+ * sockets open) must not exhaust the supervisor's fds or memory; a real `dsu`
+ * command sends its request line at once, then may wait long for the result.
+ */
+export const CONTROL_LIMITS: ControlLimits = { requestTimeoutMs: 10_000, maxConnections: 64 }
+
+export async function openControlSocket(file: string, handler: ControlHandler, limits: ControlLimits = CONTROL_LIMITS): Promise<net.Server> {
   await claimPath(file)
   const server = net.createServer((socket) => {
     let buffer = ''
     socket.setEncoding('utf8')
     socket.on('error', () => {}) // a client that went away must not hurt the supervisor
+    const idle = setTimeout(() => socket.destroy(), limits.requestTimeoutMs)
+    idle.unref()
+    socket.once('close', () => clearTimeout(idle))
     socket.on('data', (chunk: string) => {
       buffer += chunk
       const nl = buffer.indexOf('\n')
@@ -21,6 +38,7 @@ export async function openControlSocket(file: string, handler: ControlHandler): 
         return
       }
       socket.removeAllListeners('data')
+      clearTimeout(idle)
       const line = buffer.slice(0, nl)
       let request: ControlRequest
       try {
@@ -34,6 +52,7 @@ export async function openControlSocket(file: string, handler: ControlHandler): 
       )
     })
   })
+  server.maxConnections = limits.maxConnections
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     const mask = process.umask(0o177) // the socket file is created 0600

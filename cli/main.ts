@@ -3,7 +3,7 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { DsuError } from '../runtime/errors.js'
-import { parseDuration } from './duration.js'
+import { MAX_TIMER_MS, parseDuration } from './duration.js'
 import { joinNodeArgs, nodeArgList } from './node-arg.js'
 import { fail } from './output.js'
 import { validateAppName } from '../runtime/supervisor/state-dir.js'
@@ -109,7 +109,7 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
       }
     }
     if (argv['checkpoint-every'] !== undefined && parseDuration(String(argv['checkpoint-every'])) === null) {
-      throw new UsageError('--checkpoint-every must be a duration such as 500ms, 30s, 5m or 1h')
+      throw new UsageError(`--checkpoint-every must be a duration such as 500ms, 30s, 5m or 1h, at most ${MAX_TIMER_MS} ms (about 24.8 days)`)
     }
     for (const name of ['keep-checkpoints', 'max-restarts'] as const) {
       const v = argv[name]
@@ -118,6 +118,7 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
     for (const name of ['timeout', 'stop-timeout', 'limit', 'restart-delay'] as const) {
       const v = argv[name]
       if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new UsageError(`--${name} must be a positive number${name === 'limit' ? '' : ' of milliseconds'}`)
+      if (name !== 'limit' && typeof v === 'number' && v > MAX_TIMER_MS) throw new UsageError(`--${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest a timer can wait`)
     }
     return true
   })

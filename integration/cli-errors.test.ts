@@ -23,6 +23,13 @@ t.test('unknown command and missing options are usage errors', async (t) => {
   const badTimeout = await dsu(['upgrade', '--to', 'x.js', '--timeout', '-5'])
   t.equal(badTimeout.exitCode, 2)
   t.match(badTimeout.stderr, /--timeout must be a positive number/)
+  // Durations a timer cannot wait (it would fire at once) are refused, not obeyed as 1 ms.
+  const every = await dsu(['run', 'x.js', '--checkpoint-every', '600h'])
+  t.equal(every.exitCode, 2)
+  t.match(every.stderr, /--checkpoint-every must be .* at most 2147483647 ms/)
+  const stopTimeout = await dsu(['stop', '--timeout', '1e12'])
+  t.equal(stopTimeout.exitCode, 2)
+  t.match(stopTimeout.stderr, /--timeout must be at most 2147483647 ms/)
   const twice = await dsu(['status', '--state-dir', 'a', '--state-dir', 'b'])
   t.equal(twice.exitCode, 2)
   t.match(twice.stderr, /--state-dir was given more than once/)

@@ -18,6 +18,7 @@ t.test('malformed requests get DSU_ERR_CONTROL_MESSAGE saying what is wrong', as
     ['{"cmd":"upgrade","entry":"a","transformer":null,"timeoutMs":-1}', /timeoutMs must be a positive number/],
     ['{"cmd":"upgrade","entry":"a","transformer":null,"timeoutMs":1,"version":7}', /version must be a string/],
     ['{"cmd":"stop","timeoutMs":"soon"}', /timeoutMs must be a positive number/],
+    ['{"cmd":"stop","timeoutMs":1e12}', /timeoutMs must be a positive number of ms up to 2147483647/],
   ]
   for (const [line, message] of bad) {
     t.throws(() => parseRequest(line), { code: 'DSU_ERR_CONTROL_MESSAGE', message }, line)

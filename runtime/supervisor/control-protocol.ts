@@ -31,10 +31,10 @@ export function parseRequest(line: string): ControlRequest {
     case 'status':
       return { cmd: 'status' }
     case 'stop':
-      if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad('timeoutMs must be a positive number')
+      if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad(`timeoutMs must be a positive number of ms up to ${MAX_TIMER_MS}`)
       return { cmd: 'stop', timeoutMs: r.timeoutMs as number | undefined }
     case 'rollback':
-      if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad('timeoutMs must be a positive number')
+      if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad(`timeoutMs must be a positive number of ms up to ${MAX_TIMER_MS}`)
       return { cmd: 'rollback', timeoutMs: r.timeoutMs as number | undefined }
     case 'checkpoint':
       if (r.list !== undefined && typeof r.list !== 'boolean') return bad('list must be a boolean')
@@ -42,7 +42,7 @@ export function parseRequest(line: string): ControlRequest {
     case 'upgrade':
       if (typeof r.entry !== 'string' || r.entry === '') return bad('entry must be a non-empty string')
       if (r.transformer !== null && typeof r.transformer !== 'string') return bad('transformer must be a string or null')
-      if (!isPositive(r.timeoutMs)) return bad('timeoutMs must be a positive number')
+      if (!isPositive(r.timeoutMs)) return bad(`timeoutMs must be a positive number of ms up to ${MAX_TIMER_MS}`)
       if (r.version !== undefined && typeof r.version !== 'string') return bad('version must be a string')
       if (r.transformers !== undefined && r.transformers !== null && typeof r.transformers !== 'string') return bad('transformers must be a string or null')
       return { cmd: 'upgrade', entry: r.entry, transformer: r.transformer as string | null, transformers: (r.transformers as string | null | undefined) ?? null, timeoutMs: r.timeoutMs as number, version: r.version as string | undefined }
@@ -51,6 +51,13 @@ export function parseRequest(line: string): ControlRequest {
   }
 }
 
+/**
+ * The longest delay a Node timer honours: setTimeout fires at once (after
+ * 1 ms, with a warning) for anything longer, which would turn a generous
+ * deadline into none at all.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 function isPositive(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MS
 }

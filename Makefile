@@ -1,5 +1,5 @@
-# dsu — make install | build | test | demo | bench
-.PHONY: install build test test-unit test-integration demo bench clean
+# dsu — make install | build | test | demo | bench | soak
+.PHONY: install build test test-unit test-integration demo bench soak clean
 
 NODE_MODULES_STAMP := node_modules/.install-stamp
 
@@ -25,6 +25,9 @@ demo: build
 
 bench: build
 	node dist/integration/bench/main.js
+
+soak: build
+	node dist/integration/bench/soak.js
 
 clean:
 	rm -rf dist node_modules .tap

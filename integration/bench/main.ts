@@ -12,7 +12,7 @@ import { benchDir, elapsedS, fmtCount, progress, quick } from './common.js'
 import { idleMemory, peakMemory } from './memory.js'
 import { overhead } from './overhead.js'
 import { pauseForSize, type PauseResult } from './pause.js'
-import { markdown, pauseChart, type Results } from './report.js'
+import { markdown, pauseChart, sectionOf, type Results } from './report.js'
 
 const sizes = quick ? [0, 10_000] : [0, 10_000, 100_000, 1_000_000]
 // Upgrades per size, and runs of each baseline (the JSON restart at 1M takes ~6 s a run).
@@ -41,7 +41,12 @@ const results: Results = {
   pause, precopy, baselines, overhead: over, idle, peak,
 }
 const md = markdown(results)
-fs.writeFileSync(path.join(benchDir, 'RESULTS.md'), md)
+// The soak section (`make soak`) is not part of this run: keep it as it was.
+const resultsFile = path.join(benchDir, 'RESULTS.md')
+const soak = fs.existsSync(resultsFile) ? sectionOf(fs.readFileSync(resultsFile, 'utf8'), 'soak') : ''
+fs.writeFileSync(resultsFile, soak ? `${md.trimEnd()}
+
+${soak}` : md)
 fs.writeFileSync(path.join(benchDir, 'pause.svg'), pauseChart(results))
 progress(`done: wrote ${path.relative(process.cwd(), path.join(benchDir, 'RESULTS.md'))} and pause.svg`)
 process.stdout.write(md)

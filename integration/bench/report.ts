@@ -191,3 +191,24 @@ export function markdown(r: Results): string {
     'DSU_BENCH_QUICK=1 node dist/integration/bench/main.js   # smoke run: sizes 0 and 10k, 1 run each, 2 s loads', '```', '')
   return L.join('\n')
 }
+
+/**
+ * `text` with the block between `<!-- name:start -->` and `<!-- name:end -->`
+ * replaced by `section` (appended when absent): `make soak` and `make bench`
+ * each rewrite their own part of RESULTS.md and keep the other's.
+ */
+export function replaceSection(text: string, name: string, section: string): string {
+  const start = `<!-- ${name}:start -->`
+  const end = `<!-- ${name}:end -->`
+  const block = `${start}\n${section.trimEnd()}\n${end}\n`
+  const a = text.indexOf(start)
+  const b = text.indexOf(end)
+  if (a === -1 || b === -1) return `${text.trimEnd()}${text ? '\n\n' : ''}${block}`
+  return text.slice(0, a) + block + text.slice(b + end.length).replace(/^\n/, '')
+}
+
+/** The `name` block of `text` (markers included), or '' when absent. */
+export function sectionOf(text: string, name: string): string {
+  const m = new RegExp(`<!-- ${name}:start -->[\\s\\S]*?<!-- ${name}:end -->\\n?`).exec(text)
+  return m ? m[0] : ''
+}

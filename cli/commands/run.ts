@@ -5,11 +5,13 @@ import { Supervisor } from '../../runtime/supervisor/supervisor.js'
 import path from 'node:path'
 import { fail } from '../output.js'
 import { DEFAULT_RESTART } from '../../runtime/supervisor/restart-policy.js'
+import { DEFAULT_DEADLINE_MS } from '../../runtime/supervisor/deadlines.js'
+import type { Timeouts } from '../timeouts.js'
 
 export interface RunArgs {
   entry: string
   stateDir?: string
-  timeout: number
+  timeout?: Timeouts
   stopTimeout: number
   versionLabel?: string
   nodeArg: string[]
@@ -30,7 +32,8 @@ export async function run(args: RunArgs): Promise<number> {
       configuredEntry: path.resolve(args.entry),
       version: args.versionLabel ?? versionOf(entry),
       stateDir: path.resolve(args.stateDir ?? defaultStateDir(entry)),
-      timeoutMs: args.timeout,
+      timeoutMs: args.timeout?.all ?? DEFAULT_DEADLINE_MS,
+      deadlines: args.timeout?.deadlines,
       stopTimeoutMs: args.stopTimeout,
       nodeArgs: args.nodeArg,
       restore: args.restore,

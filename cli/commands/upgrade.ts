@@ -6,12 +6,13 @@ import { findStateDir, request } from '../control-client.js'
 import { fail } from '../output.js'
 import { printOutcome, type UpgradeOutcome } from '../upgrade-result.js'
 import { phaseDisplay } from '../progress.js'
+import type { Timeouts } from '../timeouts.js'
 
 export interface UpgradeArgs {
   to: string
   transformer?: string
   transformers?: string
-  timeout: number
+  timeout?: Timeouts
   json: boolean
   stateDir?: string
   versionLabel?: string
@@ -29,7 +30,7 @@ export async function upgrade(args: UpgradeArgs): Promise<number> {
       entry,
       transformer: args.transformer ? path.resolve(args.transformer) : null,
       transformers: args.transformers ? path.resolve(args.transformers) : null,
-      timeoutMs: args.timeout,
+      ...(args.timeout ? { deadlines: args.timeout.deadlines } : {}),
       ...(args.versionLabel ? { version: args.versionLabel } : {}),
     }, onEvent).finally(() => display?.end())) as UpgradeOutcome
     return printOutcome(result, args.json)

@@ -95,6 +95,7 @@ export function startSuccessor(): (key: string) => void {
       onStream?.(socket)
       receiveState(socket).then(async ({ roots: old, stats }) => {
         const started = performance.now()
+        void send({ dsu: 'decoded' }) // the supervisor's transform deadline starts
         let next: Map<string, unknown>
         try {
           next = await applyTransformer(transformer, old, { from: message.from, to: message.to })
@@ -106,8 +107,11 @@ export function startSuccessor(): (key: string) => void {
         transferred = [...next.keys()]
         versions = { from: message.from, to: message.to }
         restored = true
+        // Sent before the roots resolve: the program's own init (the code after
+        // its state() calls, the `init` phase) starts after this message.
+        const told = send({ dsu: 'restored', ...stats, transformMs })
         resolveRoots(next)
-        await send({ dsu: 'restored', ...stats, transformMs })
+        await told
         // Let the code after the program's awaits run (its listen() calls) first.
         setImmediate(checkReady)
       }, async (error) => {

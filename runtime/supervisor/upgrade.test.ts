@@ -4,6 +4,40 @@ import t from 'tap'
 import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
 import type { Exit, ProgramProcess, SpawnSpec } from './program-process.js'
 import { runUpgrade, type UpgradeEnv, type UpgradeEvent } from './upgrade.js'
+import { everyPhase, type Deadlines, type Timers } from './deadlines.js'
+import type { Phase } from './phases.js'
+
+/** A clock that moves only when the test says so; deadlines' timers run on it. */
+class FakeClock implements Timers {
+  time = 0
+  private pending: Array<{ at: number; fn: () => void; phase?: Phase }> = []
+  private watchers: Array<{ phase: Phase; resolve: () => void }> = []
+
+  now = (): number => this.time
+
+  after(fn: () => void, ms: number, phase?: Phase): () => void {
+    const timer = { at: this.time + ms, fn, phase }
+    this.pending.push(timer)
+    for (const w of this.watchers.filter((w) => w.phase === phase)) w.resolve()
+    this.watchers = this.watchers.filter((w) => w.phase !== phase)
+    return () => { this.pending = this.pending.filter((p) => p !== timer) }
+  }
+
+  /** Resolves once a deadline of `phase` is armed (the state machine waits in it). */
+  armed(phase: Phase): Promise<void> {
+    if (this.pending.some((p) => p.phase === phase)) return Promise.resolve()
+    return new Promise((resolve) => this.watchers.push({ phase, resolve }))
+  }
+
+  advance(ms: number): void {
+    this.time += ms
+    for (const timer of [...this.pending].sort((a, b) => a.at - b.at)) {
+      if (timer.at > this.time || !this.pending.includes(timer)) continue
+      this.pending = this.pending.filter((p) => p !== timer)
+      timer.fn()
+    }
+  }
+}
 
 type Script = (message: SupervisorMessage, program: FakeProgram) => void
 
@@ -99,7 +133,8 @@ function newScript(overrides: Partial<Record<SupervisorMessage['dsu'] | 'boot', 
   }
 }
 
-function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides: Parameters<typeof oldScript>[0] = {}, timeoutMs = 200) {
+function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides: Parameters<typeof oldScript>[0] = {}, deadlines: Deadlines = everyPhase(200)) {
+  const clock = new FakeClock()
   const old = new FakeProgram(1, '1.0.0', oldScript(oldOverrides))
   let spawned: FakeProgram | null = null
   const events: UpgradeEvent[] = []
@@ -114,12 +149,13 @@ function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides:
       queueMicrotask(() => (boot ? boot({ dsu: 'resume' }, p) : p.emit({ dsu: 'booted' })))
       return p
     },
-    now: () => performance.now(),
+    now: clock.now,
+    timers: clock,
     streamPath: () => '/tmp/fake.sock',
     listeners,
   }
-  const run = () => runUpgrade(old, { entry: '/app/2.0.0.js', version: '2.0.0', transformer: null, timeoutMs }, env, (e) => events.push(e))
-  return { old, next: () => spawned!, events, run, listeners, spec: () => spawnSpec! }
+  const run = () => runUpgrade(old, { entry: '/app/2.0.0.js', version: '2.0.0', transformer: null, deadlines }, env, (e) => events.push(e))
+  return { old, next: () => spawned!, events, run, listeners, spec: () => spawnSpec!, clock }
 }
 
 // The new version restores and becomes ready once the old one sends its state.
@@ -145,7 +181,8 @@ t.test('commit: phases in order, handles passed, connections relayed', async (t)
   t.equal(result.serving, s.next())
   t.same(result.state, stats)
   t.equal(result.connectionsMoved, 1)
-  t.same(s.events.filter((e) => e.event === 'phase').map((e) => e.phase), ['spawn', 'quiesce', 'transfer', 'transform', 'ready', 'commit'])
+  t.same(s.events.filter((e) => e.event === 'phase').map((e) => e.phase), ['spawn', 'quiesce', 'transfer', 'transform', 'init', 'ready', 'commit'])
+  t.same(s.events.map((e) => e.event === 'phase' && e.next), ['quiesce', 'transfer', 'transform', 'init', 'ready', 'commit', null], 'each event names the phase that starts')
   t.same(s.old.received.map((m) => m.dsu), ['manifest', 'quiesce', 'send-state', 'commit'], 'old: never resumed')
   t.same(s.next().received.map((m) => m.dsu), ['receive-state', 'listen-handle', 'activate', 'connection'])
   t.ok(result.pauseMs !== null && result.pauseMs >= 0)
@@ -210,16 +247,21 @@ t.test('a transformer that throws fails the transform phase', async (t) => {
   t.equal(s.old.received.at(-1)?.dsu, 'resume')
 })
 
-t.test('not ready before the deadline: rollback with DSU_ERR_READY_TIMEOUT', async (t) => {
-  const s = setup({ 'receive-state': restoring }, {}, 50)
+t.test('not ready before the init deadline: rollback with DSU_ERR_READY_TIMEOUT', async (t) => {
+  const s = setup({ 'receive-state': restoring }, {}, { ...everyPhase(200), init: 50 })
   const origSend = s.old.send.bind(s.old)
   s.old.send = (m) => {
     if (m.dsu === 'send-state') queueMicrotask(() => s.next().emit({ dsu: 'restored', ...stats, transformMs: 0 }))
     return origSend(m)
   }
-  const result = await s.run()
-  t.equal(result.error?.phase, 'ready')
+  const running = s.run()
+  await s.clock.armed('init')
+  s.clock.advance(49)
+  s.clock.advance(1)
+  const result = await running
+  t.equal(result.error?.phase, 'init')
   t.equal(result.error?.code, 'DSU_ERR_READY_TIMEOUT')
+  t.match(result.error?.message, /init: .* within 50 ms; raise it with --timeout init=/)
   t.equal(s.next().killedWith, 'SIGKILL')
   t.equal(s.old.received.at(-1)?.dsu, 'resume')
 })

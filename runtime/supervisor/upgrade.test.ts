@@ -307,3 +307,111 @@ t.test('the receiver\'s transform error wins over the sender\'s broken socket', 
   t.equal(result.error?.code, 'DSU_ERR_TRANSFORM_FAILED')
   t.equal(result.error?.phase, 'transform')
 })
+
+t.test('init: the new version\'s code after state() resolved is its own phase, inside the pause', async (t) => {
+  const s = setup({ 'receive-state': restoring })
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') {
+      queueMicrotask(async () => {
+        s.clock.advance(5) // transfer
+        s.next().emit({ dsu: 'restored', ...stats, transformMs: 2 })
+        await s.clock.armed('init')
+        s.clock.advance(60) // the program's own init, e.g. plugins loading
+        s.next().emit({ dsu: 'ready' })
+      })
+    }
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.equal(result.outcome, 'committed')
+  t.same(Object.keys(result.phases), ['spawn', 'quiesce', 'transfer', 'transform', 'init', 'ready', 'commit'])
+  t.equal(result.phases.transfer, 3)
+  t.equal(result.phases.transform, 2)
+  t.equal(result.phases.init, 60)
+  t.equal(result.pauseMs, 65, 'the pause holds transfer, transform and init')
+})
+
+t.test('per-phase deadlines: the old version quiesces within its own, the transform has its own', async (t) => {
+  const s = setup({ 'receive-state': restoring }, {}, { ...everyPhase(200), quiesce: 70, transfer: 500, transform: 30 })
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') {
+      queueMicrotask(async () => {
+        s.clock.advance(400) // a slow transfer, within its 500 ms
+        s.next().emit({ dsu: 'decoded' })
+        s.clock.advance(29)
+        s.clock.advance(1) // the transformer never returns
+      })
+    }
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.match(s.old.received.find((m) => m.dsu === 'quiesce'), { timeoutMs: 70 })
+  t.equal(result.outcome, 'rolled-back')
+  t.equal(result.error?.phase, 'transform')
+  t.equal(result.error?.code, 'DSU_ERR_PHASE_TIMEOUT')
+  t.match(result.error?.message, /transform: the transformer did not finish within 30 ms/)
+  t.equal(s.old.received.at(-1)?.dsu, 'resume')
+})
+
+/** Old and new versions with a pre-copy root; `precopy` scripts the old version's pre-copy. */
+function precopySetup(precopy: Script, deadlines: Deadlines) {
+  const s = setup({
+    'receive-state': restoring,
+    'await-bytes': (m, p) => p.emit({ dsu: 'caught-up', bytes: (m as { bytes: number }).bytes }),
+  }, {
+    manifest: (_m, p) => p.emit({ dsu: 'manifest', roots: [{ name: 'sessions', kind: 'map', count: 100_000, precopy: true }] }),
+    'send-state': precopy,
+    'finish-state': (_m, p) => {
+      p.emit({ dsu: 'sent', ...stats })
+      queueMicrotask(() => {
+        s.next().emit({ dsu: 'restored', ...stats, transformMs: 0 })
+        s.next().emit({ dsu: 'ready' })
+      })
+    },
+  }, deadlines)
+  return s
+}
+
+t.test('pre-copy that keeps making progress is not cut off, however long it takes', async (t) => {
+  const deadlines = { ...everyPhase(200), precopy: 100 }
+  const s = precopySetup((_m, p) => {
+    void (async () => {
+      // 50 progress reports 90 ms apart: 4.5 s in all, far past any fixed total.
+      for (let i = 1; i <= 50; i++) {
+        await s.clock.armed('precopy')
+        s.clock.advance(90)
+        p.emit({ dsu: 'precopy-progress', bytes: i * 1024 })
+      }
+      p.emit({ dsu: 'precopied', rounds: 2, lastRound: 10, bytes: 51_200 })
+    })()
+  }, deadlines)
+  const result = await s.run()
+  t.equal(result.outcome, 'committed', result.error?.message ?? 'committed')
+  t.same(Object.keys(result.phases), ['spawn', 'precopy', 'quiesce', 'transfer', 'transform', 'init', 'ready', 'commit'])
+  t.equal(result.phases.precopy, 4500)
+  t.same(s.events.slice(0, 2).map((e) => e.event === 'phase' && [e.phase, e.next]), [['spawn', 'precopy'], ['precopy', 'quiesce']],
+    'after spawn comes pre-copy, then quiesce')
+})
+
+t.test('pre-copy that stalls is aborted at its stall deadline; the old version was never paused', async (t) => {
+  const deadlines = { ...everyPhase(200), precopy: 100 }
+  const s = precopySetup((_m, p) => {
+    void (async () => {
+      await s.clock.armed('precopy')
+      s.clock.advance(90)
+      p.emit({ dsu: 'precopy-progress', bytes: 1024 })
+      s.clock.advance(99) // no progress since: still within the deadline
+      s.clock.advance(1) // 100 ms without progress
+    })()
+  }, deadlines)
+  const result = await s.run()
+  t.equal(result.outcome, 'rolled-back')
+  t.equal(result.error?.phase, 'precopy')
+  t.equal(result.error?.code, 'DSU_ERR_PHASE_TIMEOUT')
+  t.match(result.error?.message, /precopy: pre-copy made no progress within 100 ms; raise it with --timeout precopy=/)
+  t.equal(result.pauseMs, null)
+  t.same(s.old.received.map((m) => m.dsu), ['manifest', 'send-state', 'resume'], 'pre-copy stopped, never quiesced')
+  t.equal(s.next().killedWith, 'SIGKILL')
+})

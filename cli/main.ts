@@ -23,12 +23,16 @@ const checkCommand = async (a: Parameters<typeof import('./commands/check.js').c
 /** A wrong argument found by our own checks (yargs' own come without an error). */
 class UsageError extends Error {}
 
-/** `--timeout` of run/upgrade/rollback, parsed once (cli/timeouts.ts); its errors are usage errors. */
-const timeouts = (value: unknown): Timeouts => {
+/**
+ * `--timeout` of run/upgrade/rollback, parsed once (cli/timeouts.ts). A bad one
+ * is kept as its UsageError and thrown by check() below: yargs does not route
+ * errors thrown by a coerce function to fail().
+ */
+const timeouts = (value: unknown): Timeouts | UsageError => {
   try {
     return parseTimeouts(value)
   } catch (error) {
-    throw new UsageError((error as Error).message)
+    return new UsageError((error as Error).message)
   }
 }
 
@@ -116,6 +120,7 @@ await yargs(hideBin(process.argv))
       if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw new UsageError(`--${name} must be a whole number ≥ 1`)
     }
     // run/upgrade/rollback's --timeout arrives parsed (an object); stop's is a number of ms.
+    if (argv.timeout instanceof UsageError) throw argv.timeout
     for (const name of ['timeout', 'stop-timeout', 'limit', 'restart-delay'] as const) {
       const v = argv[name]
       if (name === 'timeout' && typeof v === 'object' && v !== null) continue

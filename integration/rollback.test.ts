@@ -24,7 +24,7 @@ const cases: Case[] = [
   {
     name: 'the new version throws after restore',
     args: () => ['--to', fixture('throw-after-restore.js')],
-    phase: 'ready', code: 'DSU_ERR_SUCCESSOR_EXITED', message: /exited with code 1/,
+    phase: 'init', code: 'DSU_ERR_SUCCESSOR_EXITED', message: /exited with code 1/,
   },
   {
     name: 'the transformer throws',
@@ -33,8 +33,8 @@ const cases: Case[] = [
   },
   {
     name: 'the new version is not ready before the deadline',
-    args: () => ['--to', fixture('never-ready.js'), '--timeout', '1500'],
-    phase: 'ready', code: 'DSU_ERR_READY_TIMEOUT',
+    args: () => ['--to', fixture('never-ready.js'), '--timeout', 'init=1500'],
+    phase: 'init', code: 'DSU_ERR_READY_TIMEOUT',
   },
   {
     name: 'a value cannot be serialized',

@@ -193,7 +193,9 @@ export async function runUpgrade(
       restored = waitFor(next, 'restored', { signal, phase, failures: ['restore-failed'] })
       void old.send({ dsu: 'send-state', path })
     }
-    const [sentResult, restoredResult] = await Promise.allSettled([sent, until(restored!, signal)]).finally(decoded)
+    // Not `.finally(decoded)`: the unsubscriber returns the child process, an
+    // execa promise, which finally() would wait on until the process exits.
+    const [sentResult, restoredResult] = await Promise.allSettled([sent, until(restored!, signal)]).finally(() => void decoded())
     const senderError = sentResult.status === 'rejected' ? sentResult.reason : null
     const isStream = (e: unknown): boolean => isDsuError(e, 'DSU_ERR_STATE_STREAM')
     // The sender's own error (an unserializable value, with its path) says

@@ -50,7 +50,7 @@ const cases: Case[] = [
       void request(`http://127.0.0.1:${sup.port}/slow`).then((r) => r.body.text()).catch(() => {})
       while ((await getJson(sup.port, '/state')).held !== 1) { /* the slow request is on its way */ }
     },
-    args: () => ['--to', counterV2, '--timeout', '1000'],
+    args: () => ['--to', counterV2, '--timeout', 'quiesce=1s'], // only quiescence is short
     phase: 'quiesce', code: 'DSU_ERR_QUIESCE_TIMEOUT', message: /in flight/,
   },
 ]

@@ -97,7 +97,7 @@ export async function runUpgrade(
   }
 
   old.clearInbox()
-  let signal = arm('the new version did not boot')
+  let signal = arm('the old version did not send its manifest')
   // Names, kinds and counts of the old roots, so the new version can run
   // pre-flight checks before the old one pauses. Cheap: no values.
   const manifestReply = waitFor(old, 'manifest', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
@@ -108,6 +108,7 @@ export async function runUpgrade(
   } catch {
     manifest = undefined // an old runtime without manifests: pre-flight runs without roots
   }
+  signal = arm('the new version did not boot') // the boot gets the whole spawn deadline
   const next = env.spawn({
     entry: request.entry,
     version: request.version,

@@ -5,7 +5,7 @@
 // a DSU_ERR_USAGE naming the part. The result is the structured value the
 // control socket carries (runtime/supervisor/deadlines.ts).
 import { DsuError } from '../runtime/errors.js'
-import { deadlineProblem, everyPhase, type Deadlines } from '../runtime/supervisor/deadlines.js'
+import { deadlineProblem, everyPhase, MAX_DEADLINE_MS, type Deadlines } from '../runtime/supervisor/deadlines.js'
 import { isPhase, PHASES } from '../runtime/supervisor/phases.js'
 import { parseDuration } from './duration.js'
 
@@ -46,9 +46,10 @@ export function parseTimeouts(value: unknown): Timeouts {
 function duration(text: string, part: string, usage: (why: string) => never): number {
   const ms = parseDuration(text.trim())
   if (ms === null) {
-    return usage(/^\s*-?[\d.]+\s*(ms|s|m|h)?\s*$/.test(text)
-      ? `"${part}": must be a positive duration`
-      : `"${part}": ${JSON.stringify(text.trim())} is not a duration (500ms, 30s, 5m, 1h, or plain milliseconds)`)
+    // Say why: parseDuration refuses bad text, zero, and (on newer branches) too long alike.
+    const numeric = /^(-)?(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim())
+    if (!numeric) return usage(`"${part}": ${JSON.stringify(text.trim())} is not a duration (500ms, 30s, 5m, 1h, or plain milliseconds)`)
+    return usage(numeric[1] || Number(numeric[2]) === 0 ? `"${part}": must be a positive duration` : `"${part}": ${deadlineProblem(MAX_DEADLINE_MS + 1)}`)
   }
   const problem = deadlineProblem(ms)
   return problem ? usage(`"${part}": ${problem}`) : ms

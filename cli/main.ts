@@ -3,12 +3,14 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { DsuError } from '../runtime/errors.js'
-import { MAX_TIMER_MS, parseDuration } from './duration.js'
+import { parseDuration } from './duration.js'
+import { MAX_DEADLINE_MS } from '../runtime/supervisor/deadlines.js'
 import { joinNodeArgs, nodeArgList } from './node-arg.js'
 import { fail } from './output.js'
 import { validateAppName } from '../runtime/supervisor/state-dir.js'
+import { parseTimeouts, type Timeouts } from './timeouts.js'
 
-const DEFAULT_TIMEOUT_MS = 10_000
+const TIMEOUT_HELP = 'deadline of each upgrade phase: 10s, or per phase: precopy=120s,quiesce=5s (pre-copy: longest time without progress; plain numbers are ms)'
 
 // Commands load on use: `dsu run` stays a long-lived supervisor and should not
 // carry the modules of the other commands (spinner, check worker…) in memory.
@@ -24,6 +26,19 @@ const checkCommand = async (a: Parameters<typeof import('./commands/check.js').c
 /** A wrong argument found by our own checks (yargs' own come without an error). */
 class UsageError extends Error {}
 
+/**
+ * `--timeout` of run/upgrade/rollback, parsed once (cli/timeouts.ts). A bad one
+ * is kept as its UsageError and thrown by check() below: yargs does not route
+ * errors thrown by a coerce function to fail().
+ */
+const timeouts = (value: unknown): Timeouts | UsageError => {
+  try {
+    return parseTimeouts(value)
+  } catch (error) {
+    return new UsageError((error as Error).message)
+  }
+}
+
 const finish = (code: number): void => {
   process.exitCode = code
 }
@@ -35,7 +50,7 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
   .option('name', { type: 'string', describe: 'app name, when several apps run from one place (state in .dsu/apps/<name>/)' })
   .command('run <entry>', 'supervise a program in the foreground', (y) => y
     .positional('entry', { type: 'string', demandOption: true, describe: 'entry file, or a directory with package.json main / index.js / server.js' })
-    .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline of upgrades, ms' })
+    .option('timeout', { type: 'string', coerce: timeouts, describe: `${TIMEOUT_HELP}; the default of upgrades (10s)` })
     .option('stop-timeout', { type: 'number', default: 10_000, describe: 'grace period of a stop before the program is killed, ms' })
     .option('version-label', { type: 'string', describe: 'version label (default: nearest package.json version)' })
     .option('node-arg', { type: 'string', default: [] as string[], coerce: nodeArgList, describe: 'extra node flag for program processes, one per --node-arg (repeatable; --node-arg --import=x works)' })
@@ -46,7 +61,7 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
     .option('checkpoint-every', { type: 'string', describe: 'take a checkpoint this often (500ms, 30s, 5m, 1h)' })
     .option('keep-checkpoints', { type: 'number', default: 5, describe: 'checkpoints kept on disk' }),
   async (argv) => finish(await run({
-    entry: argv.entry as string, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout, stopTimeout: argv.stopTimeout,
+    entry: argv.entry as string, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout as Timeouts | undefined, stopTimeout: argv.stopTimeout,
     versionLabel: argv.versionLabel, nodeArg: argv.nodeArg as string[], restore: argv.restore,
     restart: argv.restart, restartDelay: argv.restartDelay, maxRestarts: argv.maxRestarts,
     checkpointEvery: argv.checkpointEvery === undefined ? undefined : parseDuration(argv.checkpointEvery)!,
@@ -61,17 +76,17 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
     .option('transformer', { type: 'string', describe: 'transformer module (default: dsu.transform.js beside the new entry)' })
     .option('transformers', { type: 'string', describe: 'directory of <from>--<to>.js transformers to chain (default: dsu.transformers/ beside the new entry)' })
     .conflicts('transformer', 'transformers')
-    .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline, ms' })
+    .option('timeout', { type: 'string', coerce: timeouts, describe: `${TIMEOUT_HELP} (default: dsu run's)` })
     .option('version-label', { type: 'string', describe: 'version label of the new version' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   async (argv) => finish(await upgrade({
-    to: argv.to, transformer: argv.transformer, transformers: argv.transformers, timeout: argv.timeout, json: argv.json,
+    to: argv.to, transformer: argv.transformer, transformers: argv.transformers, timeout: argv.timeout as Timeouts | undefined, json: argv.json,
     stateDir: argv.stateDir, name: argv.name, versionLabel: argv.versionLabel,
   })))
   .command('rollback [name]', 'upgrade back to the previous version, live (needs a reverse transformer)', (y) => y
-    .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'per-phase deadline, ms' })
+    .option('timeout', { type: 'string', coerce: timeouts, describe: `${TIMEOUT_HELP} (default: dsu run's)` })
     .option('json', { type: 'boolean', default: false }),
-  async (argv) => finish(await rollback({ json: argv.json, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout })))
+  async (argv) => finish(await rollback({ json: argv.json, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout as Timeouts | undefined })))
   .command('check [name]', 'dry-run an upgrade\'s transformer and validators against a snapshot of the running state', (y) => y
     .option('to', { type: 'string', demandOption: true, describe: 'new entry file or directory' })
     .option('transformer', { type: 'string', describe: 'transformer module (default: dsu.transform.js beside the new entry)' })
@@ -109,16 +124,19 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
       }
     }
     if (argv['checkpoint-every'] !== undefined && parseDuration(String(argv['checkpoint-every'])) === null) {
-      throw new UsageError(`--checkpoint-every must be a duration such as 500ms, 30s, 5m or 1h, at most ${MAX_TIMER_MS} ms (about 24.8 days)`)
+      throw new UsageError(`--checkpoint-every must be a duration such as 500ms, 30s, 5m or 1h, at most ${MAX_DEADLINE_MS} ms (about 24.8 days)`)
     }
     for (const name of ['keep-checkpoints', 'max-restarts'] as const) {
       const v = argv[name]
       if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw new UsageError(`--${name} must be a whole number ≥ 1`)
     }
+    // run/upgrade/rollback's --timeout arrives parsed (an object); stop's is a number of ms.
+    if (argv.timeout instanceof UsageError) throw argv.timeout
     for (const name of ['timeout', 'stop-timeout', 'limit', 'restart-delay'] as const) {
       const v = argv[name]
+      if (name === 'timeout' && typeof v === 'object' && v !== null) continue
       if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new UsageError(`--${name} must be a positive number${name === 'limit' ? '' : ' of milliseconds'}`)
-      if (name !== 'limit' && typeof v === 'number' && v > MAX_TIMER_MS) throw new UsageError(`--${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest a timer can wait`)
+      if (name !== 'limit' && typeof v === 'number' && v > MAX_DEADLINE_MS) throw new UsageError(`--${name} must be at most ${MAX_DEADLINE_MS} ms (about 24.8 days), the longest a timer can wait`)
     }
     return true
   })

@@ -1,10 +1,9 @@
 // Phase display for `dsu upgrade`: a spinner on the running phase in a
 // terminal, one plain line per finished phase otherwise (logs, CI).
 import ora, { type Ora } from 'ora'
-import type { Phase, UpgradeEvent } from '../runtime/supervisor/upgrade.js'
+import { PHASES } from '../runtime/supervisor/phases.js'
+import type { UpgradeEvent } from '../runtime/supervisor/upgrade.js'
 import { ms } from './output.js'
-
-const PHASES: Phase[] = ['spawn', 'quiesce', 'transfer', 'transform', 'ready', 'commit']
 
 export interface PhaseDisplay {
   onEvent(event: UpgradeEvent): void
@@ -20,12 +19,14 @@ export function phaseDisplay(stream: NodeJS.WriteStream = process.stdout): Phase
       end: () => {},
     }
   }
-  let spinner: Ora | null = ora({ text: 'spawn', stream, indent: 2 }).start()
+  let spinner: Ora | null = ora({ text: PHASES[0], stream, indent: 2 }).start()
   return {
     onEvent(e) {
       if (e.event === 'phase') {
         spinner?.stopAndPersist({ symbol: '✔', text: line(e.phase, e.ms).trimStart() })
-        const next = PHASES[PHASES.indexOf(e.phase) + 1]
+        // The state machine names the phase that starts: pre-copy runs only
+        // for some upgrades, so "the next in PHASES" would be wrong.
+        const next = e.next
         spinner = next ? ora({ text: next, stream, indent: 2 }).start() : null
       } else {
         spinner?.stopAndPersist({ symbol: '✖', text: `${e.phase} failed` })

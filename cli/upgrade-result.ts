@@ -1,5 +1,6 @@
 // How `dsu upgrade` and `dsu rollback` report an upgrade's outcome.
 import { outputBlock } from '../runtime/supervisor/output-tail.js'
+import type { Phase } from '../runtime/supervisor/phases.js'
 import { EXIT } from './exit-codes.js'
 import { bytes, ms } from './output.js'
 
@@ -7,7 +8,8 @@ export interface UpgradeOutcome {
   outcome: 'committed' | 'rolled-back'
   from: string
   to: string
-  phases: Record<string, number>
+  /** ms per finished phase, in the order of PHASES (runtime/supervisor/phases.ts). */
+  phases: Partial<Record<Phase, number>>
   pauseMs: number | null
   totalMs: number
   state: { bytes: number; records: number; roots: number } | null

@@ -27,7 +27,7 @@ t.test('history shows a committed and a rolled-back upgrade', async (t) => {
     toEntry: app('counter/v2/server.js'), transformer: app('counter/v2/dsu.transform.js'),
     state: { records: 0, roots: 1 },
   })
-  for (const phase of ['spawn', 'quiesce', 'transfer', 'transform', 'ready', 'commit']) {
+  for (const phase of ['spawn', 'quiesce', 'transfer', 'transform', 'init', 'ready', 'commit']) {
     t.type(committed.phases[phase], 'number', `committed: ${phase} timed`)
   }
   t.type(committed.pauseMs, 'number')

@@ -24,7 +24,7 @@ const cases: Case[] = [
   {
     name: 'the new version throws after restore',
     args: () => ['--to', fixture('throw-after-restore.js')],
-    phase: 'ready', code: 'DSU_ERR_SUCCESSOR_EXITED', message: /exited with code 1/,
+    phase: 'init', code: 'DSU_ERR_SUCCESSOR_EXITED', message: /exited with code 1/,
   },
   {
     name: 'the transformer throws',
@@ -33,8 +33,8 @@ const cases: Case[] = [
   },
   {
     name: 'the new version is not ready before the deadline',
-    args: () => ['--to', fixture('never-ready.js'), '--timeout', '1500'],
-    phase: 'ready', code: 'DSU_ERR_READY_TIMEOUT',
+    args: () => ['--to', fixture('never-ready.js'), '--timeout', 'init=1500'],
+    phase: 'init', code: 'DSU_ERR_READY_TIMEOUT',
   },
   {
     name: 'a value cannot be serialized',
@@ -50,7 +50,7 @@ const cases: Case[] = [
       void request(`http://127.0.0.1:${sup.port}/slow`).then((r) => r.body.text()).catch(() => {})
       while ((await getJson(sup.port, '/state')).held !== 1) { /* the slow request is on its way */ }
     },
-    args: () => ['--to', counterV2, '--timeout', '1000'],
+    args: () => ['--to', counterV2, '--timeout', 'quiesce=1s'], // only quiescence is short
     phase: 'quiesce', code: 'DSU_ERR_QUIESCE_TIMEOUT', message: /in flight/,
   },
 ]

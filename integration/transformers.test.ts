@@ -37,7 +37,7 @@ const refusals: Refusal[] = [
     args: ['--to', app('counter/v2'), '--transformer', transform('wrong-expectation.js')], message: /1\.0\.0 → 2\.0\.0, rule convert\(counters\.\*\) at counters\.get\("a"\): expected string, got number/,
   },
   {
-    name: 'a transferred root the new version never marks (checked at ready)', phase: 'ready', code: 'DSU_ERR_UNDECLARED_ROOT', paused: true,
+    name: 'a transferred root the new version never marks (checked at the end of init)', phase: 'init', code: 'DSU_ERR_UNDECLARED_ROOT', paused: true,
     args: ['--to', app('counter/v2'), '--transformer', transform('extra-root.js')], message: /neither marks nor drops the root leftover/,
   },
 ]

@@ -39,9 +39,13 @@ export type ProgramMessage =
   | { dsu: 'quiesce-failed'; error: WireError }
   | { dsu: 'sent'; bytes: number; records: number; roots: number }
   | { dsu: 'precopied'; rounds: number; lastRound: number; bytes: number }
+  /** Pre-copy is moving: sent at most every `progressMs` while bytes flow. */
+  | { dsu: 'precopy-progress'; bytes: number }
   | { dsu: 'caught-up'; bytes: number }
   | { dsu: 'send-failed'; error: WireError }
   | { dsu: 'receiving' }
+  /** The whole stream is decoded; the transformer runs next. */
+  | { dsu: 'decoded' }
   | { dsu: 'restored'; bytes: number; records: number; roots: number; transformMs: number }
   | { dsu: 'restore-failed'; error: WireError }
   | { dsu: 'ready' }
@@ -56,7 +60,7 @@ export type ProgramMessage =
 export type SupervisorMessage =
   | { dsu: 'quiesce'; timeoutMs: number }
   | { dsu: 'resume' }
-  | { dsu: 'send-state'; path: string; token: string; precopy?: boolean }
+  | { dsu: 'send-state'; path: string; token: string; precopy?: boolean; progressMs?: number }
   | { dsu: 'finish-state' }
   | { dsu: 'await-bytes'; bytes: number }
   | { dsu: 'receive-state'; path: string; token: string; from: string; to: string }

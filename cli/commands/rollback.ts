@@ -4,13 +4,14 @@ import { findStateDir, request } from '../control-client.js'
 import { fail } from '../output.js'
 import { phaseDisplay } from '../progress.js'
 import { printOutcome, type UpgradeOutcome } from '../upgrade-result.js'
+import type { Timeouts } from '../timeouts.js'
 
-export async function rollback(args: { json: boolean; stateDir?: string; name?: string; timeout: number }): Promise<number> {
+export async function rollback(args: { json: boolean; stateDir?: string; name?: string; timeout?: Timeouts }): Promise<number> {
   try {
     const stateDir = findStateDir(args)
     if (!args.json) process.stdout.write('dsu: rolling back to the previous version\n')
     const display = args.json ? null : phaseDisplay()
-    const result = (await request(stateDir, { cmd: 'rollback', timeoutMs: args.timeout }, (e) => display?.onEvent(e as UpgradeEvent))
+    const result = (await request(stateDir, { cmd: 'rollback', ...(args.timeout ? { deadlines: args.timeout.deadlines } : {}) }, (e) => display?.onEvent(e as UpgradeEvent))
       .finally(() => display?.end())) as UpgradeOutcome
     return printOutcome(result, args.json)
   } catch (error) {

@@ -6,12 +6,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fail } from '../output.js'
 import { DEFAULT_RESTART } from '../../runtime/supervisor/restart-policy.js'
+import { DEFAULT_DEADLINE_MS } from '../../runtime/supervisor/deadlines.js'
+import type { Timeouts } from '../timeouts.js'
 
 export interface RunArgs {
   entry: string
   stateDir?: string
   name?: string
-  timeout: number
+  timeout?: Timeouts
   stopTimeout: number
   versionLabel?: string
   nodeArg: string[]
@@ -40,7 +42,8 @@ export async function run(args: RunArgs): Promise<number> {
       version: args.versionLabel ?? versionOf(entry),
       stateDir,
       ...(args.name === undefined ? {} : { name: args.name }),
-      timeoutMs: args.timeout,
+      timeoutMs: args.timeout?.all ?? DEFAULT_DEADLINE_MS,
+      deadlines: args.timeout?.deadlines,
       stopTimeoutMs: args.stopTimeout,
       nodeArgs: args.nodeArg,
       restore: args.restore,

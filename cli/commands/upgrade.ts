@@ -7,12 +7,13 @@ import { operatorDir } from '../../runtime/supervisor/state-dir.js'
 import { fail } from '../output.js'
 import { printOutcome, type UpgradeOutcome } from '../upgrade-result.js'
 import { phaseDisplay } from '../progress.js'
+import type { Timeouts } from '../timeouts.js'
 
 export interface UpgradeArgs {
   to: string
   transformer?: string
   transformers?: string
-  timeout: number
+  timeout?: Timeouts
   json: boolean
   stateDir?: string
   name?: string
@@ -31,7 +32,7 @@ export async function upgrade(args: UpgradeArgs): Promise<number> {
       entry,
       transformer: args.transformer ? path.resolve(operatorDir(), args.transformer) : null,
       transformers: args.transformers ? path.resolve(operatorDir(), args.transformers) : null,
-      timeoutMs: args.timeout,
+      ...(args.timeout ? { deadlines: args.timeout.deadlines } : {}),
       ...(args.versionLabel ? { version: args.versionLabel } : {}),
     }, onEvent).finally(() => display?.end())) as UpgradeOutcome
     return printOutcome(result, args.json)

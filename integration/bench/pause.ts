@@ -3,8 +3,7 @@
 // of an autocannon load running through the upgrade. Part of `main.ts`.
 import { runSupervised } from '../harness.js'
 import { benchApp, fmtCount, longestGap, progress, sleep, startLoad, upgradeOnce } from './common.js'
-
-export const PHASES = ['spawn', 'precopy', 'quiesce', 'transfer', 'transform', 'ready', 'commit'] as const
+import { PHASES } from '../../runtime/supervisor/phases.js'
 
 export interface PauseResult {
   records: number

@@ -4,7 +4,8 @@ import { lineChart } from './chart.js'
 import { fmtBytes, fmtCount, fmtMB, fmtMs, median } from './common.js'
 import { idleMedians, peakExtra, type IdleMemory, type PeakMemory } from './memory.js'
 import { overheadRatios, type OverheadResult } from './overhead.js'
-import { PHASES, type PauseResult } from './pause.js'
+import { PHASES } from '../../runtime/supervisor/phases.js'
+import type { PauseResult } from './pause.js'
 
 export interface Results {
   startedAt: string

@@ -1,14 +1,16 @@
-// The human `dsu history` table: one line per upgrade, newest first (as given).
+// The human `dsu history` table: one line per upgrade, newest first (as given),
+// with a column per phase (PHASES) that ran in any row shown.
 //
-//   ID  WHEN                 FROM → TO        OUTCOME      PAUSE    TOTAL    FAILED
-//   12  2025-01-02 03:04:05  1.0.0 → 2.0.0    committed    8.86 ms  83.1 ms  -
-//   11  2025-01-02 03:01:00  1.0.0 → 2.0.0    rolled-back  -        12.0 ms  spawn DSU_ERR_SPAWN_FAILED
+//   ID  WHEN                 FROM → TO      OUTCOME      SPAWN    QUIESCE  TRANSFER  TRANSFORM  INIT     READY    COMMIT   PAUSE    TOTAL    FAILED
+//   12  2025-01-02 03:04:05  1.0.0 → 2.0.0  committed    73.4 ms  1.38 ms  5.40 ms   0.10 ms    0.30 ms  0.04 ms  2.38 ms  8.86 ms  83.1 ms  -
+//   11  2025-01-02 03:01:00  1.0.0 → 2.0.0  rolled-back  70.2 ms  -        -         -          -        -        -        -        75.0 ms  spawn DSU_ERR_SPAWN_FAILED
 //     new version's output (last 1 line):
 //       Error: cannot connect to the database
 //
 // A rollback the new version caused is followed by its last stderr lines.
 import { outputBlock } from '../supervisor/output-tail.js'
 import type { HistoryRow } from './journal.js'
+import { PHASES } from '../supervisor/phases.js'
 
 export interface FormatOptions {
   /** Show times in UTC instead of the local time zone. */
@@ -37,24 +39,26 @@ export function formatWhen(isoTime: string, utc = false): string {
   return `${y}-${pad2(mo)}-${pad2(da)} ${pad2(h)}:${pad2(mi)}:${pad2(s)}${utc ? 'Z' : ''}`
 }
 
-const HEADER = ['ID', 'WHEN', 'FROM → TO', 'OUTCOME', 'PAUSE', 'TOTAL', 'FAILED'] as const
-
 /** The `dsu history` table, ending in a newline; "no upgrades recorded" when empty. */
 export function formatHistory(rows: readonly HistoryRow[], options: FormatOptions = {}): string {
   if (rows.length === 0) return 'no upgrades recorded\n'
+  // A phase no row ran (pre-copy, usually) takes no column.
+  const phases = PHASES.filter((p) => rows.some((r) => typeof r.phases?.[p] === 'number'))
+  const header = ['ID', 'WHEN', 'FROM → TO', 'OUTCOME', ...phases.map((p) => p.toUpperCase()), 'PAUSE', 'TOTAL', 'FAILED']
   const cells = rows.map((r) => [
     String(r.id),
     formatWhen(r.startedAt, options.utc),
     `${r.from} → ${r.to}`,
     r.outcome,
+    ...phases.map((p) => formatMs(r.phases?.[p])),
     formatMs(r.pauseMs),
     formatMs(r.totalMs),
     r.error ? [r.error.phase, r.error.code].filter(Boolean).join(' ') : '-',
   ])
-  const widths = HEADER.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
   const line = (c: readonly string[]): string =>
     c.map((cell, i) => (i === c.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()
-  return line(HEADER) + '\n' + cells.map((c, i) => {
+  return line(header) + '\n' + cells.map((c, i) => {
     const output = rows[i]!.error?.output
     return line(c) + '\n' + (output ? outputBlock(output, '    ') : '')
   }).join('')

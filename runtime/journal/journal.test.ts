@@ -34,7 +34,7 @@ const committed: UpgradeRecord = {
   transformer: '/app/v2/dsu.transform.js',
   startedAt: T0,
   endedAt: new Date(T0 + 84),
-  phases: { spawn: 73.4, quiesce: 1.38, transfer: 5.4, transform: 0.1, ready: 0.34, commit: 2.38 },
+  phases: { spawn: 73.4, precopy: 40.5, quiesce: 1.38, transfer: 5.4, transform: 0.1, init: 0.3, ready: 0.04, commit: 2.38 },
   pauseMs: 8.86,
   totalMs: 83.1,
   state: { bytes: 28, records: 2, roots: 1 },
@@ -66,7 +66,7 @@ const committedRow: HistoryRow = {
   startedAt: '2025-03-04T05:06:07.000Z',
   endedAt: '2025-03-04T05:06:07.084Z',
   outcome: 'committed',
-  phases: { spawn: 73.4, quiesce: 1.38, transfer: 5.4, transform: 0.1, ready: 0.34, commit: 2.38 },
+  phases: { spawn: 73.4, precopy: 40.5, quiesce: 1.38, transfer: 5.4, transform: 0.1, init: 0.3, ready: 0.04, commit: 2.38 },
   pauseMs: 8.86,
   totalMs: 83.1,
   state: { bytes: 28, records: 2, roots: 1 },
@@ -83,7 +83,7 @@ const rolledBackRow: HistoryRow = {
   startedAt: '2025-03-04T05:06:08.000Z',
   endedAt: '2025-03-04T05:06:08.020Z',
   outcome: 'rolled-back',
-  phases: { spawn: 12.5, quiesce: 0.5, transfer: 3.25, transform: null, ready: null, commit: null },
+  phases: { spawn: 12.5, precopy: null, quiesce: 0.5, transfer: 3.25, transform: null, init: null, ready: null, commit: null },
   pauseMs: null,
   totalMs: 19.75,
   state: null,
@@ -125,7 +125,7 @@ t.test('startedAt defaults to endedAt − totalMs, endedAt to now', async (t) =>
   const row = journal.lastUpgrade()!
   t.equal(row.endedAt, new Date(T0 + 500).toISOString())
   t.equal(row.startedAt, new Date(T0 + 400).toISOString())
-  t.same(row.phases, { spawn: null, quiesce: null, transfer: null, transform: null, ready: null, commit: null })
+  t.same(row.phases, { spawn: null, precopy: null, quiesce: null, transfer: null, transform: null, init: null, ready: null, commit: null })
   t.equal(row.state, null)
   t.equal(row.error, null)
 })
@@ -430,7 +430,7 @@ t.test('a rollback keeps the new version\'s output; other rows read it as null',
   t.equal(ok!.error, null)
 })
 
-t.test('a schema-1 file is migrated to 2: its rows read with output null, new rows keep it', async (t) => {
+t.test('a schema-1 file is migrated: its rows read with output null, new rows keep it', async (t) => {
   const dir = stateDir(t)
   fs.mkdirSync(dir, { recursive: true })
   const old = new Database(journalPath(dir))
@@ -450,4 +450,32 @@ t.test('a schema-1 file is migrated to 2: its rows read with output null, new ro
   t.teardown(() => check.close())
   t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
   t.same(errors, [])
+})
+
+t.test('a schema 1 journal migrates to add output, precopy and init, keeping its rows', async (t) => {
+  const dir = stateDir(t)
+  fs.mkdirSync(dir, { recursive: true })
+  // The file as the previous dsu wrote it: schema 1, one upgrade.
+  const old = new Database(journalPath(dir))
+  migrations[0]!(old)
+  old.pragma('user_version = 1')
+  old.prepare(`INSERT INTO upgrades (from_version, to_version, started_at, ended_at, outcome,
+    spawn_ms, quiesce_ms, transfer_ms, transform_ms, ready_ms, commit_ms, pause_ms, total_ms)
+    VALUES ('1.0.0', '2.0.0', ?, ?, 'committed', 73.4, 1.38, 5.4, 0.1, 0.34, 2.38, 8.86, 83.1)`).run(T0, T0 + 84)
+  old.close()
+
+  const { errors, onError } = collect()
+  const journal = Journal.open(dir, { onError })
+  const [before] = journal.upgrades()
+  t.same(before?.phases, { spawn: 73.4, precopy: null, quiesce: 1.38, transfer: 5.4, transform: 0.1, init: null, ready: 0.34, commit: 2.38 },
+    'the old row keeps its timings; the phases it did not measure read as null')
+  t.equal(before?.id, 1)
+  t.equal(journal.recordUpgrade(committed), 2, 'ids go on after the old rows')
+  t.same(journal.upgrades()[0]?.phases, committedRow.phases, 'new rows keep precopy and init')
+  journal.close()
+  t.same(errors, [])
+  const check = new Database(journalPath(dir), { readonly: true })
+  t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  t.equal(SCHEMA_VERSION, 3)
+  check.close()
 })

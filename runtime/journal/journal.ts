@@ -19,6 +19,7 @@ import path from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { DsuError } from '../errors.js'
 import { migrate, schemaVersion } from './schema.js'
+import { PHASES, type Phase } from '../supervisor/phases.js'
 
 type Db = BetterSqlite3.Database
 type Statement = BetterSqlite3.Statement
@@ -27,8 +28,9 @@ export const JOURNAL_FILE = 'journal.db'
 export const DEFAULT_RETENTION = 1000
 export const DEFAULT_BUSY_TIMEOUT_MS = 500
 
-export type PhaseName = 'spawn' | 'quiesce' | 'transfer' | 'transform' | 'ready' | 'commit'
-export const PHASES: readonly PhaseName[] = ['spawn', 'quiesce', 'transfer', 'transform', 'ready', 'commit']
+/** One column `<phase>_ms` per phase of PHASES (the one list, supervisor/phases.ts). */
+export type PhaseName = Phase
+export { PHASES }
 
 export type EventKind = 'start' | 'exit' | 'crash' | 'restart' | 'stop' | 'checkpoint'
 export const EVENT_KINDS: readonly EventKind[] = ['start', 'exit', 'crash', 'restart', 'stop', 'checkpoint']
@@ -88,8 +90,10 @@ export interface EventRecord {
  *     "startedAt": "2025-01-02T03:04:05.678Z",    // ISO 8601, UTC
  *     "endedAt":   "2025-01-02T03:04:05.761Z",
  *     "outcome": "committed",                // "committed" | "rolled-back"
- *     "phases": { "spawn": 73.4, "quiesce": 1.38, "transfer": 5.4,
- *                 "transform": 0.1, "ready": 0.34, "commit": 2.38 },  // ms | null each
+ *     "phases": { "spawn": 73.4, "precopy": null, "quiesce": 1.38, "transfer": 5.4,
+ *                 "transform": 0.1, "init": 0.3, "ready": 0.04, "commit": 2.38 },
+ *                 // ms | null each, one key per phase; precopy and init are null
+ *                 // in upgrades recorded before they were measured (schema 1)
  *     "pauseMs": 8.86,                       // number | null
  *     "totalMs": 83.1,
  *     "state": { "bytes": 28, "records": 2, "roots": 1 },   // | null
@@ -252,13 +256,15 @@ interface Statements {
   selectVersions: Statement
 }
 
+const PHASE_COLUMNS = PHASES.map((p) => `${p}_ms`)
+
 const INSERT_UPGRADE = `INSERT INTO upgrades (
   from_version, to_version, from_entry, to_entry, transformer, started_at, ended_at, outcome,
-  spawn_ms, quiesce_ms, transfer_ms, transform_ms, ready_ms, commit_ms,
+  ${PHASE_COLUMNS.join(', ')},
   pause_ms, total_ms, state_bytes, state_records, state_roots, error_code, error_message, error_phase, output
 ) VALUES (
   @from_version, @to_version, @from_entry, @to_entry, @transformer, @started_at, @ended_at, @outcome,
-  @spawn_ms, @quiesce_ms, @transfer_ms, @transform_ms, @ready_ms, @commit_ms,
+  ${PHASE_COLUMNS.map((c) => `@${c}`).join(', ')},
   @pause_ms, @total_ms, @state_bytes, @state_records, @state_roots, @error_code, @error_message, @error_phase, @output
 )`
 
@@ -438,12 +444,7 @@ export class Journal {
         started_at: startedAt,
         ended_at: endedAt,
         outcome: row.outcome === 'committed' ? 'committed' : 'rolled-back',
-        spawn_ms: num(phases.spawn),
-        quiesce_ms: num(phases.quiesce),
-        transfer_ms: num(phases.transfer),
-        transform_ms: num(phases.transform),
-        ready_ms: num(phases.ready),
-        commit_ms: num(phases.commit),
+        ...Object.fromEntries(PHASES.map((p) => [`${p}_ms`, num(phases[p])])),
         pause_ms: num(row.pauseMs),
         total_ms: totalMs,
         state_bytes: state ? num(state.bytes) : null,

@@ -11,7 +11,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 
 type Db = BetterSqlite3.Database
 
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 export const migrations: ReadonlyArray<(db: Db) => void> = [
   // 0 → 1: the first schema.
@@ -67,6 +67,15 @@ export const migrations: ReadonlyArray<(db: Db) => void> = [
   (db) => {
     // NULL unless a rollback kept them.
     db.exec('ALTER TABLE upgrades ADD COLUMN output TEXT')
+  },
+  // 2 → 3: the phases that were not journalled: pre-copy (it ran, untimed in
+  // the journal) and the new version's init (counted in ready before). Rows
+  // recorded before keep their values; theirs are NULL.
+  (db) => {
+    const columns = new Set((db.prepare('PRAGMA table_info(upgrades)').all() as Array<{ name: string }>).map((c) => c.name))
+    for (const column of ['precopy_ms', 'init_ms']) {
+      if (!columns.has(column)) db.exec(`ALTER TABLE upgrades ADD COLUMN ${column} REAL`)
+    }
   },
 ]
 

@@ -22,7 +22,7 @@ export function startPredecessor(): void {
     )
   })
   on('send-state', (message) => {
-    if (message.precopy) return void startPrecopy(message.path, message.token)
+    if (message.precopy) return void startPrecopy(message.path, message.token, message.progressMs)
     Promise.all([connect(message.path, message.token), transfer()]).then(([socket, { sendState }]) => sendState(socket, markedRoots())).then(
       (stats) => send({ dsu: 'sent', ...stats }),
       (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
@@ -60,12 +60,13 @@ function connect(path: string, token: string): Promise<net.Socket> {
 }
 
 /** While serving: snapshot and rounds of changes of the pre-copy roots. */
-async function startPrecopy(path: string, token: string): Promise<void> {
+async function startPrecopy(path: string, token: string, progressMs = 250): Promise<void> {
   try {
     const socket = await connect(path, token)
     socket.on('error', () => {}) // surfaces as a failed write; the supervisor rolls back
     const { PrecopySender } = await import('../transfer/precopy.js')
-    precopy = new PrecopySender(socket, precopyMaps())
+    // Progress reports push back the supervisor's stall deadline.
+    precopy = new PrecopySender(socket, precopyMaps(), { progressMs, onProgress: (bytes) => void send({ dsu: 'precopy-progress', bytes }) })
     const { rounds, lastRound } = await precopy.run()
     await send({ dsu: 'precopied', rounds, lastRound, bytes: socket.bytesWritten })
   } catch (error) {

@@ -102,6 +102,7 @@ export function startSuccessor(): (key: string) => void {
       socket.resume()
       received.then(async ({ roots: old, stats }) => {
         const started = performance.now()
+        void send({ dsu: 'decoded' }) // the supervisor's transform deadline starts
         let next: Map<string, unknown>
         try {
           next = await applyTransformer(transformer, old, { from: message.from, to: message.to })
@@ -113,8 +114,11 @@ export function startSuccessor(): (key: string) => void {
         transferred = [...next.keys()]
         versions = { from: message.from, to: message.to }
         restored = true
+        // Sent before the roots resolve: the program's own init (the code after
+        // its state() calls, the `init` phase) starts after this message.
+        const told = send({ dsu: 'restored', ...stats, transformMs })
         resolveRoots(next)
-        await send({ dsu: 'restored', ...stats, transformMs })
+        await told
         // Let the code after the program's awaits run (its listen() calls) first.
         setImmediate(checkReady)
       }, async (error) => {

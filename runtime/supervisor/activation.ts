@@ -4,9 +4,13 @@
 import type { ProgramProcess } from './program-process.js'
 import { waitFor } from './program-process.js'
 
-export async function activate(program: ProgramProcess, listeners: Map<string, unknown>, timeoutMs: number, phase: string): Promise<void> {
+export async function activate(
+  program: ProgramProcess,
+  listeners: Map<string, unknown>,
+  wait: { timeoutMs?: number; signal?: AbortSignal; phase: string },
+): Promise<void> {
   for (const [key, handle] of listeners) await program.send({ dsu: 'listen-handle', key }, handle)
-  const active = waitFor(program, 'active', { timeoutMs, phase })
+  const active = waitFor(program, 'active', wait)
   void program.send({ dsu: 'activate', keys: [...listeners.keys()] })
   const { keys } = await active
   for (const [key, handle] of listeners) {

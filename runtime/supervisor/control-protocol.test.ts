@@ -4,8 +4,11 @@ import { parseRequest } from './control-protocol.js'
 t.test('valid requests', async (t) => {
   t.same(parseRequest('{"cmd":"status"}'), { cmd: 'status' })
   t.same(parseRequest('{"cmd":"stop","timeoutMs":500}'), { cmd: 'stop', timeoutMs: 500 })
-  t.same(parseRequest('{"cmd":"upgrade","entry":"/a.js","transformer":null,"timeoutMs":1000}'),
-    { cmd: 'upgrade', entry: '/a.js', transformer: null, transformers: null, timeoutMs: 1000, version: undefined })
+  t.same(parseRequest('{"cmd":"upgrade","entry":"/a.js","transformer":null}'),
+    { cmd: 'upgrade', entry: '/a.js', transformer: null, transformers: null, deadlines: undefined, version: undefined })
+  t.same(parseRequest('{"cmd":"upgrade","entry":"/a.js","transformer":null,"deadlines":{"precopy":120000,"quiesce":5000}}'),
+    { cmd: 'upgrade', entry: '/a.js', transformer: null, transformers: null, deadlines: { precopy: 120000, quiesce: 5000 }, version: undefined })
+  t.same(parseRequest('{"cmd":"rollback","deadlines":{"init":1000}}'), { cmd: 'rollback', deadlines: { init: 1000 } })
 })
 
 t.test('malformed requests get DSU_ERR_CONTROL_MESSAGE saying what is wrong', async (t) => {
@@ -15,7 +18,11 @@ t.test('malformed requests get DSU_ERR_CONTROL_MESSAGE saying what is wrong', as
     ['{"cmd":"reboot"}', /unknown cmd "reboot"/],
     ['{"cmd":"upgrade","transformer":null,"timeoutMs":1}', /entry must be a non-empty string/],
     ['{"cmd":"upgrade","entry":"a","transformer":3,"timeoutMs":1}', /transformer must be a string or null/],
-    ['{"cmd":"upgrade","entry":"a","transformer":null,"timeoutMs":-1}', /timeoutMs must be a positive number/],
+    ['{"cmd":"upgrade","entry":"a","transformer":null,"deadlines":{"quiesce":-1}}', /deadlines: quiesce must be a positive duration/],
+    ['{"cmd":"upgrade","entry":"a","transformer":null,"deadlines":{"warmup":1}}', /deadlines: unknown phase "warmup"/],
+    ['{"cmd":"upgrade","entry":"a","transformer":null,"deadlines":{"spawn":2147483648}}', /deadlines: spawn must be at most 2147483647 ms/],
+    ['{"cmd":"upgrade","entry":"a","transformer":null,"deadlines":5000}', /deadlines: must be an object/],
+    ['{"cmd":"rollback","deadlines":{"init":"1s"}}', /deadlines: init must be a positive duration/],
     ['{"cmd":"upgrade","entry":"a","transformer":null,"timeoutMs":1,"version":7}', /version must be a string/],
     ['{"cmd":"stop","timeoutMs":"soon"}', /timeoutMs must be a positive number/],
     ['{"cmd":"stop","timeoutMs":1e12}', /timeoutMs must be a positive number of ms up to 2147483647/],

@@ -1,13 +1,15 @@
 // The control socket's protocol: the client writes one JSON request line; the
 // supervisor answers with zero or more event lines and one final line.
 import { DsuError, type WireError } from '../errors.js'
+import { deadlinesProblem, MAX_DEADLINE_MS, type Deadlines } from './deadlines.js'
 
 export type ControlRequest =
   | { cmd: 'status' }
   | { cmd: 'stop'; timeoutMs?: number }
   | { cmd: 'checkpoint'; list: boolean }
-  | { cmd: 'rollback'; timeoutMs?: number }
-  | { cmd: 'upgrade'; entry: string; transformer: string | null; transformers?: string | null; timeoutMs: number; version?: string }
+  | { cmd: 'rollback'; deadlines?: Partial<Deadlines> }
+  /** `deadlines`: ms per phase it names; the others keep the supervisor's (`dsu run --timeout`). */
+  | { cmd: 'upgrade'; entry: string; transformer: string | null; transformers?: string | null; deadlines?: Partial<Deadlines>; version?: string }
 
 export type ControlReply =
   | { type: 'event'; event: unknown }
@@ -31,33 +33,30 @@ export function parseRequest(line: string): ControlRequest {
     case 'status':
       return { cmd: 'status' }
     case 'stop':
-      if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad(`timeoutMs must be a positive number of ms up to ${MAX_TIMER_MS}`)
+      if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad(`timeoutMs must be a positive number of ms up to ${MAX_DEADLINE_MS}`)
       return { cmd: 'stop', timeoutMs: r.timeoutMs as number | undefined }
     case 'rollback':
-      if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad(`timeoutMs must be a positive number of ms up to ${MAX_TIMER_MS}`)
-      return { cmd: 'rollback', timeoutMs: r.timeoutMs as number | undefined }
+      return { cmd: 'rollback', deadlines: deadlines(r.deadlines, bad) }
     case 'checkpoint':
       if (r.list !== undefined && typeof r.list !== 'boolean') return bad('list must be a boolean')
       return { cmd: 'checkpoint', list: r.list === true }
     case 'upgrade':
       if (typeof r.entry !== 'string' || r.entry === '') return bad('entry must be a non-empty string')
       if (r.transformer !== null && typeof r.transformer !== 'string') return bad('transformer must be a string or null')
-      if (!isPositive(r.timeoutMs)) return bad(`timeoutMs must be a positive number of ms up to ${MAX_TIMER_MS}`)
       if (r.version !== undefined && typeof r.version !== 'string') return bad('version must be a string')
       if (r.transformers !== undefined && r.transformers !== null && typeof r.transformers !== 'string') return bad('transformers must be a string or null')
-      return { cmd: 'upgrade', entry: r.entry, transformer: r.transformer as string | null, transformers: (r.transformers as string | null | undefined) ?? null, timeoutMs: r.timeoutMs as number, version: r.version as string | undefined }
+      return { cmd: 'upgrade', entry: r.entry, transformer: r.transformer as string | null, transformers: (r.transformers as string | null | undefined) ?? null, deadlines: deadlines(r.deadlines, bad), version: r.version as string | undefined }
     default:
       return bad(`unknown cmd ${JSON.stringify(r.cmd)}`)
   }
 }
 
-/**
- * The longest delay a Node timer honours: setTimeout fires at once (after
- * 1 ms, with a warning) for anything longer, which would turn a generous
- * deadline into none at all.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1
-
 function isPositive(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MS
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_DEADLINE_MS
+}
+
+function deadlines(value: unknown, bad: (why: string) => never): Partial<Deadlines> | undefined {
+  if (value === undefined) return undefined
+  const problem = deadlinesProblem(value)
+  return problem ? bad(`deadlines: ${problem}`) : { ...(value as Partial<Deadlines>) }
 }

@@ -209,12 +209,13 @@ class ChildProgram implements ProgramProcess {
 
 /**
  * Waits for one message type from a program. Rejects if the program sends one
- * of `failures` (carrying a wire error), exits, or the deadline passes.
+ * of `failures` (carrying a wire error), exits, the deadline passes, or
+ * `signal` aborts (with its reason: the upgrade's phase deadlines use it).
  */
 export function waitFor<T extends ProgramMessage['dsu']>(
   program: ProgramProcess,
   type: T,
-  options: { timeoutMs: number; phase: string; failures?: ProgramMessage['dsu'][]; exitCode?: ErrorCode; timeoutCode?: ErrorCode },
+  options: { timeoutMs?: number; signal?: AbortSignal; phase: string; failures?: ProgramMessage['dsu'][]; exitCode?: ErrorCode; timeoutCode?: ErrorCode },
 ): Promise<MessageOf<T>> {
   return new Promise((resolve, reject) => {
     for (const t of [type, ...(options.failures ?? [])]) {
@@ -227,11 +228,17 @@ export function waitFor<T extends ProgramMessage['dsu']>(
         return reject(error)
       }
     }
-    const timer = setTimeout(() => {
+    if (options.signal?.aborted) return reject(options.signal.reason)
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
       done()
       reject(new DsuError(options.timeoutCode ?? 'DSU_ERR_PHASE_TIMEOUT',
         `${options.phase}: ${program.version} did not answer within ${options.timeoutMs} ms`, { phase: options.phase }))
     }, options.timeoutMs)
+    const onAbort = (): void => {
+      done()
+      reject(options.signal!.reason)
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
     const off = program.onMessage((message) => {
       if (message.dsu === type) {
         done()
@@ -256,6 +263,7 @@ export function waitFor<T extends ProgramMessage['dsu']>(
     })
     function done(): void {
       clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
       off()
       offExit?.()
     }

@@ -59,6 +59,6 @@ async function restoreInto(
   })
   const r = await restored
   await waitFor(program, 'ready', { timeoutMs, phase: 'ready', timeoutCode: 'DSU_ERR_READY_TIMEOUT' })
-  await activate(program, env.listeners, timeoutMs, 'activate')
+  await activate(program, env.listeners, { timeoutMs, phase: 'activate' })
   return { bytes: r.bytes, records: r.records, roots: r.roots }
 }

@@ -14,6 +14,7 @@ import { resolveEntry, resolveTransformation, resolveTransformer, versionOf } fr
 import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
 import { controlSocketPath, prepareStateDir } from './state-dir.js'
 import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
+import { everyPhase, withOverrides, type Deadlines } from './deadlines.js'
 import { takeCheckpoint } from './checkpointing.js'
 import { listCheckpoints, verifiedCheckpoint, type CheckpointMeta } from './checkpoint-store.js'
 import { restoreFromFile, startFresh, type ActivationEnv } from './restore.js'
@@ -35,8 +36,10 @@ export interface SupervisorOptions {
   cwd?: string
   /** The app's name (`dsu run --name`), when several apps share one place. */
   name?: string
-  /** Per-phase deadline of an upgrade unless the request sets one, ms. */
+  /** Deadline of each wait on a program, ms; of each upgrade phase `deadlines` does not name. */
   timeoutMs: number
+  /** Deadlines of upgrade phases (`dsu run --timeout precopy=2m`); a request may override them. */
+  deadlines?: Partial<Deadlines>
   /** Grace period of a stop before the program is killed, ms. */
   stopTimeoutMs: number
   /** Extra node flags for every program process. */
@@ -194,7 +197,7 @@ export class Supervisor {
     }
   }
 
-  async upgrade(target: { entry: string; transformer: string | null; transformers?: string | null; timeoutMs?: number; version?: string; conventional?: boolean }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
+  async upgrade(target: { entry: string; transformer: string | null; transformers?: string | null; deadlines?: Partial<Deadlines>; version?: string; conventional?: boolean }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
     this.refuseIfBusy('upgrade')
     const entry = resolveEntry(target.entry)
     const version = target.version ?? versionOf(entry)
@@ -208,7 +211,8 @@ export class Supervisor {
     this.nodeArgsFor({ entry, transformer, transformers })
     this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})`)
     this.busy = 'upgrade'
-    this.upgrading = runUpgrade(old, { entry, version, transformer, transformers, timeoutMs: target.timeoutMs ?? this.options.timeoutMs }, {
+    const deadlines = withOverrides(withOverrides(everyPhase(this.options.timeoutMs), this.options.deadlines), target.deadlines)
+    this.upgrading = runUpgrade(old, { entry, version, transformer, transformers, deadlines }, {
       spawn: (spec) => this.spawn(spec),
       now: () => performance.now(),
       streamPath: () => this.streamPath(),
@@ -241,7 +245,7 @@ export class Supervisor {
   }
 
   /** `dsu rollback`: back to the version before the last committed upgrade. */
-  async rollback(report: (e: UpgradeEvent) => void = () => {}, timeoutMs?: number): Promise<UpgradeResult> {
+  async rollback(report: (e: UpgradeEvent) => void = () => {}, deadlines?: Partial<Deadlines>): Promise<UpgradeResult> {
     this.refuseIfBusy('rollback')
     const recorded = this.journal?.upgrades({ limit: 50 }).find((u) => u.outcome === 'committed')
     const last: CommittedUpgrade | null = recorded && recorded.fromEntry && recorded.toEntry
@@ -249,7 +253,7 @@ export class Supervisor {
       : this.lastCommitted
     const plan = planRollback(last, this.current)
     // Only the reverse plan applies: the old entry's own dsu.transform.js maps the other way.
-    return this.upgrade({ entry: plan.entry, version: plan.version, transformer: plan.transformer, timeoutMs, conventional: false }, report)
+    return this.upgrade({ entry: plan.entry, version: plan.version, transformer: plan.transformer, deadlines, conventional: false }, report)
   }
 
   /**
@@ -380,7 +384,7 @@ export class Supervisor {
       case 'checkpoint':
         return request.list ? { checkpoints: this.checkpoints() } : { checkpoint: await this.checkpoint() }
       case 'rollback': {
-        const { serving, ...rest } = await this.rollback(emit, request.timeoutMs)
+        const { serving, ...rest } = await this.rollback(emit, request.deadlines)
         return { ...rest, pid: serving.pid }
       }
       case 'upgrade': {

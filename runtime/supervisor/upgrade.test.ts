@@ -4,6 +4,40 @@ import t from 'tap'
 import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
 import type { Exit, ProgramProcess, SpawnSpec } from './program-process.js'
 import { runUpgrade, type UpgradeEnv, type UpgradeEvent } from './upgrade.js'
+import { everyPhase, type Deadlines, type Timers } from './deadlines.js'
+import type { Phase } from './phases.js'
+
+/** A clock that moves only when the test says so; deadlines' timers run on it. */
+class FakeClock implements Timers {
+  time = 0
+  private pending: Array<{ at: number; fn: () => void; phase?: Phase }> = []
+  private watchers: Array<{ phase: Phase; resolve: () => void }> = []
+
+  now = (): number => this.time
+
+  after(fn: () => void, ms: number, phase?: Phase): () => void {
+    const timer = { at: this.time + ms, fn, phase }
+    this.pending.push(timer)
+    for (const w of this.watchers.filter((w) => w.phase === phase)) w.resolve()
+    this.watchers = this.watchers.filter((w) => w.phase !== phase)
+    return () => { this.pending = this.pending.filter((p) => p !== timer) }
+  }
+
+  /** Resolves once a deadline of `phase` is armed (the state machine waits in it). */
+  armed(phase: Phase): Promise<void> {
+    if (this.pending.some((p) => p.phase === phase)) return Promise.resolve()
+    return new Promise((resolve) => this.watchers.push({ phase, resolve }))
+  }
+
+  advance(ms: number): void {
+    this.time += ms
+    for (const timer of [...this.pending].sort((a, b) => a.at - b.at)) {
+      if (timer.at > this.time || !this.pending.includes(timer)) continue
+      this.pending = this.pending.filter((p) => p !== timer)
+      timer.fn()
+    }
+  }
+}
 
 type Script = (message: SupervisorMessage, program: FakeProgram) => void
 
@@ -99,7 +133,8 @@ function newScript(overrides: Partial<Record<SupervisorMessage['dsu'] | 'boot', 
   }
 }
 
-function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides: Parameters<typeof oldScript>[0] = {}, timeoutMs = 200) {
+function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides: Parameters<typeof oldScript>[0] = {}, deadlines: Deadlines = everyPhase(200)) {
+  const clock = new FakeClock()
   const old = new FakeProgram(1, '1.0.0', oldScript(oldOverrides))
   let spawned: FakeProgram | null = null
   const events: UpgradeEvent[] = []
@@ -114,12 +149,13 @@ function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides:
       queueMicrotask(() => (boot ? boot({ dsu: 'resume' }, p) : p.emit({ dsu: 'booted' })))
       return p
     },
-    now: () => performance.now(),
+    now: clock.now,
+    timers: clock,
     streamPath: () => '/tmp/fake.sock',
     listeners,
   }
-  const run = () => runUpgrade(old, { entry: '/app/2.0.0.js', version: '2.0.0', transformer: null, timeoutMs }, env, (e) => events.push(e))
-  return { old, next: () => spawned!, events, run, listeners, spec: () => spawnSpec! }
+  const run = () => runUpgrade(old, { entry: '/app/2.0.0.js', version: '2.0.0', transformer: null, deadlines }, env, (e) => events.push(e))
+  return { old, next: () => spawned!, events, run, listeners, spec: () => spawnSpec!, clock }
 }
 
 // The new version restores and becomes ready once the old one sends its state.
@@ -145,7 +181,8 @@ t.test('commit: phases in order, handles passed, connections relayed', async (t)
   t.equal(result.serving, s.next())
   t.same(result.state, stats)
   t.equal(result.connectionsMoved, 1)
-  t.same(s.events.filter((e) => e.event === 'phase').map((e) => e.phase), ['spawn', 'quiesce', 'transfer', 'transform', 'ready', 'commit'])
+  t.same(s.events.filter((e) => e.event === 'phase').map((e) => e.phase), ['spawn', 'quiesce', 'transfer', 'transform', 'init', 'ready', 'commit'])
+  t.same(s.events.map((e) => e.event === 'phase' && e.next), ['quiesce', 'transfer', 'transform', 'init', 'ready', 'commit', null], 'each event names the phase that starts')
   t.same(s.old.received.map((m) => m.dsu), ['manifest', 'quiesce', 'send-state', 'commit'], 'old: never resumed')
   t.same(s.next().received.map((m) => m.dsu), ['receive-state', 'listen-handle', 'activate', 'connection'])
   t.ok(result.pauseMs !== null && result.pauseMs >= 0)
@@ -210,16 +247,21 @@ t.test('a transformer that throws fails the transform phase', async (t) => {
   t.equal(s.old.received.at(-1)?.dsu, 'resume')
 })
 
-t.test('not ready before the deadline: rollback with DSU_ERR_READY_TIMEOUT', async (t) => {
-  const s = setup({ 'receive-state': restoring }, {}, 50)
+t.test('not ready before the init deadline: rollback with DSU_ERR_READY_TIMEOUT', async (t) => {
+  const s = setup({ 'receive-state': restoring }, {}, { ...everyPhase(200), init: 50 })
   const origSend = s.old.send.bind(s.old)
   s.old.send = (m) => {
     if (m.dsu === 'send-state') queueMicrotask(() => s.next().emit({ dsu: 'restored', ...stats, transformMs: 0 }))
     return origSend(m)
   }
-  const result = await s.run()
-  t.equal(result.error?.phase, 'ready')
+  const running = s.run()
+  await s.clock.armed('init')
+  s.clock.advance(49)
+  s.clock.advance(1)
+  const result = await running
+  t.equal(result.error?.phase, 'init')
   t.equal(result.error?.code, 'DSU_ERR_READY_TIMEOUT')
+  t.match(result.error?.message, /init: .* within 50 ms; raise it with --timeout init=/)
   t.equal(s.next().killedWith, 'SIGKILL')
   t.equal(s.old.received.at(-1)?.dsu, 'resume')
 })
@@ -264,4 +306,112 @@ t.test('the receiver\'s transform error wins over the sender\'s broken socket', 
   const result = await s.run()
   t.equal(result.error?.code, 'DSU_ERR_TRANSFORM_FAILED')
   t.equal(result.error?.phase, 'transform')
+})
+
+t.test('init: the new version\'s code after state() resolved is its own phase, inside the pause', async (t) => {
+  const s = setup({ 'receive-state': restoring })
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') {
+      queueMicrotask(async () => {
+        s.clock.advance(5) // transfer
+        s.next().emit({ dsu: 'restored', ...stats, transformMs: 2 })
+        await s.clock.armed('init')
+        s.clock.advance(60) // the program's own init, e.g. plugins loading
+        s.next().emit({ dsu: 'ready' })
+      })
+    }
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.equal(result.outcome, 'committed')
+  t.same(Object.keys(result.phases), ['spawn', 'quiesce', 'transfer', 'transform', 'init', 'ready', 'commit'])
+  t.equal(result.phases.transfer, 3)
+  t.equal(result.phases.transform, 2)
+  t.equal(result.phases.init, 60)
+  t.equal(result.pauseMs, 65, 'the pause holds transfer, transform and init')
+})
+
+t.test('per-phase deadlines: the old version quiesces within its own, the transform has its own', async (t) => {
+  const s = setup({ 'receive-state': restoring }, {}, { ...everyPhase(200), quiesce: 70, transfer: 500, transform: 30 })
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') {
+      queueMicrotask(async () => {
+        s.clock.advance(400) // a slow transfer, within its 500 ms
+        s.next().emit({ dsu: 'decoded' })
+        s.clock.advance(29)
+        s.clock.advance(1) // the transformer never returns
+      })
+    }
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.match(s.old.received.find((m) => m.dsu === 'quiesce'), { timeoutMs: 70 })
+  t.equal(result.outcome, 'rolled-back')
+  t.equal(result.error?.phase, 'transform')
+  t.equal(result.error?.code, 'DSU_ERR_PHASE_TIMEOUT')
+  t.match(result.error?.message, /transform: the transformer did not finish within 30 ms/)
+  t.equal(s.old.received.at(-1)?.dsu, 'resume')
+})
+
+/** Old and new versions with a pre-copy root; `precopy` scripts the old version's pre-copy. */
+function precopySetup(precopy: Script, deadlines: Deadlines) {
+  const s = setup({
+    'receive-state': restoring,
+    'await-bytes': (m, p) => p.emit({ dsu: 'caught-up', bytes: (m as { bytes: number }).bytes }),
+  }, {
+    manifest: (_m, p) => p.emit({ dsu: 'manifest', roots: [{ name: 'sessions', kind: 'map', count: 100_000, precopy: true }] }),
+    'send-state': precopy,
+    'finish-state': (_m, p) => {
+      p.emit({ dsu: 'sent', ...stats })
+      queueMicrotask(() => {
+        s.next().emit({ dsu: 'restored', ...stats, transformMs: 0 })
+        s.next().emit({ dsu: 'ready' })
+      })
+    },
+  }, deadlines)
+  return s
+}
+
+t.test('pre-copy that keeps making progress is not cut off, however long it takes', async (t) => {
+  const deadlines = { ...everyPhase(200), precopy: 100 }
+  const s = precopySetup((_m, p) => {
+    void (async () => {
+      // 50 progress reports 90 ms apart: 4.5 s in all, far past any fixed total.
+      for (let i = 1; i <= 50; i++) {
+        await s.clock.armed('precopy')
+        s.clock.advance(90)
+        p.emit({ dsu: 'precopy-progress', bytes: i * 1024 })
+      }
+      p.emit({ dsu: 'precopied', rounds: 2, lastRound: 10, bytes: 51_200 })
+    })()
+  }, deadlines)
+  const result = await s.run()
+  t.equal(result.outcome, 'committed', result.error?.message ?? 'committed')
+  t.same(Object.keys(result.phases), ['spawn', 'precopy', 'quiesce', 'transfer', 'transform', 'init', 'ready', 'commit'])
+  t.equal(result.phases.precopy, 4500)
+  t.same(s.events.slice(0, 2).map((e) => e.event === 'phase' && [e.phase, e.next]), [['spawn', 'precopy'], ['precopy', 'quiesce']],
+    'after spawn comes pre-copy, then quiesce')
+})
+
+t.test('pre-copy that stalls is aborted at its stall deadline; the old version was never paused', async (t) => {
+  const deadlines = { ...everyPhase(200), precopy: 100 }
+  const s = precopySetup((_m, p) => {
+    void (async () => {
+      await s.clock.armed('precopy')
+      s.clock.advance(90)
+      p.emit({ dsu: 'precopy-progress', bytes: 1024 })
+      s.clock.advance(99) // no progress since: still within the deadline
+      s.clock.advance(1) // 100 ms without progress
+    })()
+  }, deadlines)
+  const result = await s.run()
+  t.equal(result.outcome, 'rolled-back')
+  t.equal(result.error?.phase, 'precopy')
+  t.equal(result.error?.code, 'DSU_ERR_PHASE_TIMEOUT')
+  t.match(result.error?.message, /precopy: pre-copy made no progress within 100 ms; raise it with --timeout precopy=/)
+  t.equal(result.pauseMs, null)
+  t.same(s.old.received.map((m) => m.dsu), ['manifest', 'send-state', 'resume'], 'pre-copy stopped, never quiesced')
+  t.equal(s.next().killedWith, 'SIGKILL')
 })

@@ -1,16 +1,20 @@
-// The upgrade state machine (DESIGN.md §4). Phases run in order; any failure
-// before commit kills the new version and resumes the old one, which keeps
-// serving with the state it had (guarantee 5). Every wait has a deadline
-// (guarantee 6). Processes, clock and paths are injected so this file is
-// tested with fakes as well as for real.
-import { DsuError, isDsuError, toWire, type WireError } from '../errors.js'
+// The upgrade state machine (DESIGN.md §4). Phases run in the order of
+// PHASES (phases.ts); any failure before commit kills the new version and
+// resumes the old one, which keeps serving with the state it had (guarantee 5).
+// Every phase has a deadline (guarantee 6, deadlines.ts): one PhaseDeadline is
+// armed per phase, and every wait of the phase ends when it passes; pre-copy's
+// is pushed back on progress. Processes, clock, timers and paths are injected
+// so this file is tested with fakes as well as for real.
+import { DsuError, isDsuError, toWire, type ErrorCode, type WireError } from '../errors.js'
 import type { ProgramMessage, RootManifest } from '../protocol.js'
 import type { ProgramProcess, SpawnSpec } from './program-process.js'
 import { waitFor } from './program-process.js'
 import { activate } from './activation.js'
 import { newStreamToken } from '../transfer/stream-auth.js'
+import { PhaseDeadline, realTimers, type Deadlines, type Timers } from './deadlines.js'
+import type { Phase } from './phases.js'
 
-export type Phase = 'spawn' | 'precopy' | 'quiesce' | 'transfer' | 'transform' | 'ready' | 'commit'
+export type { Phase } from './phases.js'
 
 export interface UpgradeRequest {
   entry: string
@@ -18,12 +22,15 @@ export interface UpgradeRequest {
   transformer: string | null
   /** A directory of per-version-pair transformers to compose a chain from. */
   transformers?: string | null
-  timeoutMs: number
+  /** ms per phase; pre-copy's is the longest it may go without progress. */
+  deadlines: Deadlines
 }
 
 export interface UpgradeEnv {
   spawn(spec: SpawnSpec): ProgramProcess
   now(): number
+  /** Deadlines' timers; real ones by default. */
+  timers?: Timers
   /** A fresh Unix socket path for one state stream. */
   streamPath(): string
   /** Listening handles the supervisor holds, by listen key. */
@@ -32,7 +39,8 @@ export interface UpgradeEnv {
 }
 
 export type UpgradeEvent =
-  | { event: 'phase'; phase: Phase; ms: number }
+  /** `phase` finished in `ms`; `next` is the phase that starts now (null: done). */
+  | { event: 'phase'; phase: Phase; ms: number; next: Phase | null }
   | { event: 'rollback'; phase: Phase; error: WireError }
 
 export interface UpgradeResult {
@@ -52,6 +60,11 @@ export interface UpgradeResult {
   connectionsMoved: number
 }
 
+/** How often the old version reports pre-copy progress, given the stall deadline. */
+export function progressInterval(stallMs: number): number {
+  return Math.max(1, Math.min(1000, Math.floor(stallMs / 4)))
+}
+
 export async function runUpgrade(
   old: ProgramProcess,
   request: UpgradeRequest,
@@ -59,6 +72,8 @@ export async function runUpgrade(
   report: (event: UpgradeEvent) => void = () => {},
 ): Promise<UpgradeResult> {
   const t0 = env.now()
+  const timers = env.timers ?? realTimers
+  const { deadlines } = request
   const phases: Partial<Record<Phase, number>> = {}
   let phase: Phase = 'spawn'
   let mark = t0
@@ -66,19 +81,28 @@ export async function runUpgrade(
   let quiesced = false
   let precopyStarted = false
   let stateStats: UpgradeResult['state'] = null
-  const timeoutMs = request.timeoutMs
+  // Ends every wait still pending when the upgrade ends, whichever way.
+  const scope = new AbortController()
+  let deadline: PhaseDeadline | null = null
+  /** Arms the deadline of the phase now running; returns the signal its waits end on. */
+  const arm = (why: string, ms = deadlines[phase], code?: ErrorCode): AbortSignal => {
+    deadline?.clear()
+    deadline = new PhaseDeadline(timers, phase, ms, why, code)
+    return AbortSignal.any([deadline.signal, scope.signal])
+  }
   const finishPhase = (next: Phase | null, ms?: number): void => {
     const now = env.now()
     phases[phase] = ms ?? now - mark
-    report({ event: 'phase', phase, ms: phases[phase]! })
+    report({ event: 'phase', phase, ms: phases[phase]!, next })
     mark = now
     if (next) phase = next
   }
 
   old.clearInbox()
+  let signal = arm('the old version did not send its manifest')
   // Names, kinds and counts of the old roots, so the new version can run
   // pre-flight checks before the old one pauses. Cheap: no values.
-  const manifestReply = waitFor(old, 'manifest', { timeoutMs, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+  const manifestReply = waitFor(old, 'manifest', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
   void old.send({ dsu: 'manifest' })
   let manifest: RootManifest[] | undefined
   try {
@@ -86,6 +110,7 @@ export async function runUpgrade(
   } catch {
     manifest = undefined // an old runtime without manifests: pre-flight runs without roots
   }
+  signal = arm('the new version did not boot') // the boot gets the whole spawn deadline
   const next = env.spawn({
     entry: request.entry,
     version: request.version,
@@ -98,7 +123,7 @@ export async function runUpgrade(
     nodeArgs: env.nodeArgs,
   })
   try {
-    await waitFor(next, 'booted', { timeoutMs, phase, failures: ['restore-failed'], exitCode: 'DSU_ERR_SPAWN_FAILED' })
+    await waitFor(next, 'booted', { signal, phase, failures: ['restore-failed'], exitCode: 'DSU_ERR_SPAWN_FAILED' })
     const precopy = manifest?.some((root) => root.precopy) ?? false
     finishPhase(precopy ? 'precopy' : 'quiesce')
 
@@ -106,7 +131,7 @@ export async function runUpgrade(
     // Only the two versions learn the stream's token (transfer/stream-auth.ts).
     const token = newStreamToken()
     const openStream = async (): Promise<void> => {
-      const receiving = waitFor(next, 'receiving', { timeoutMs, phase, failures: ['restore-failed'] })
+      const receiving = waitFor(next, 'receiving', { signal, phase, failures: ['restore-failed'] })
       void next.send({ dsu: 'receive-state', path, token, from: old.version, to: request.version })
       await receiving
     }
@@ -114,45 +139,74 @@ export async function runUpgrade(
     let restored: Promise<Extract<ProgramMessage, { dsu: 'restored' }>>
     if (precopy) {
       // Pre-copy: the old version streams its opted-in roots while it still
-      // serves; the pause only carries what changed since, and the rest.
+      // serves; the pause only carries what changed since, and the rest. Its
+      // deadline is a stall deadline: every progress report pushes it back.
+      signal = arm('pre-copy made no progress')
       await openStream()
-      // Spans pre-copy, catch-up, quiesce and transfer, each with its own deadline.
-      restored = waitFor(next, 'restored', { timeoutMs: timeoutMs * 4 + 1000, phase, failures: ['restore-failed'] })
+      // The receiver's outcome, watched from here on: its failure (a
+      // transformer that threw…) ends the pre-copy early. Bounded later by
+      // the deadline of the phase that awaits it.
+      restored = waitFor(next, 'restored', { signal: scope.signal, phase, failures: ['restore-failed'] })
       restored.catch(() => {})
-      const precopied = waitFor(old, 'precopied', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
-      precopyStarted = true
-      void old.send({ dsu: 'send-state', path, token, precopy: true })
-      const { bytes } = await Promise.race([precopied, restored.then(() => ({ bytes: 0 }))])
-      const caughtUp = waitFor(next, 'caught-up', { timeoutMs, phase, failures: ['restore-failed'] })
-      void next.send({ dsu: 'await-bytes', bytes })
-      await Promise.race([caughtUp, restored])
+      const stall = deadline!
+      const progress = old.onMessage((message) => {
+        if (message.dsu !== 'precopy-progress') return
+        old.take('precopy-progress') // many arrive; none is waited for
+        stall.extend()
+      })
+      try {
+        const precopied = waitFor(old, 'precopied', { signal, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+        precopyStarted = true
+        void old.send({ dsu: 'send-state', path, token, precopy: true, progressMs: progressInterval(deadlines.precopy) })
+        const { bytes } = await Promise.race([precopied, restored.then(() => ({ bytes: 0 }))])
+        // The new version decodes what is still buffered: at most the sender's
+        // window, so a fresh stall deadline covers it.
+        stall.extend()
+        const caughtUp = waitFor(next, 'caught-up', { signal, phase, failures: ['restore-failed'] })
+        void next.send({ dsu: 'await-bytes', bytes })
+        await Promise.race([caughtUp, restored])
+      } finally {
+        progress()
+      }
       finishPhase('quiesce')
     }
 
-    quiesceStart = env.now()
-    void old.send({ dsu: 'quiesce', timeoutMs })
-    quiesced = true
     // The old version enforces the quiesce deadline itself and resumes; the
     // margin here only covers a process that stopped answering.
-    await waitFor(old, 'quiesced', { timeoutMs: timeoutMs + 1000, phase, failures: ['quiesce-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+    signal = arm('the old version did not answer', deadlines.quiesce + 1000)
+    quiesceStart = env.now()
+    void old.send({ dsu: 'quiesce', timeoutMs: deadlines.quiesce })
+    quiesced = true
+    await waitFor(old, 'quiesced', { signal, phase, failures: ['quiesce-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     finishPhase('transfer')
 
+    // Transfer and transform end with one message ('restored'); 'decoded'
+    // between them hands the deadline from the transfer to the transform.
+    signal = arm('the state was not transferred')
+    const transfer = deadline!
+    const decoded = next.onMessage((message) => {
+      if (message.dsu !== 'decoded') return
+      next.take('decoded')
+      transfer.retarget('transform', deadlines.transform, 'the transformer did not finish')
+    })
     if (precopy) {
-      sent = waitFor(old, 'sent', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+      sent = waitFor(old, 'sent', { signal, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
       void old.send({ dsu: 'finish-state' })
     } else {
       await openStream()
-      sent = waitFor(old, 'sent', { timeoutMs, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
-      restored = waitFor(next, 'restored', { timeoutMs, phase, failures: ['restore-failed'] })
+      sent = waitFor(old, 'sent', { signal, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+      restored = waitFor(next, 'restored', { signal, phase, failures: ['restore-failed'] })
       void old.send({ dsu: 'send-state', path, token })
     }
-    const [sentResult, restoredResult] = await Promise.allSettled([sent, restored!])
+    // Not `.finally(decoded)`: the unsubscriber returns the child process, an
+    // execa promise, which finally() would wait on until the process exits.
+    const [sentResult, restoredResult] = await Promise.allSettled([sent, until(restored!, signal)]).finally(() => void decoded())
     const senderError = sentResult.status === 'rejected' ? sentResult.reason : null
     const isStream = (e: unknown): boolean => isDsuError(e, 'DSU_ERR_STATE_STREAM')
     // The sender's own error (an unserializable value, with its path) says
     // most. A sender that only saw the socket break is explained by the
-    // receiver: its error if it failed (a transformer threw, then it exited),
-    // nothing if it verified the whole stream (DONE counts match).
+    // receiver: its error if it failed (a transformer that threw, then it
+    // exited), nothing if it verified the whole stream (DONE counts match).
     if (senderError && !isStream(senderError)) throw senderError
     if (restoredResult.status === 'rejected') {
       const error = restoredResult.reason
@@ -171,23 +225,29 @@ export async function runUpgrade(
     stateStats = { bytes: r.bytes, records: r.records, roots: r.roots }
     const transferMs = env.now() - mark - r.transformMs
     finishPhase('transform', transferMs)
-    finishPhase('ready', r.transformMs)
+    finishPhase('init', r.transformMs)
 
-    await waitFor(next, 'ready', { timeoutMs, phase, failures: ['restore-failed'], timeoutCode: 'DSU_ERR_READY_TIMEOUT' })
+    // Init: the new version's own code after its state() calls resolved, up
+    // to re-binding its listeners (or calling ready()). It runs in the pause;
+    // the README shows how to move it before state().
+    signal = arm('the new version did not re-bind its listeners or call ready()', deadlines.init, 'DSU_ERR_READY_TIMEOUT')
+    await waitFor(next, 'ready', { signal, phase, failures: ['restore-failed'] })
+    finishPhase('ready')
+
+    // Ready: the new version binds the inherited listening sockets. Until it
+    // answers, the old version still holds every connection and can resume.
+    signal = arm('the new version did not bind its listening sockets')
+    await activate(next, env.listeners, { signal, phase })
+    const pauseEnd = env.now()
     finishPhase('commit')
 
-    // Activation: the new version binds the inherited listening sockets. Until
-    // it answers, the old version still holds every connection and can resume.
-    await activate(next, env.listeners, timeoutMs, phase)
-    const pauseEnd = env.now()
-
     // Point of no return: the old version moves its connections and exits.
+    signal = arm('the old version did not hand off its connections')
     const relay = old.onMessage((message, handle) => {
       if (message.dsu !== 'connection') return
       void next.send(message, handle).then(() => (handle as { close?: () => void }).close?.())
     })
-    // Connections move one IPC message (and ACK) at a time: allow for many.
-    const handedOff = waitFor(old, 'handed-off', { timeoutMs: timeoutMs * 3, phase })
+    const handedOff = waitFor(old, 'handed-off', { signal, phase })
     void old.send({ dsu: 'commit' })
     let connectionsMoved = 0
     try {
@@ -222,5 +282,18 @@ export async function runUpgrade(
     if (output) wire.output = output
     report({ event: 'rollback', phase: failedPhase, error: wire })
     return rolledBack
+  } finally {
+    ;(deadline as PhaseDeadline | null)?.clear() // assigned in arm(), which TS does not follow
+    scope.abort(new DsuError('DSU_ERR_INTERNAL', 'the upgrade ended'))
   }
+}
+
+/** `promise`, or the reason `signal` aborts with, whichever comes first. */
+function until<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }

@@ -74,3 +74,21 @@ t.test('a key deleted and set again while the snapshot streams is one record', a
   t.same(got, stats)
   t.same(roots.get('m'), m)
 })
+
+t.test('progress is reported while frames go out, with the bytes sent so far', async (t) => {
+  const { client, server, close } = await pair()
+  t.teardown(close)
+  const m = new Map<string, { v: number }>()
+  for (let i = 0; i < 20_000; i++) m.set(`k${i}`, { v: i })
+  const received = receiveState(server)
+  const reports: number[] = []
+  // progressMs 0: every write reports, so the count does not depend on the clock.
+  const sender = new PrecopySender(client, new Map([['m', m]]), { progressMs: 0, onProgress: (bytes) => reports.push(bytes) })
+  await sender.run()
+  const stats = await sender.finish(new Map())
+  await received
+  t.ok(reports.length > 1, `several reports (${reports.length})`)
+  t.ok(reports.every((bytes, i) => i === 0 || bytes >= reports[i - 1]!), 'the bytes never go back')
+  t.ok(reports.at(-1)! > reports[0]!, 'and grow')
+  t.ok(reports.at(-1)! <= stats.bytes, 'never more than was sent')
+})

@@ -19,12 +19,16 @@ export interface PrecopyOptions {
   patchSize?: number
   /** Bytes queued in the socket before waiting for 'drain'. */
   maxBuffered?: number
+  /** Called with the bytes sent so far, at most every `progressMs` while frames go out. */
+  onProgress?: (bytes: number) => void
+  progressMs?: number
 }
 
 export class PrecopySender {
   private readonly trackers = new Map<string, Tracker>()
   private readonly stats: TransferStats = { bytes: 0, records: 0, roots: 0 }
   private aborted = false
+  private lastProgress = performance.now()
   private readonly options: Required<PrecopyOptions>
 
   constructor(
@@ -32,7 +36,7 @@ export class PrecopySender {
     private readonly precopied: ReadonlyMap<string, Map<unknown, unknown>>,
     options: PrecopyOptions = {},
   ) {
-    this.options = { maxRounds: 4, converged: 256, patchSize: 2048, maxBuffered: 4 * 1024 * 1024, ...options }
+    this.options = { maxRounds: 4, converged: 256, patchSize: 2048, maxBuffered: 4 * 1024 * 1024, onProgress: () => {}, progressMs: 250, ...options }
     // Tracking starts before the first byte is read, so nothing changed after
     // the snapshot began can be missed (within the opt-in contract).
     for (const [name, map] of precopied) this.trackers.set(name, track(map))
@@ -137,6 +141,14 @@ export class PrecopySender {
     // Yield either way: the program keeps serving while the snapshot streams.
     if (this.socket.writableLength > this.options.maxBuffered) await this.drained()
     else await nextTurn()
+    // Progress is reported after a write went through, so a receiver that
+    // stopped reading (a full socket) stops the reports: the supervisor's
+    // stall deadline sees that.
+    const now = performance.now()
+    if (now - this.lastProgress >= this.options.progressMs) {
+      this.lastProgress = now
+      this.options.onProgress(this.stats.bytes)
+    }
   }
 
   // Waits for 'drain', but fails as soon as the socket closes (the receiver died).

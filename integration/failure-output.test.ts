@@ -66,12 +66,12 @@ tap.test('a new version that throws after restore', async (t) => {
 
   const human = await dsu(['upgrade', '--to', fixture('throw-after-restore.js'), '--state-dir', sup.stateDir])
   t.equal(human.exitCode, 5)
-  t.match(human.stderr, /in phase ready: DSU_ERR_SUCCESSOR_EXITED: .*exited with code 1\n  new version's output \(last \d+ lines\):\n/)
+  t.match(human.stderr, /in phase init: DSU_ERR_SUCCESSOR_EXITED: .*exited with code 1\n  new version's output \(last \d+ lines\):\n/)
   t.match(human.stderr, /\n {4}Error: throw-after-restore: init failed after restore\n/, 'the uncaught error, as node printed it')
   await assertOldServes(t, sup, before, pid)
 
   const result = JSON.parse((await dsu(['upgrade', '--json', '--to', fixture('throw-after-restore.js'), '--state-dir', sup.stateDir])).stdout)
-  t.match(result.error, { code: 'DSU_ERR_SUCCESSOR_EXITED', phase: 'ready' })
+  t.match(result.error, { code: 'DSU_ERR_SUCCESSOR_EXITED', phase: 'init' })
   t.match(result.error.output, /^Error: throw-after-restore: init failed after restore$/m)
   const [latest] = await historyJson(sup)
   t.equal(latest.error.output, result.error.output, 'the journal keeps what the CLI showed')

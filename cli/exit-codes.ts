@@ -9,10 +9,14 @@ export const EXIT = {
   refused: 4,
   rolledBack: 5,
   checkFailed: 6,
+  /** The old version died mid-upgrade before the new one held its state: the service went down. */
+  oldVersionExited: 8,
 } as const
 
 export function exitCodeFor(code: ErrorCode): number {
   switch (code) {
+    case 'DSU_ERR_OLD_VERSION_EXITED':
+      return EXIT.oldVersionExited
     case 'DSU_ERR_USAGE':
     case 'DSU_ERR_ENTRY_NOT_FOUND':
     case 'DSU_ERR_TRANSFORMER_NOT_FOUND':

@@ -1,11 +1,11 @@
 // How `dsu upgrade` and `dsu rollback` report an upgrade's outcome.
-import { outputBlock } from '../runtime/supervisor/output-tail.js'
+import { outputBlock, printable } from '../runtime/supervisor/output-tail.js'
 import type { Phase } from '../runtime/supervisor/phases.js'
 import { EXIT } from './exit-codes.js'
 import { bytes, ms } from './output.js'
 
 export interface UpgradeOutcome {
-  outcome: 'committed' | 'rolled-back'
+  outcome: 'committed' | 'rolled-back' | 'failed'
   from: string
   to: string
   /** ms per finished phase, in the order of PHASES (runtime/supervisor/phases.ts). */
@@ -26,11 +26,16 @@ export function printOutcome(result: UpgradeOutcome, json: boolean): number {
     const s = result.state
     const size = s ? `, ${s.roots} roots, ${s.records} records, ${bytes(s.bytes)}` : ''
     process.stdout.write(`committed ${result.from} → ${result.to} (pid ${result.pid}) in ${ms(result.totalMs)}; pause ${ms(result.pauseMs)}${size}\n`)
+  } else if (result.outcome === 'failed') {
+    // Not a rollback: the old version is gone; say so, and what happens next.
+    const e = result.error!
+    process.stderr.write(`FAILED ${result.from} → ${result.to} in phase ${e.phase}: ${e.code}: ${printable(e.message)}\n`)
+    process.stderr.write(`The new version did not hold the complete state yet, so it was stopped. ${result.from} is not serving.\n`)
   } else {
     const e = result.error!
     process.stderr.write(`rolled back ${result.from} → ${result.to} in phase ${e.phase}: ${e.code}: ${e.message}\n`)
     if (e.output) process.stderr.write(outputBlock(e.output, '  '))
     process.stderr.write(`${result.from} (pid ${result.pid}) keeps serving with its state unchanged.\n`)
   }
-  return result.outcome === 'committed' ? EXIT.ok : EXIT.rolledBack
+  return result.outcome === 'committed' ? EXIT.ok : result.outcome === 'failed' ? EXIT.oldVersionExited : EXIT.rolledBack
 }

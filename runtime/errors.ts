@@ -22,6 +22,7 @@ export const catalogue = {
   DSU_ERR_PHASE_TIMEOUT: 'A phase did not finish before the deadline; raise --timeout or look at the new version\'s output.',
   DSU_ERR_READY_TIMEOUT: 'The new version did not re-bind its listeners or call ready() before the deadline.',
   DSU_ERR_STATE_STREAM: 'The state stream between the two versions broke; the old version kept serving.',
+  DSU_ERR_OLD_VERSION_EXITED: 'The running version died during the upgrade, before the new one held its state: nothing serves until dsu run restarts it from the latest checkpoint (--restart) or you start it again.',
   DSU_ERR_PROGRAM_EXITED: 'The supervised program exited; its output above says why.',
   DSU_ERR_CONTROL_MESSAGE: 'A control message was malformed; use the `dsu` CLI of the same version as the supervisor.',
   DSU_ERR_STATE_NAME: 'state(name, init) needs a non-empty string name and an init function, and a name may be marked once.',

@@ -35,7 +35,7 @@ export { PHASES }
 export type EventKind = 'start' | 'exit' | 'crash' | 'restart' | 'stop' | 'checkpoint'
 export const EVENT_KINDS: readonly EventKind[] = ['start', 'exit', 'crash', 'restart', 'stop', 'checkpoint']
 
-export type Outcome = 'committed' | 'rolled-back'
+export type Outcome = 'committed' | 'rolled-back' | 'failed'
 
 /**
  * One upgrade to record. Shaped so that an `UpgradeResult` (upgrade.ts) spreads
@@ -89,7 +89,7 @@ export interface EventRecord {
  *     "transformer": "/app/v2/dsu.transform.js",  // file or chain; string | null
  *     "startedAt": "2025-01-02T03:04:05.678Z",    // ISO 8601, UTC
  *     "endedAt":   "2025-01-02T03:04:05.761Z",
- *     "outcome": "committed",                // "committed" | "rolled-back"
+ *     "outcome": "committed",                // "committed" | "rolled-back" | "failed"
  *     "phases": { "spawn": 73.4, "precopy": null, "quiesce": 1.38, "transfer": 5.4,
  *                 "transform": 0.1, "init": 0.3, "ready": 0.04, "commit": 2.38 },
  *                 // ms | null each, one key per phase; precopy and init are null
@@ -217,7 +217,7 @@ export function toHistoryRow(r: DbRow): HistoryRow {
     transformer: str(r.transformer),
     startedAt: iso(r.started_at),
     endedAt: iso(r.ended_at),
-    outcome: r.outcome === 'committed' ? 'committed' : 'rolled-back',
+    outcome: outcomeOf(r.outcome),
     phases,
     pauseMs: num(r.pause_ms),
     totalMs: num(r.total_ms) ?? 0,
@@ -443,7 +443,7 @@ export class Journal {
         transformer: str(row.transformer),
         started_at: startedAt,
         ended_at: endedAt,
-        outcome: row.outcome === 'committed' ? 'committed' : 'rolled-back',
+        outcome: outcomeOf(row.outcome),
         ...Object.fromEntries(PHASES.map((p) => [`${p}_ms`, num(phases[p])])),
         pause_ms: num(row.pauseMs),
         total_ms: totalMs,
@@ -608,4 +608,9 @@ export function readHistory(stateDir: string, options: { limit?: number } = {}):
   } finally {
     reader.close()
   }
+}
+
+/** An outcome as stored or given; anything unknown reads as a rollback, never as a commit. */
+function outcomeOf(value: unknown): Outcome {
+  return value === 'committed' || value === 'failed' ? value : 'rolled-back'
 }

@@ -34,7 +34,7 @@ export const migrations: ReadonlyArray<(db: Db) => void> = [
         transformer   TEXT,             -- a file, or a chain description
         started_at    INTEGER NOT NULL, -- epoch ms
         ended_at      INTEGER NOT NULL, -- epoch ms
-        outcome       TEXT    NOT NULL, -- 'committed' | 'rolled-back'
+        outcome       TEXT    NOT NULL, -- 'committed' | 'rolled-back' | 'failed'
         spawn_ms      REAL,             -- per phase; NULL when the phase did not run
         quiesce_ms    REAL,
         transfer_ms   REAL,

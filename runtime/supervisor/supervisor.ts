@@ -223,6 +223,10 @@ export class Supervisor {
     try {
       const result = await this.upgrading
       this.current = result.serving
+      if (result.outcome === 'failed' && result.error) {
+        // What happens next is the crash policy's (onExit runs once this returns): say it here too.
+        result.error.message += `; ${this.afterCrash()}`
+      }
       this.journal?.recordUpgrade({
         ...result, startedAt, fromEntry: old.entry, toEntry: entry, transformer: transformer ?? (transformers ? `${transformers}/` : null),
         error: result.error ?? undefined,
@@ -236,12 +240,24 @@ export class Supervisor {
       }
       this.options.log(result.outcome === 'committed'
         ? `dsu: committed ${result.from} → ${result.to} (pid ${result.serving.pid}) in ${result.totalMs.toFixed(1)} ms, pause ${result.pauseMs?.toFixed(1)} ms`
-        : `dsu: rolled back ${result.from} → ${result.to} in ${result.error?.phase}: ${result.error?.code} ${result.error?.message}; ${result.from} keeps serving`)
+        : result.outcome === 'failed'
+          ? `dsu: upgrade ${result.from} → ${result.to} failed in ${result.error?.phase}: ${result.error?.code} ${result.error?.message}`
+          : `dsu: rolled back ${result.from} → ${result.to} in ${result.error?.phase}: ${result.error?.code} ${result.error?.message}; ${result.from} keeps serving`)
       return result
     } finally {
       this.upgrading = null
       if (this.busy === 'upgrade') this.busy = null
     }
+  }
+
+  /** What the restart policy will do about the current program's death, in words. */
+  private afterCrash(): string {
+    const policy = this.options.restart ?? DEFAULT_RESTART
+    if (policy.mode === 'no') return 'dsu run does not restart it (--restart no) and exits; start it again, with --restore latest to load the last checkpoint'
+    const checkpoint = this.latestGoodCheckpoint()
+    return checkpoint
+      ? `dsu run restarts ${this.current.version} from checkpoint ${checkpoint.id} (${checkpoint.createdAt}); writes since then are lost`
+      : `dsu run restarts ${this.current.version} with fresh state: there is no checkpoint to restore`
   }
 
   /** `dsu rollback`: back to the version before the last committed upgrade. */

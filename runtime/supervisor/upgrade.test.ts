@@ -415,3 +415,36 @@ t.test('pre-copy that stalls is aborted at its stall deadline; the old version w
   t.same(s.old.received.map((m) => m.dsu), ['manifest', 'send-state', 'resume'], 'pre-copy stopped, never quiesced')
   t.equal(s.next().killedWith, 'SIGKILL')
 })
+
+t.test('the old version dying before the new one holds the state: failed, not rolled back, noticed at once', async (t) => {
+  // The new version waits for state that never comes; the old one dies after it quiesced.
+  const s = setup({ 'receive-state': restoring }, { 'send-state': (_m, p) => p.kill('SIGKILL') }, everyPhase(60_000))
+  const result = await s.run()
+  t.equal(result.outcome, 'failed')
+  t.equal(result.error?.code, 'DSU_ERR_OLD_VERSION_EXITED')
+  t.equal(result.error?.phase, 'transfer')
+  t.match(result.error?.message, /1\.0\.0 \(pid 1\) was killed by SIGKILL during the upgrade, in phase transfer/)
+  t.equal(s.next().killedWith, 'SIGKILL', 'the new version, without the whole state, is stopped')
+  t.notOk(s.old.received.some((m) => m.dsu === 'resume'), 'nothing pretends to resume the dead version')
+  t.same(s.events.at(-1), { event: 'failed', phase: 'transfer', error: result.error })
+  t.equal(s.clock.time, 0, 'no deadline had to pass')
+})
+
+t.test('the old version dying once the new one holds the state: the upgrade commits', async (t) => {
+  const s = setup({ 'receive-state': restoring }, {}, everyPhase(60_000))
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') queueMicrotask(() => {
+      s.next().emit({ dsu: 'decoded' }) // the whole stream verified (DONE counts)
+      s.old.kill('SIGKILL') // while the transformer runs
+      s.next().emit({ dsu: 'restored', ...stats, transformMs: 0.5 })
+      queueMicrotask(() => s.next().emit({ dsu: 'ready' }))
+    })
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.equal(result.outcome, 'committed')
+  t.equal(result.serving, s.next())
+  t.same(result.state, stats)
+  t.equal(result.connectionsMoved, 0, 'its connections died with it')
+})

@@ -42,9 +42,15 @@ export type UpgradeEvent =
   /** `phase` finished in `ms`; `next` is the phase that starts now (null: done). */
   | { event: 'phase'; phase: Phase; ms: number; next: Phase | null }
   | { event: 'rollback'; phase: Phase; error: WireError }
+  | { event: 'failed'; phase: Phase; error: WireError }
 
 export interface UpgradeResult {
-  outcome: 'committed' | 'rolled-back'
+  /**
+   * 'failed': the old version died before the new one held the complete
+   * state, so neither serves (DSU_ERR_OLD_VERSION_EXITED); the supervisor
+   * then treats the death as a crash (restart policy).
+   */
+  outcome: 'committed' | 'rolled-back' | 'failed'
   from: string
   to: string
   phases: Partial<Record<Phase, number>>
@@ -83,12 +89,24 @@ export async function runUpgrade(
   let stateStats: UpgradeResult['state'] = null
   // Ends every wait still pending when the upgrade ends, whichever way.
   const scope = new AbortController()
+  // The old version dying is no rollback: nothing would serve. Until the new
+  // version holds the complete state (it decoded the whole stream, DONE
+  // counts checked), the death ends every wait at once, not at the next
+  // deadline; from then on the upgrade goes on and commits.
+  let oldDeath: DsuError | null = null
+  let stateSecured = false
+  const oldDied = new AbortController()
+  const offOldExit = old.onExit((exit) => {
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+    oldDeath = new DsuError('DSU_ERR_OLD_VERSION_EXITED', `${old.version} (pid ${old.pid}) ${how} during the upgrade, in phase ${phase}`, { phase })
+    if (!stateSecured) oldDied.abort(oldDeath)
+  })
   let deadline: PhaseDeadline | null = null
   /** Arms the deadline of the phase now running; returns the signal its waits end on. */
   const arm = (why: string, ms = deadlines[phase], code?: ErrorCode): AbortSignal => {
     deadline?.clear()
     deadline = new PhaseDeadline(timers, phase, ms, why, code)
-    return AbortSignal.any([deadline.signal, scope.signal])
+    return AbortSignal.any([deadline.signal, scope.signal, oldDied.signal])
   }
   const finishPhase = (next: Phase | null, ms?: number): void => {
     const now = env.now()
@@ -187,6 +205,7 @@ export async function runUpgrade(
     const decoded = next.onMessage((message) => {
       if (message.dsu !== 'decoded') return
       next.take('decoded')
+      stateSecured = true // the whole stream is in the new version; the transformer runs on it
       transfer.retarget('transform', deadlines.transform, 'the transformer did not finish')
     })
     if (precopy) {
@@ -207,7 +226,9 @@ export async function runUpgrade(
     // most. A sender that only saw the socket break is explained by the
     // receiver: its error if it failed (a transformer that threw, then it
     // exited), nothing if it verified the whole stream (DONE counts match).
-    if (senderError && !isStream(senderError)) throw senderError
+    // A sender that died once the receiver had verified everything left nothing out.
+    const diedAfterSending = oldDeath !== null && restoredResult.status === 'fulfilled'
+    if (senderError && !isStream(senderError) && !diedAfterSending) throw senderError
     if (restoredResult.status === 'rejected') {
       const error = restoredResult.reason
       if (['DSU_ERR_TRANSFORM_FAILED', 'DSU_ERR_TRANSFORMER_INVALID', 'DSU_ERR_TRANSFORM_RULE', 'DSU_ERR_VALIDATION', 'DSU_ERR_UNDECLARED_ROOT']
@@ -223,6 +244,9 @@ export async function runUpgrade(
       throw new DsuError('DSU_ERR_STATE_STREAM', `the new version restored ${r.roots} roots / ${r.records} records, but the old version sent ${sentResult.value.roots} / ${sentResult.value.records}`)
     }
     stateStats = { bytes: r.bytes, records: r.records, roots: r.roots }
+    // The new version holds the whole state, verified: should the old version
+    // die now, the upgrade still commits (it loses only its open connections).
+    stateSecured = true
     const transferMs = env.now() - mark - r.transformMs
     finishPhase('transform', transferMs)
     finishPhase('init', r.transformMs)
@@ -265,6 +289,17 @@ export async function runUpgrade(
     }
   } catch (cause) {
     next.kill('SIGKILL')
+    if (oldDeath !== null) {
+      // Whichever wait noticed it first, the truth is that the old version died.
+      const error: DsuError = oldDeath
+      const wire = { ...toWire(error), phase: (error.phase as Phase | undefined) ?? phase }
+      report({ event: 'failed', phase: wire.phase, error: wire })
+      return {
+        outcome: 'failed', from: old.version, to: request.version, phases,
+        pauseMs: quiesceStart === null ? null : env.now() - quiesceStart, totalMs: env.now() - t0,
+        state: stateStats, error: wire, serving: old, connectionsMoved: 0,
+      }
+    }
     // 'resume' also stops a pre-copy (tracking, stream) that was under way.
     if (quiesced || precopyStarted) void old.send({ dsu: 'resume' })
     const error = isDsuError(cause) ? cause : new DsuError('DSU_ERR_INTERNAL', String(cause), { cause })
@@ -283,6 +318,7 @@ export async function runUpgrade(
     report({ event: 'rollback', phase: failedPhase, error: wire })
     return rolledBack
   } finally {
+    offOldExit()
     ;(deadline as PhaseDeadline | null)?.clear() // assigned in arm(), which TS does not follow
     scope.abort(new DsuError('DSU_ERR_INTERNAL', 'the upgrade ended'))
   }

@@ -448,3 +448,19 @@ t.test('the old version dying once the new one holds the state: the upgrade comm
   t.same(result.state, stats)
   t.equal(result.connectionsMoved, 0, 'its connections died with it')
 })
+
+t.test('a new version killed while its transformer runs failed in transform, not transfer', async (t) => {
+  const s = setup({ 'receive-state': restoring })
+  const origSend = s.old.send.bind(s.old)
+  s.old.send = (m) => {
+    if (m.dsu === 'send-state') queueMicrotask(() => {
+      s.next().emit({ dsu: 'decoded' })
+      s.next().kill('SIGKILL')
+    })
+    return origSend(m)
+  }
+  const result = await s.run()
+  t.equal(result.outcome, 'rolled-back')
+  t.equal(result.error?.phase, 'transform')
+  t.same(s.old.received.map((m) => m.dsu), ['manifest', 'quiesce', 'send-state', 'resume'], 'the old version resumes')
+})

@@ -94,11 +94,16 @@ export async function runUpgrade(
   // counts checked), the death ends every wait at once, not at the next
   // deadline; from then on the upgrade goes on and commits.
   let oldDeath: DsuError | null = null
+  // Transfer and transform share one wait (they end with one message); after
+  // 'decoded' a failure belongs to the transform, for the output and journal.
+  let transforming = false
+  const running = (): Phase => (phase === 'transfer' && transforming ? 'transform' : phase)
   let stateSecured = false
   const oldDied = new AbortController()
   const offOldExit = old.onExit((exit) => {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
-    oldDeath = new DsuError('DSU_ERR_OLD_VERSION_EXITED', `${old.version} (pid ${old.pid}) ${how} during the upgrade, in phase ${phase}`, { phase })
+    const now = running()
+    oldDeath = new DsuError('DSU_ERR_OLD_VERSION_EXITED', `${old.version} (pid ${old.pid}) ${how} during the upgrade, in phase ${now}`, { phase: now })
     if (!stateSecured) oldDied.abort(oldDeath)
   })
   let deadline: PhaseDeadline | null = null
@@ -206,6 +211,7 @@ export async function runUpgrade(
       if (message.dsu !== 'decoded') return
       next.take('decoded')
       stateSecured = true // the whole stream is in the new version; the transformer runs on it
+      transforming = true
       transfer.retarget('transform', deadlines.transform, 'the transformer did not finish')
     })
     if (precopy) {
@@ -303,7 +309,9 @@ export async function runUpgrade(
     // 'resume' also stops a pre-copy (tracking, stream) that was under way.
     if (quiesced || precopyStarted) void old.send({ dsu: 'resume' })
     const error = isDsuError(cause) ? cause : new DsuError('DSU_ERR_INTERNAL', String(cause), { cause })
-    const failedPhase = (error.phase as Phase | undefined) ?? phase
+    // Waits armed in transfer that end while the transformer runs failed in transform.
+    const named = (error.phase as Phase | undefined) ?? phase
+    const failedPhase = named === 'transfer' && transforming ? 'transform' : named
     const wire: WireError & { phase: Phase; output?: string } = { ...toWire(error), phase: failedPhase }
     const rolledBack: UpgradeResult = {
       outcome: 'rolled-back', from: old.version, to: request.version, phases,

@@ -9,6 +9,7 @@ export const EXIT = {
   refused: 4,
   rolledBack: 5,
   checkFailed: 6,
+  checkpoint: 7,
 } as const
 
 export function exitCodeFor(code: ErrorCode): number {
@@ -24,6 +25,10 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'DSU_ERR_UPGRADE_IN_PROGRESS':
     case 'DSU_ERR_SUPERVISOR_RUNNING':
       return EXIT.refused
+    // Not a bug in dsu: a file on disk, or the disk itself, needs attention.
+    case 'DSU_ERR_CHECKPOINT_CORRUPT':
+    case 'DSU_ERR_CHECKPOINT_WRITE':
+      return EXIT.checkpoint
     default:
       return EXIT.internal
   }

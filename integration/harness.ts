@@ -23,8 +23,14 @@ export interface Supervised {
   stop(): Promise<void>
 }
 
-export async function runSupervised(entry: string, args: string[] = [], env: Record<string, string> = {}, stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-test-'))): Promise<Supervised> {
-  const child = execa(process.execPath, [cli, 'run', entry, '--state-dir', stateDir, ...args], {
+/**
+ * `options.through`: a command line that runs the supervisor's node command
+ * given after it (e.g. `sh -c 'ulimit -f 2048; exec "$0" "$@"'`), for limits
+ * the supervisor must run under.
+ */
+export async function runSupervised(entry: string, args: string[] = [], env: Record<string, string> = {}, stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-test-')), options: { through?: string[] } = {}): Promise<Supervised> {
+  const command = [...(options.through ?? []), process.execPath, cli, 'run', entry, '--state-dir', stateDir, ...args]
+  const child = execa(command[0]!, command.slice(1), {
     reject: false, stdin: 'ignore', all: true, buffer: false, env,
   })
   let text = ''

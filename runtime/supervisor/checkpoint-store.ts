@@ -63,7 +63,7 @@ function corrupt(id: string, reason: string, cause?: unknown): DsuError {
 function writeFailed(id: string, dir: string, cause: unknown): DsuError {
   const why = cause instanceof Error ? cause.message : String(cause)
   return new DsuError('DSU_ERR_CHECKPOINT_WRITE',
-    `could not write checkpoint ${id} to ${dir}: ${why}; nothing of it was kept, and the program keeps serving with its state`, { cause })
+    `could not write checkpoint ${id} to ${dir}: ${why}; the program keeps serving`, { cause })
 }
 
 /** Which filesystem I/O receiveCheckpoint uses: tests inject a failing one. */

@@ -182,7 +182,7 @@ export class Supervisor {
     } catch (error) {
       // Periodic or asked for, a failed checkpoint is told and the program serves on.
       const e = error as { code?: string; message?: string }
-      this.options.log(`dsu: checkpoint failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message ?? String(error)}; ${program.version} keeps serving`)
+      this.options.log(`dsu: checkpoint failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message ?? String(error)}`)
       this.journal?.recordEvent({ kind: 'checkpoint-failed', version: program.version, pid: program.pid, detail: { code: e.code ?? 'DSU_ERR_INTERNAL', message: e.message ?? String(error) } })
       throw error
     } finally {

@@ -15,7 +15,7 @@ import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec }
 import { controlSocketPath, prepareStateDir } from './state-dir.js'
 import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
 import { takeCheckpoint } from './checkpointing.js'
-import { checkpointIds, listCheckpoints, verifiedCheckpoint, type CheckpointMeta, type VerifiedCheckpoint } from './checkpoint-store.js'
+import { checkpointDir, checkpointIds, listCheckpoints, verifiedCheckpoint, type CheckpointMeta, type VerifiedCheckpoint } from './checkpoint-store.js'
 import { restoreFromFile, restoreNewest, startFresh, type ActivationEnv, type Restored } from './restore.js'
 import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
 import { planRollback, type CommittedUpgrade } from './rollback.js'
@@ -137,7 +137,7 @@ export class Supervisor {
     let restored: Restored
     if (which === 'latest') {
       const ids = checkpointIds(this.options.stateDir)
-      if (ids.length === 0) verifiedCheckpoint(this.options.stateDir, 'latest') // throws DSU_ERR_CHECKPOINT_NOT_FOUND
+      if (ids.length === 0) throw new DsuError('DSU_ERR_CHECKPOINT_NOT_FOUND', `no checkpoint in ${checkpointDir(this.options.stateDir)}`)
       restored = await restoreNewest(ids, this.fallbackEnv(spawn, (program) => this.started(program)))
     } else {
       const checkpoint = verifiedCheckpoint(this.options.stateDir, which)
@@ -368,21 +368,33 @@ export class Supervisor {
     if (this.stopping) return
     const { entry, version } = crashed
     const spawn = (checkpoint: VerifiedCheckpoint | null): ProgramProcess => {
+      // A stop during the restart: stop() deals with the program it found; start no other.
+      if (this.stopping) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', 'the supervisor is stopping')
       const transformer = checkpoint && checkpoint.version !== version ? resolveTransformer(null, entry) : null
       // Current from its spawn: if it dies, onExit counts it as another crash.
       return (this.current = this.spawn({ entry, version, role: 'successor', listeners: [...this.listeners.keys()], transformer, from: checkpoint?.version }))
     }
-    const ids = checkpointIds(this.options.stateDir).filter((id) => !this.badCheckpoints.has(id))
     try {
+      const ids = checkpointIds(this.options.stateDir).filter((id) => !this.badCheckpoints.has(id))
       const restored = await restoreNewest(ids, this.fallbackEnv(spawn, (program) => startFresh(program, this.activationEnv())))
       const next = restored.program
       const from = restored.checkpoint ? `checkpoint ${restored.checkpoint.id}` : 'no checkpoint: state initialised'
       this.journal?.recordEvent({ kind: 'restart', version: next.version, entry: next.entry, pid: next.pid, detail: { from, delayMs, ...(restored.skipped.length ? { skipped: restored.skipped } : {}) } })
       this.options.log(`dsu: restarted ${next.version} (pid ${next.pid}) from ${from}`)
     } catch (error) {
+      if (this.stopping) return
       // Its exit, if it died, goes through onExit and counts as another crash.
       const e = error as { code?: string; message?: string }
       this.options.log(`dsu: restart of ${version} failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`)
+      if (this.current === crashed || this.discarded.has(this.current)) {
+        // No process of this attempt is left whose exit would count as another
+        // crash and retry: stop rather than supervise nothing.
+        this.options.log(`dsu: giving up on ${version}: no program is running`)
+        this.stopping = true
+        this.closeControl()
+        this.resolveDone(crashed.exit?.code || 1)
+        return
+      }
       this.current.kill('SIGKILL')
     } finally {
       if (this.busy === 'restart') this.busy = null

@@ -241,7 +241,7 @@ export function parseCheckpointMeta(id: string, text: string, file = `${id}.json
   }
   const m = value as Record<string, unknown>
   const problems: string[] = []
-  const text_ = (key: string): string => {
+  const string = (key: string): string => {
     const v = m[key]
     if (typeof v === 'string' && v !== '') return v
     problems.push(`"${key}" must be a non-empty string, got ${describe(v)}`)
@@ -256,13 +256,13 @@ export function parseCheckpointMeta(id: string, text: string, file = `${id}.json
   if (m.id !== undefined && m.id !== id) problems.push(`"id" is ${describe(m.id)}, but the file is ${id}.json`)
   const meta: CheckpointMeta = {
     id,
-    version: text_('version'),
-    entry: text_('entry'),
-    createdAt: text_('createdAt'),
+    version: string('version'),
+    entry: string('entry'),
+    createdAt: string('createdAt'),
     bytes: count('bytes'),
     records: count('records'),
     roots: count('roots'),
-    sha256: text_('sha256'),
+    sha256: string('sha256'),
   }
   if (meta.createdAt && !Number.isFinite(Date.parse(meta.createdAt))) problems.push(`"createdAt" is not a date: ${describe(meta.createdAt)}`)
   if (meta.sha256 && !/^[0-9a-f]{64}$/.test(meta.sha256)) problems.push(`"sha256" is not 64 hex digits: ${describe(meta.sha256)}`)

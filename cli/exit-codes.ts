@@ -9,14 +9,16 @@ export const EXIT = {
   refused: 4,
   rolledBack: 5,
   checkFailed: 6,
-  /** The old version died mid-upgrade before the new one held its state: the service went down. */
-  oldVersionExited: 8,
+  checkpoint: 7,
+  /** The program died (during an upgrade, before the new version held its state; or during a command): nothing serves until it is restarted. */
+  programDied: 8,
 } as const
 
 export function exitCodeFor(code: ErrorCode): number {
   switch (code) {
     case 'DSU_ERR_OLD_VERSION_EXITED':
-      return EXIT.oldVersionExited
+    case 'DSU_ERR_PROGRAM_EXITED':
+      return EXIT.programDied
     case 'DSU_ERR_USAGE':
     case 'DSU_ERR_ENTRY_NOT_FOUND':
     case 'DSU_ERR_TRANSFORMER_NOT_FOUND':
@@ -32,6 +34,11 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'DSU_ERR_UPGRADE_IN_PROGRESS':
     case 'DSU_ERR_SUPERVISOR_RUNNING':
       return EXIT.refused
+    // Not a bug in dsu: a file on disk, or the disk itself, needs attention.
+    case 'DSU_ERR_CHECKPOINT_CORRUPT':
+    case 'DSU_ERR_CHECKPOINT_WRITE':
+    case 'DSU_ERR_JOURNAL':
+      return EXIT.checkpoint
     default:
       return EXIT.internal
   }

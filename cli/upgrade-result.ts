@@ -37,5 +37,5 @@ export function printOutcome(result: UpgradeOutcome, json: boolean): number {
     if (e.output) process.stderr.write(outputBlock(e.output, '  '))
     process.stderr.write(`${result.from} (pid ${result.pid}) keeps serving with its state unchanged.\n`)
   }
-  return result.outcome === 'committed' ? EXIT.ok : result.outcome === 'failed' ? EXIT.oldVersionExited : EXIT.rolledBack
+  return result.outcome === 'committed' ? EXIT.ok : result.outcome === 'failed' ? EXIT.programDied : EXIT.rolledBack
 }

@@ -23,8 +23,13 @@ export interface Supervised {
   stop(): Promise<void>
 }
 
-export async function runSupervised(entry: string, args: string[] = [], env: Record<string, string> = {}, stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-test-'))): Promise<Supervised> {
-  const sup = await supervise(['run', entry, '--state-dir', stateDir, ...args], { env, stopArgs: ['--state-dir', stateDir] })
+/**
+ * `options.through`: a command line that runs the supervisor's node command
+ * given after it (e.g. `sh -c 'ulimit -f 2048; exec "$0" "$@"'`), for limits
+ * the supervisor must run under.
+ */
+export async function runSupervised(entry: string, args: string[] = [], env: Record<string, string> = {}, stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-test-')), options: { through?: string[] } = {}): Promise<Supervised> {
+  const sup = await supervise(['run', entry, '--state-dir', stateDir, ...args], { env, stopArgs: ['--state-dir', stateDir], through: options.through ?? [] })
   return { ...sup, stateDir, stop: async () => {
     await sup.stop()
     fs.rmSync(stateDir, { recursive: true, force: true })
@@ -37,13 +42,14 @@ export async function runSupervised(entry: string, args: string[] = [], env: Rec
  * defaults. `stateDir` is read from the supervisor's start line.
  */
 export async function runFrom(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Supervised> {
-  const sup = await supervise(args, { cwd, env: { PWD: cwd, ...env }, stopArgs: args.includes('--name') ? ['--name', args[args.indexOf('--name') + 1]!] : [] })
+  const sup = await supervise(args, { cwd, env: { PWD: cwd, ...env }, stopArgs: args.includes('--name') ? ['--name', args[args.indexOf('--name') + 1]!] : [], through: [] })
   const socket = (await sup.waitForOutput(/control socket (\S+)/))[1]!
   return { ...sup, stateDir: path.dirname(socket) }
 }
 
-async function supervise(args: string[], options: { cwd?: string; env: Record<string, string>; stopArgs: string[] }): Promise<Supervised> {
-  const child = execa(process.execPath, [cli, ...args], {
+async function supervise(args: string[], options: { cwd?: string; env: Record<string, string>; stopArgs: string[]; through: string[] }): Promise<Supervised> {
+  const command = [...options.through, process.execPath, cli, ...args]
+  const child = execa(command[0]!, command.slice(1), {
     reject: false, stdin: 'ignore', all: true, buffer: false, env: options.env, cwd: options.cwd ?? root,
   })
   let text = ''

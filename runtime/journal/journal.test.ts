@@ -201,6 +201,33 @@ t.test('the file is in WAL mode, at the current schema version, and 0600', async
   t.equal(other.pragma('user_version', { simple: true }), SCHEMA_VERSION)
 })
 
+t.test('an existing journal left 0644, with 0644 -wal and -shm, is narrowed to 0600 on open', async (t) => {
+  const dir = stateDir(t)
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const file = journalPath(dir)
+  // Another tool (or an older dsu) made it with a 0022 umask, and still has it open: -wal and -shm exist.
+  const other = new Database(file)
+  t.teardown(() => other.close())
+  other.pragma('journal_mode = WAL')
+  other.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1)')
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.chmodSync(f, 0o644)
+  const { errors, onError } = collect()
+  const journal = Journal.open(dir, { onError })
+  t.teardown(() => journal.close())
+  t.same(errors, [])
+  t.ok(journal.recordEvent({ kind: 'start' }))
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) t.equal(fs.statSync(f).mode & 0o777, 0o600, `${path.basename(f)} is 0600`)
+})
+
+t.test('narrowing never adds a permission: a 0444 journal becomes 0400, not writable', async (t) => {
+  const dir = stateDir(t)
+  Journal.open(dir).close()
+  fs.chmodSync(journalPath(dir), 0o444)
+  const journal = Journal.open(dir, { onError: () => {} })
+  t.teardown(() => journal.close())
+  t.equal(fs.statSync(journalPath(dir)).mode & 0o777, 0o400)
+})
+
 t.test('reopen after close keeps the rows; close is idempotent; writes after close are no-ops', async (t) => {
   const dir = stateDir(t)
   const { errors, onError } = collect()

@@ -32,8 +32,8 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 500
 export type PhaseName = Phase
 export { PHASES }
 
-export type EventKind = 'start' | 'exit' | 'crash' | 'restart' | 'stop' | 'checkpoint'
-export const EVENT_KINDS: readonly EventKind[] = ['start', 'exit', 'crash', 'restart', 'stop', 'checkpoint']
+export type EventKind = 'start' | 'exit' | 'crash' | 'restart' | 'stop' | 'checkpoint' | 'checkpoint-failed'
+export const EVENT_KINDS: readonly EventKind[] = ['start', 'exit', 'crash', 'restart', 'stop', 'checkpoint', 'checkpoint-failed']
 
 export type Outcome = 'committed' | 'rolled-back' | 'failed'
 
@@ -330,11 +330,16 @@ export class Journal {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       }
+      // A file from an older dsu or another tool may be 0644, and its -wal and
+      // -shm with it: narrowed before opening (new -wal/-shm copy the
+      // database's mode) and after (they may have been left by a crash).
+      journal.makePrivate()
       const Driver = loadDriver()
       db = new Driver(file, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS })
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = NORMAL')
       migrate(db)
+      journal.makePrivate()
       for (const pragma of options.pragmas ?? []) db.pragma(pragma)
       journal.statements = {
         insertUpgrade: db.prepare(INSERT_UPGRADE),
@@ -360,6 +365,25 @@ export class Journal {
       journal.onError(journal.failure)
     }
     return journal
+  }
+
+  /**
+   * Takes group and other permissions off journal.db, -wal and -shm (never
+   * adds any: a read-only file stays read-only). Files owned by another user
+   * are left alone; a failure is reported, not fatal.
+   */
+  private makePrivate(): void {
+    const uid = process.getuid?.()
+    for (const file of [this.path, `${this.path}-wal`, `${this.path}-shm`]) {
+      try {
+        const stat = fs.lstatSync(file)
+        if (!stat.isFile() || (stat.mode & 0o077) === 0 || (uid !== undefined && stat.uid !== uid)) continue
+        fs.chmodSync(file, stat.mode & 0o700)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
+        this.onError(journalError(file, 'cannot make it private (0600)', error))
+      }
+    }
   }
 
   /** True when the journal could not be opened (or hit a corrupt file): writes are no-ops. */

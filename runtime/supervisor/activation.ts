@@ -9,13 +9,17 @@ export async function activate(
   listeners: Map<string, unknown>,
   wait: { timeoutMs?: number; signal?: AbortSignal; phase: string },
 ): Promise<void> {
-  for (const [key, handle] of listeners) await program.send({ dsu: 'listen-handle', key }, handle)
+  // Only the handles offered here can be unclaimed: a listener the program
+  // binds fresh while activating registers in `listeners` too, possibly
+  // before 'active' is handled, and must not be closed as unclaimed.
+  const offered = [...listeners]
+  for (const [key, handle] of offered) await program.send({ dsu: 'listen-handle', key }, handle)
   const active = waitFor(program, 'active', wait)
-  void program.send({ dsu: 'activate', keys: [...listeners.keys()] })
+  void program.send({ dsu: 'activate', keys: offered.map(([key]) => key) })
   const { keys } = await active
-  for (const [key, handle] of listeners) {
+  for (const [key, handle] of offered) {
     if (keys.includes(key)) continue
-    listeners.delete(key)
+    if (listeners.get(key) === handle) listeners.delete(key)
     ;(handle as { close?: () => void }).close?.()
   }
 }

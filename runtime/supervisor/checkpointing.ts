@@ -1,7 +1,9 @@
 // `dsu checkpoint` / --checkpoint-every: the program pauses at a quiescent
 // point, streams its marked state to the supervisor (which writes it to disk
 // as it arrives), and resumes at once. Nothing is handed over.
-import net from 'node:net'
+// A checkpoint that cannot be written (a full disk) fails alone: the partial
+// files are removed, the program resumes with its state, and the caller gets
+// DSU_ERR_CHECKPOINT_WRITE.
 import type { ProgramProcess } from './program-process.js'
 import { waitFor } from './program-process.js'
 import { commitCheckpoint, discardCheckpoint, newCheckpointId, pruneCheckpoints, receiveCheckpoint, type CheckpointMeta } from './checkpoint-store.js'
@@ -26,11 +28,17 @@ export async function takeCheckpoint(program: ProgramProcess, env: CheckpointEnv
     socket.resume() // authenticated sockets come paused (transfer/stream-auth.ts)
     return file
   })
-  written.catch(() => {}) // awaited below only once the program said it sent everything
+  // Awaited below only once the program said it sent everything. A write that
+  // failed breaks the stream, so the program then reports a broken stream:
+  // the write error, seen first, is the one that says what happened.
+  let writeError: unknown = null
+  written.catch((error) => (writeError = error))
   try {
     const sent = waitFor(program, 'checkpointed', { timeoutMs: env.timeoutMs * 2, phase: 'checkpoint', failures: ['checkpoint-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     void program.send({ dsu: 'checkpoint', path, token, timeoutMs: env.timeoutMs })
-    const stats = await sent
+    const stats = await sent.catch((error) => {
+      throw writeError ?? error
+    })
     const file = await written
     const meta: CheckpointMeta = {
       id, version: program.version, entry: program.entry, createdAt: new Date().toISOString(),
@@ -40,7 +48,11 @@ export async function takeCheckpoint(program: ProgramProcess, env: CheckpointEnv
     pruneCheckpoints(env.stateDir, env.keep)
     return meta
   } catch (error) {
-    discardCheckpoint(env.stateDir, id)
+    try {
+      discardCheckpoint(env.stateDir, id)
+    } catch {
+      // what is left is an incomplete checkpoint (no .json): never listed, never loaded
+    }
     throw error
   } finally {
     close()

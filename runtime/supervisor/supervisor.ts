@@ -16,8 +16,8 @@ import { controlSocketPath, prepareStateDir } from './state-dir.js'
 import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
 import { everyPhase, withOverrides, type Deadlines } from './deadlines.js'
 import { takeCheckpoint } from './checkpointing.js'
-import { listCheckpoints, verifiedCheckpoint, type CheckpointMeta } from './checkpoint-store.js'
-import { restoreFromFile, startFresh, type ActivationEnv } from './restore.js'
+import { checkpointDir, checkpointIds, listCheckpoints, verifiedCheckpoint, type CheckpointMeta, type VerifiedCheckpoint } from './checkpoint-store.js'
+import { restoreFromFile, restoreNewest, startFresh, type ActivationEnv, type Restored } from './restore.js'
 import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
 import { planRollback, type CommittedUpgrade } from './rollback.js'
 import { nodeArgsFor } from './typescript-loader.js'
@@ -76,6 +76,10 @@ export class Supervisor {
   /** What the supervisor is doing that excludes an upgrade: one thing at a time. */
   private busy: 'upgrade' | 'checkpoint' | 'restart' | null = null
   private crashes: number[] = []
+  /** Processes stopped on purpose (a refused checkpoint): their exit is not a crash. */
+  private readonly discarded = new WeakSet<ProgramProcess>()
+  /** Checkpoints found unusable since start: crash restarts do not try them again. */
+  private readonly badCheckpoints = new Set<string>()
   private checkpointTimer: NodeJS.Timeout | null = null
   private stopping = false
   private lastUpgrade: UpgradeSummary | null = null
@@ -97,24 +101,21 @@ export class Supervisor {
     this.control = await openControlSocket(controlSocketPath(this.options.stateDir), (request, emit) => this.handle(request, emit))
     // Guarantee 7; a journal that cannot be written is reported, never fatal.
     this.journal = Journal.open(this.options.stateDir, { onError: (e) => this.options.log(`dsu: ${e.code}: ${e.message}`) })
+    let detail: Record<string, unknown> | undefined
     try {
       if (this.options.restore) {
-        const checkpoint = verifiedCheckpoint(this.options.stateDir, this.options.restore)
-        // The transformer is loaded by the program at boot, so it is part of the spawn.
-        const transformer = checkpoint.version === this.options.version ? null : resolveTransformer(null, this.options.entry)
-        this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'successor', listeners: [], transformer, from: checkpoint.version })
-        const stats = await restoreFromFile(this.current, checkpoint, this.activationEnv())
-        this.options.log(`dsu: restored checkpoint ${checkpoint.id} (${checkpoint.version}, ${stats.records} records)${transformer ? ` through ${transformer}` : ''}`)
+        const restored = await this.restoreOnStart(this.options.restore)
+        detail = { restore: this.options.restore, from: restored.checkpoint ? `checkpoint ${restored.checkpoint.id}` : 'fresh state', ...(restored.skipped.length ? { skipped: restored.skipped } : {}) }
       } else {
         this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'primary' })
-        await waitFor(this.current, 'hello', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+        await this.started(this.current)
       }
     } catch (error) {
       this.current?.kill()
       this.closeControl()
       throw error
     }
-    this.journal.recordEvent({ kind: 'start', version: this.current.version, entry: this.current.entry, pid: this.current.pid, detail: this.options.restore ? { restore: this.options.restore } : undefined })
+    this.journal.recordEvent({ kind: 'start', version: this.current.version, entry: this.current.entry, pid: this.current.pid, detail })
     this.options.log(`dsu: running ${path.basename(this.options.entry)} ${this.options.version} (pid ${this.current.pid}); control socket ${controlSocketPath(this.options.stateDir)}`)
     const every = this.options.checkpointEveryMs ?? 0
     if (every > 0) {
@@ -122,10 +123,61 @@ export class Supervisor {
         if (this.busy) return
         this.checkpoint().then(
           (c) => this.options.log(`dsu: checkpoint ${c.id} (${c.version}, ${c.records} records, ${c.bytes} bytes)`),
-          (e) => this.options.log(`dsu: checkpoint failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`),
+          () => {}, // logged and journaled by checkpoint(); the next one is tried on schedule
         )
       }, every)
       this.checkpointTimer.unref()
+    }
+  }
+
+  private started(program: ProgramProcess): Promise<unknown> {
+    return waitFor(program, 'hello', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+  }
+
+  /**
+   * `--restore <id>`: that checkpoint or a named error (a bad one is
+   * DSU_ERR_CHECKPOINT_CORRUPT). `--restore latest`: the newest good one,
+   * skipping bad ones, else a cold start; refused only when there is none at all.
+   */
+  private async restoreOnStart(which: string): Promise<Restored> {
+    const { entry, version } = this.options
+    let transformer: string | null = null
+    const spawn = (checkpoint: VerifiedCheckpoint | null): ProgramProcess => {
+      if (!checkpoint) return (this.current = this.spawn({ entry, version, role: 'primary' }))
+      // The transformer is loaded by the program at boot, so it is part of the spawn.
+      transformer = checkpoint.version === version ? null : resolveTransformer(null, entry)
+      return (this.current = this.spawn({ entry, version, role: 'successor', listeners: [], transformer, from: checkpoint.version }))
+    }
+    let restored: Restored
+    if (which === 'latest') {
+      const ids = checkpointIds(this.options.stateDir)
+      if (ids.length === 0) throw new DsuError('DSU_ERR_CHECKPOINT_NOT_FOUND', `no checkpoint in ${checkpointDir(this.options.stateDir)}`)
+      restored = await restoreNewest(ids, this.fallbackEnv(spawn, (program) => this.started(program)))
+    } else {
+      const checkpoint = verifiedCheckpoint(this.options.stateDir, which)
+      const program = spawn(checkpoint)
+      restored = { program, checkpoint, stats: await restoreFromFile(program, checkpoint, this.activationEnv()), skipped: [] }
+    }
+    const { checkpoint, stats } = restored
+    if (checkpoint && stats) {
+      this.options.log(`dsu: restored checkpoint ${checkpoint.id} (${checkpoint.version}, ${stats.records} records)${transformer ? ` through ${transformer}` : ''}`)
+    }
+    return restored
+  }
+
+  /** What restoreNewest needs; skipped checkpoints are remembered so a crash restart does not retry them. */
+  private fallbackEnv(spawn: (checkpoint: VerifiedCheckpoint | null) => ProgramProcess, startCold: (program: ProgramProcess) => Promise<unknown>) {
+    return {
+      ...this.activationEnv(),
+      stateDir: this.options.stateDir,
+      spawn,
+      startCold,
+      discard: (program: ProgramProcess) => {
+        this.discarded.add(program)
+        program.kill('SIGKILL')
+      },
+      skipped: (id: string) => this.badCheckpoints.add(id),
+      log: this.options.log,
     }
   }
 
@@ -133,13 +185,20 @@ export class Supervisor {
   async checkpoint(): Promise<CheckpointMeta> {
     this.refuseIfBusy('checkpoint')
     this.busy = 'checkpoint'
+    const program = this.current
     try {
-      const meta = await takeCheckpoint(this.current, {
+      const meta = await takeCheckpoint(program, {
         stateDir: this.options.stateDir, streamPath: () => this.streamPath(),
         timeoutMs: this.options.timeoutMs, keep: this.options.keepCheckpoints ?? 5,
       })
-      this.journal?.recordEvent({ kind: 'checkpoint', version: meta.version, pid: this.current.pid, detail: { id: meta.id, bytes: meta.bytes, records: meta.records } })
+      this.journal?.recordEvent({ kind: 'checkpoint', version: meta.version, pid: program.pid, detail: { id: meta.id, bytes: meta.bytes, records: meta.records } })
       return meta
+    } catch (error) {
+      // Periodic or asked for, a failed checkpoint is told and the program serves on.
+      const e = error as { code?: string; message?: string }
+      this.options.log(`dsu: checkpoint failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message ?? String(error)}`)
+      this.journal?.recordEvent({ kind: 'checkpoint-failed', version: program.version, pid: program.pid, detail: { code: e.code ?? 'DSU_ERR_INTERNAL', message: e.message ?? String(error) } })
+      throw error
     } finally {
       if (this.busy === 'checkpoint') this.busy = null
     }
@@ -254,7 +313,8 @@ export class Supervisor {
   private afterCrash(): string {
     const policy = this.options.restart ?? DEFAULT_RESTART
     if (policy.mode === 'no') return 'dsu run does not restart it (--restart no) and exits; start it again, with --restore latest to load the last checkpoint'
-    const checkpoint = this.latestGoodCheckpoint()
+    // The newest one the restart will try first (it falls back to older ones, then to fresh state).
+    const checkpoint = listCheckpoints(this.options.stateDir).find((meta) => !this.badCheckpoints.has(meta.id))
     return checkpoint
       ? `dsu run restarts ${this.current.version} from checkpoint ${checkpoint.id} (${checkpoint.createdAt}); writes since then are lost`
       : `dsu run restarts ${this.current.version} with fresh state: there is no checkpoint to restore`
@@ -321,7 +381,7 @@ export class Supervisor {
 
   private async onExit(program: ProgramProcess, exit: Exit): Promise<void> {
     await this.upgrading?.catch(() => {})
-    if (program !== this.current || this.stopping) return
+    if (program !== this.current || this.stopping || this.discarded.has(program)) return
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
     this.options.log(`dsu: ${program.version} (pid ${program.pid}) ${how}; DSU_ERR_PROGRAM_EXITED`)
     this.journal?.recordEvent({ kind: exit.code === 0 ? 'exit' : 'crash', version: program.version, entry: program.entry, pid: program.pid, code: exit.code, signal: exit.signal })
@@ -337,56 +397,49 @@ export class Supervisor {
     this.resolveDone(exit.code === 0 ? 0 : (exit.code ?? 1))
   }
 
-  /** Crash restart: from the latest good checkpoint, keeping the listening sockets. */
+  /**
+   * Crash restart: from the newest checkpoint that loads, keeping the
+   * listening sockets; bad checkpoints are skipped (and not tried again), and
+   * with none left the program starts with fresh state.
+   */
   private async restart(crashed: ProgramProcess, delayMs: number): Promise<void> {
     this.busy = 'restart'
     this.options.log(`dsu: restarting ${crashed.version} in ${delayMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, delayMs))
     if (this.stopping) return
-    const checkpoint = this.latestGoodCheckpoint()
-    const transformer = checkpoint && checkpoint.version !== crashed.version ? resolveTransformer(null, crashed.entry) : null
-    let next: ProgramProcess
-    try {
-      next = this.spawn({ entry: crashed.entry, version: crashed.version, role: 'successor', listeners: [...this.listeners.keys()], transformer, from: checkpoint?.version })
-    } catch (error) {
-      // Not spawned at all (e.g. DSU_ERR_TYPESCRIPT: tsx was removed since): nothing left to serve.
-      const e = error as { code?: string; message?: string }
-      this.options.log(`dsu: restart of ${crashed.version} failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}; giving up`)
-      this.stopping = true
-      this.closeControl()
-      this.resolveDone(1)
-      return
+    const { entry, version } = crashed
+    const spawn = (checkpoint: VerifiedCheckpoint | null): ProgramProcess => {
+      // A stop during the restart: stop() deals with the program it found; start no other.
+      if (this.stopping) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', 'the supervisor is stopping')
+      const transformer = checkpoint && checkpoint.version !== version ? resolveTransformer(null, entry) : null
+      // Current from its spawn: if it dies, onExit counts it as another crash.
+      return (this.current = this.spawn({ entry, version, role: 'successor', listeners: [...this.listeners.keys()], transformer, from: checkpoint?.version }))
     }
-    this.current = next
-    let from = 'no checkpoint: state initialised'
     try {
-      if (checkpoint) {
-        await restoreFromFile(next, checkpoint, this.activationEnv())
-        from = `checkpoint ${checkpoint.id}`
-      } else {
-        await startFresh(next, this.activationEnv())
-      }
-      this.journal?.recordEvent({ kind: 'restart', version: next.version, entry: next.entry, pid: next.pid, detail: { from, delayMs } })
+      const ids = checkpointIds(this.options.stateDir).filter((id) => !this.badCheckpoints.has(id))
+      const restored = await restoreNewest(ids, this.fallbackEnv(spawn, (program) => startFresh(program, this.activationEnv())))
+      const next = restored.program
+      const from = restored.checkpoint ? `checkpoint ${restored.checkpoint.id}` : 'no checkpoint: state initialised'
+      this.journal?.recordEvent({ kind: 'restart', version: next.version, entry: next.entry, pid: next.pid, detail: { from, delayMs, ...(restored.skipped.length ? { skipped: restored.skipped } : {}) } })
       this.options.log(`dsu: restarted ${next.version} (pid ${next.pid}) from ${from}`)
     } catch (error) {
+      if (this.stopping) return
       // Its exit, if it died, goes through onExit and counts as another crash.
       const e = error as { code?: string; message?: string }
-      this.options.log(`dsu: restart of ${next.version} failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`)
-      next.kill('SIGKILL')
-    } finally {
-      if (this.busy === 'restart' && this.current === next) this.busy = null
-    }
-  }
-
-  private latestGoodCheckpoint(): (CheckpointMeta & { file: string }) | null {
-    for (const meta of listCheckpoints(this.options.stateDir)) {
-      try {
-        return verifiedCheckpoint(this.options.stateDir, meta.id)
-      } catch (error) {
-        this.options.log(`dsu: skipping checkpoint ${meta.id}: ${(error as Error).message}`)
+      this.options.log(`dsu: restart of ${version} failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`)
+      if (this.current === crashed || this.discarded.has(this.current)) {
+        // No process of this attempt is left whose exit would count as another
+        // crash and retry: stop rather than supervise nothing.
+        this.options.log(`dsu: giving up on ${version}: no program is running`)
+        this.stopping = true
+        this.closeControl()
+        this.resolveDone(crashed.exit?.code || 1)
+        return
       }
+      this.current.kill('SIGKILL')
+    } finally {
+      if (this.busy === 'restart') this.busy = null
     }
-    return null
   }
 
   private async handle(request: ControlRequest, emit: (event: unknown) => void): Promise<unknown> {

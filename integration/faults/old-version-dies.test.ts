@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { app, cli, dsu, fixture, getJson, post, runSupervised } from './harness.js'
+import { app, cli, dsu, fixture, getJson, post, runSupervised } from '../harness.js'
 
 /** Resolves with the content of `file` once something has written it. */
 function written(file: string): Promise<string> {

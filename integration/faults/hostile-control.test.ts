@@ -6,7 +6,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { dsu } from './harness.js'
+import { dsu } from '../harness.js'
 
 /** A fake supervisor that answers every request with `reply`. */
 async function fakeSupervisor(t: { teardown(fn: () => void): void }, reply: string): Promise<string> {

@@ -5,9 +5,9 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import t from 'tap'
-import { app, dsu, getJson, post, runSupervised } from './harness.js'
-import { encodeRoots } from '../runtime/transfer/state-codec.js'
-import { frameHead } from '../runtime/transfer/framing.js'
+import { app, dsu, getJson, post, runSupervised } from '../harness.js'
+import { encodeRoots } from '../../runtime/transfer/state-codec.js'
+import { frameHead } from '../../runtime/transfer/framing.js'
 
 t.test('a forged stream is dropped; the upgrade carries the real state', async (t) => {
   const sup = await runSupervised(app('counter/v1/server.js'))

@@ -7,6 +7,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { tokenBytes } from '../transfer/stream-auth.js'
 import { DsuError, toWire } from '../errors.js'
 import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
 import type { Exit, ProgramProcess } from './program-process.js'
@@ -30,6 +31,7 @@ class StreamingProgram implements ProgramProcess {
   send(m: SupervisorMessage): Promise<void> {
     if (m.dsu === 'checkpoint') {
       const socket = net.connect(m.path)
+      socket.write(tokenBytes(m.token)) // the stream's token first, as predecessor.ts does
       const data = Buffer.alloc(this.bytes, 7)
       let sent = false
       socket.on('error', () => {})

@@ -9,6 +9,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { acceptAuthenticated } from '../transfer/stream-auth.js'
 import { toWire, DsuError } from '../errors.js'
 import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
 import type { Exit, ProgramProcess } from './program-process.js'
@@ -46,8 +47,10 @@ class FakeProgram implements ProgramProcess {
 
   private handle(m: SupervisorMessage): void {
     if (m.dsu === 'receive-state') {
-      this.server = net.createServer((socket) => {
-        this.server?.close()
+      this.server = net.createServer()
+      // As successor.ts does: only the stream presenting the token is read.
+      acceptAuthenticated(this.server, m.token, (socket) => {
+        socket.resume()
         let bytes = 0
         socket.on('error', () => {})
         socket.on('data', (chunk: Buffer) => {

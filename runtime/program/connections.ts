@@ -4,6 +4,13 @@
 // requests by stopping reads on its handle, so no byte is read that the old
 // version would not answer. At commit the frozen and parked connections move
 // to the new version; on rollback everything resumes where it stopped.
+//
+// A frozen connection's idle timer (Node's keepAliveTimeout, server.timeout,
+// or the program's own socket.setTimeout) is stopped with it: a pause longer
+// than the keep-alive timeout would otherwise close every idle connection
+// (guarantee 4). Rollback restores each timer with its full period; a
+// connection adopted by the new version starts that version's keep-alive
+// timer afresh.
 import net from 'node:net'
 import http from 'node:http'
 import { begin, type Participant } from './quiescence.js'
@@ -12,12 +19,16 @@ type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
 interface StreamHandle { readStart(): number; readStop(): number; close(cb?: () => void): void; onconnection?: OnConnection }
 type Internal = net.Server & { _handle: StreamHandle | null; _connections: number }
 type InternalSocket = net.Socket & { _handle: StreamHandle | null; parser?: unknown; _httpMessage?: unknown; _server?: net.Server; server?: net.Server }
+type HttpLike = net.Server & { keepAliveTimeout?: number; timeout?: number }
 
 export class ServerConnections implements Participant {
   readonly server: Internal
   readonly key: string
   private readonly open = new Set<InternalSocket>()
-  private readonly frozen = new Set<InternalSocket>()
+  /** Frozen connections, each with the idle timeout it had (0: none). */
+  private readonly frozen = new Map<InternalSocket, number>()
+  /** Adopted connections still on their first keep-alive wait (see adopt()). */
+  private readonly adoptedIdle = new WeakSet<net.Socket>()
   private parkedHandles: unknown[] = []
   private readonly upgraded = new Set<InternalSocket>()
   private acceptHandler: OnConnection | undefined
@@ -37,13 +48,17 @@ export class ServerConnections implements Participant {
     })
     if (isHttp(server)) {
       // prepend: the request counts as in flight before the app sees it.
-      server.prependListener('request', (_req, res) => {
+      server.prependListener('request', (req, res) => {
+        this.firstRequest(req.socket)
         const done = begin()
         res.once('close', done)
       })
       // An upgraded connection (WebSocket) is no longer HTTP: it cannot be
       // handed to the new version's HTTP parser. It is closed at commit.
-      server.on('upgrade', (_req: unknown, socket: InternalSocket) => this.upgraded.add(socket))
+      server.on('upgrade', (_req: unknown, socket: InternalSocket) => {
+        this.firstRequest(socket)
+        this.upgraded.add(socket)
+      })
     }
   }
 
@@ -67,13 +82,20 @@ export class ServerConnections implements Participant {
       }
       // Leave `_handle.reading` as it is so net.Socket does not restart reads.
       socket._handle?.readStop()
-      this.frozen.add(socket)
+      // `timeout` is what the last setTimeout() set: Node's keep-alive wait
+      // after a response, server.timeout, or the program's own.
+      const timeout = socket.timeout ?? 0
+      if (timeout > 0) socket.setTimeout(0)
+      this.frozen.set(socket, timeout)
     }
     return all
   }
 
   resume(): void {
-    for (const socket of this.frozen) socket._handle?.readStart()
+    for (const [socket, timeout] of this.frozen) {
+      socket._handle?.readStart()
+      if (timeout > 0 && !socket.destroyed) socket.setTimeout(timeout)
+    }
     this.frozen.clear()
     const handle = this.server._handle
     if (handle && this.acceptHandler) {
@@ -121,6 +143,21 @@ export class ServerConnections implements Participant {
     socket._server = this.server
     this.server._connections++
     this.server.emit('connection', socket)
+    // Node treats this as a new connection, which waits up to headersTimeout
+    // (a minute) for a first request. It is an idle keep-alive connection:
+    // give it this version's keep-alive wait, cleared at its next request as
+    // Node clears its own (firstRequest()).
+    const keepAlive = isHttp(this.server) ? (this.server as HttpLike).keepAliveTimeout ?? 0 : 0
+    if (keepAlive > 0 && !socket.destroyed) {
+      socket.setTimeout(keepAlive)
+      this.adoptedIdle.add(socket)
+    }
+  }
+
+  /** A request arrived on an adopted connection: back to the server's own timeout, as Node does. */
+  private firstRequest(socket: net.Socket): void {
+    if (!this.adoptedIdle.delete(socket)) return
+    socket.setTimeout((this.server as HttpLike).timeout ?? 0)
   }
 
   private isIdle(socket: InternalSocket, idleParsers: Set<unknown> | null): boolean {

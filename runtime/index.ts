@@ -24,6 +24,7 @@ import { ENV_VERSION } from './protocol.js'
 export { state } from './program/roots.js'
 export { transaction, updatePoint, onPause, onResume } from './program/quiescence.js'
 export { ready, deferReady } from './program/successor.js'
+export { longLived } from './program/long-lived.js'
 export { DsuError, isDsuError, catalogue, type ErrorCode } from './errors.js'
 
 /** The version label the supervisor gave this program, or null when run alone. */

@@ -14,6 +14,7 @@
 import net from 'node:net'
 import http from 'node:http'
 import { begin, type Participant } from './quiescence.js'
+import { endLongLived, isLongLived } from './long-lived.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
 interface StreamHandle { readStart(): number; readStop(): number; close(cb?: () => void): void; onconnection?: OnConnection }
@@ -31,6 +32,8 @@ export class ServerConnections implements Participant {
   private readonly adoptedIdle = new WeakSet<net.Socket>()
   private parkedHandles: unknown[] = []
   private readonly upgraded = new Set<InternalSocket>()
+  /** Responses not yet closed, each with its in-flight count's release. */
+  private readonly responses = new Map<http.ServerResponse, () => void>()
   private acceptHandler: OnConnection | undefined
   private readonly connectionsSymbol: symbol | undefined
 
@@ -51,7 +54,11 @@ export class ServerConnections implements Participant {
       server.prependListener('request', (req, res) => {
         this.firstRequest(req.socket)
         const done = begin()
-        res.once('close', done)
+        this.responses.set(res, done)
+        res.once('close', () => {
+          this.responses.delete(res)
+          done()
+        })
       })
       // An upgraded connection (WebSocket) is no longer HTTP: it cannot be
       // handed to the new version's HTTP parser. It is closed at commit.
@@ -72,6 +79,9 @@ export class ServerConnections implements Participant {
   }
 
   settle(): boolean {
+    // A long-lived response (SSE…) stops counting as in flight: it is frozen
+    // with its connection below, and ended at commit (endLongLived()).
+    for (const [res, done] of this.responses) if (isLongLived(res)) done()
     const idle = this.idleParsers()
     let all = true
     for (const socket of this.open) {
@@ -115,6 +125,36 @@ export class ServerConnections implements Participant {
     this.server._handle = null
   }
 
+  /**
+   * Commit: ends every long-lived response cleanly (an EventSource reconnects
+   * to the new version) and resolves once each is written out, so its
+   * connection moves idle, between requests. One not written out within
+   * `timeoutMs` (a client that stopped reading) is destroyed instead: moved
+   * with a half-written response it would be corrupt.
+   */
+  async endLongLived(timeoutMs: number): Promise<void> {
+    const ending: Array<Promise<void>> = []
+    for (const res of this.responses.keys()) {
+      if (!isLongLived(res) || res.writableEnded) continue
+      ending.push(new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          res.socket?.destroy()
+          resolve()
+        }, timeoutMs)
+        res.once('close', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        try {
+          endLongLived(res)
+        } catch {
+          res.socket?.destroy() // the program's own end() threw: no clean end is possible
+        }
+      }))
+    }
+    await Promise.all(ending)
+  }
+
   /** The raw handles of every connection to move to the new version. */
   takeConnections(): Array<{ handle: unknown; release(): void }> {
     const moved: Array<{ handle: unknown; release(): void }> = []
@@ -124,7 +164,8 @@ export class ServerConnections implements Participant {
         continue
       }
       const handle = socket._handle
-      if (!handle) continue
+      // A connection already closing (a response with Connection: close) finishes here.
+      if (!handle || !socket.writable) continue
       // destroy() closes only this process's copy once the handle was sent.
       moved.push({ handle, release: () => socket.destroy() })
     }
@@ -162,7 +203,7 @@ export class ServerConnections implements Participant {
 
   private isIdle(socket: InternalSocket, idleParsers: Set<unknown> | null): boolean {
     if (!isHttp(this.server) || this.upgraded.has(socket)) return true
-    if (socket._httpMessage) return false
+    if (socket._httpMessage) return isLongLived(socket._httpMessage as http.ServerResponse)
     // Without Node's connection list, a connection with no response pending is
     // taken as idle; with it, one whose parser has begun a message is not.
     if (!idleParsers || !socket.parser) return true

@@ -123,9 +123,11 @@ export function quiesce(timeoutMs: number): Promise<void> {
         `the old version was still busy after ${timeoutMs} ms (${describeBusy()})`))
     }, timeoutMs)
     const check = (): void => {
-      let quiet = inflight === 0
+      // Participants first: settling may release work that no longer counts
+      // as in flight (a long-lived response).
+      let quiet = true
       for (const p of participants) quiet = p.settle() && quiet
-      if (quiet) return finish()
+      if (quiet && inflight === 0) return finish()
       // Events (a response ending, a connection closing) call check(); the
       // short poll catches a parser going idle, which emits no event.
       clearTimeout(poll)

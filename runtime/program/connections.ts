@@ -11,9 +11,18 @@
 // (guarantee 4). Rollback restores each timer with its full period; a
 // connection adopted by the new version starts that version's keep-alive
 // timer afresh.
+//
+// A WebSocket (the `ws` package) cannot move yet. Frames the old version reads
+// after its state is captured could only be dropped or applied to state that
+// is already gone, so it is closed at the start of quiescence instead, with a
+// real close frame, 1012 (Service Restart): the old version keeps reading and
+// processing the client's frames until the client's own close frame, and
+// quiescence waits for every such closing handshake. Other upgraded
+// connections are frozen and ended at commit. A snapshot's quiescence (a
+// checkpoint) only freezes WebSockets: the program resumes right after.
 import net from 'node:net'
 import http from 'node:http'
-import { begin, type Participant } from './quiescence.js'
+import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
 import { endLongLived, isLongLived } from './long-lived.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
@@ -21,6 +30,11 @@ interface StreamHandle { readStart(): number; readStop(): number; close(cb?: () 
 type Internal = net.Server & { _handle: StreamHandle | null; _connections: number }
 type InternalSocket = net.Socket & { _handle: StreamHandle | null; parser?: unknown; _httpMessage?: unknown; _server?: net.Server; server?: net.Server }
 type HttpLike = net.Server & { keepAliveTimeout?: number; timeout?: number }
+/** The part of a `ws` WebSocket this uses. */
+interface WebSocketLike { readyState: number; close(code?: number, reason?: string): void }
+const WS_CLOSED = 3
+/** 1012: the server is restarting; the client may reconnect (RFC 6455 registry). */
+const SERVICE_RESTART = 1012
 
 export class ServerConnections implements Participant {
   readonly server: Internal
@@ -32,6 +46,9 @@ export class ServerConnections implements Participant {
   private readonly adoptedIdle = new WeakSet<net.Socket>()
   private parkedHandles: unknown[] = []
   private readonly upgraded = new Set<InternalSocket>()
+  /** WebSockets sent a close frame by this quiescence, until their handshake completes. */
+  private readonly closing = new Set<WebSocketLike>()
+  private closeWebSocketsNow = false
   /** Responses not yet closed, each with its in-flight count's release. */
   private readonly responses = new Map<http.ServerResponse, () => void>()
   private acceptHandler: OnConnection | undefined
@@ -69,7 +86,9 @@ export class ServerConnections implements Participant {
     }
   }
 
-  stop(): void {
+  stop(purpose: QuiescePurpose): void {
+    // A snapshot resumes at once: its WebSockets are only frozen, like idle connections.
+    this.closeWebSocketsNow = purpose === 'upgrade'
     const handle = this.server._handle
     if (!handle || this.acceptHandler) return
     this.acceptHandler = handle.onconnection
@@ -86,6 +105,15 @@ export class ServerConnections implements Participant {
     let all = true
     for (const socket of this.open) {
       if (this.frozen.has(socket)) continue
+      const ws = this.closeWebSocketsNow && this.upgraded.has(socket) ? webSocketOf(socket) : null
+      if (ws) {
+        // Not frozen: its frames are read and processed until the client's close frame.
+        if (ws.readyState !== WS_CLOSED && !this.closing.has(ws)) {
+          this.closing.add(ws)
+          ws.close(SERVICE_RESTART, 'Service Restart')
+        }
+        continue
+      }
       if (!this.isIdle(socket, idle)) {
         all = false
         continue
@@ -98,7 +126,27 @@ export class ServerConnections implements Participant {
       if (timeout > 0) socket.setTimeout(0)
       this.frozen.set(socket, timeout)
     }
+    // Closed only once ws has emitted every message and 'close' (an inflating
+    // message may still be on its way after the socket closed).
+    for (const ws of this.closing) {
+      if (ws.readyState === WS_CLOSED) this.closing.delete(ws)
+      else all = false
+    }
     return all
+  }
+
+  busy(): string | null {
+    const n = this.closing.size
+    if (n === 0) return null
+    return `${n} WebSocket${n === 1 ? '' : 's'} sent a 1012 close frame whose client did not answer`
+  }
+
+  /** Graceful stop: a real close frame, 1001 (Going Away), to every WebSocket. */
+  closeWebSockets(): void {
+    for (const socket of this.upgraded) {
+      const ws = webSocketOf(socket)
+      if (ws && ws.readyState !== WS_CLOSED) ws.close(1001, 'Going Away')
+    }
   }
 
   resume(): void {
@@ -107,6 +155,9 @@ export class ServerConnections implements Participant {
       if (timeout > 0 && !socket.destroyed) socket.setTimeout(timeout)
     }
     this.frozen.clear()
+    // A WebSocket already closing finishes its handshake; its client reconnects.
+    this.closing.clear()
+    this.closeWebSocketsNow = false
     const handle = this.server._handle
     if (handle && this.acceptHandler) {
       handle.onconnection = this.acceptHandler
@@ -160,7 +211,8 @@ export class ServerConnections implements Participant {
     const moved: Array<{ handle: unknown; release(): void }> = []
     for (const socket of this.open) {
       if (this.upgraded.has(socket)) {
-        socket.end() // a clean close the client can reconnect after; see README, "Not yet"
+        // Not a WebSocket dsu knows (those closed at quiesce): FIN, the best it can do.
+        socket.end()
         continue
       }
       const handle = socket._handle
@@ -215,6 +267,16 @@ export class ServerConnections implements Participant {
     const list = (this.server as unknown as Record<symbol, { idle(): unknown[] } | undefined>)[this.connectionsSymbol]
     return list ? new Set(list.idle()) : null
   }
+}
+
+/** The `ws` WebSocket that owns an upgraded socket (ws tags it with Symbol('websocket')), or null. */
+function webSocketOf(socket: net.Socket): WebSocketLike | null {
+  for (const symbol of Object.getOwnPropertySymbols(socket)) {
+    if (symbol.description !== 'websocket') continue
+    const ws = (socket as unknown as Record<symbol, unknown>)[symbol] as WebSocketLike | undefined
+    if (ws && typeof ws.close === 'function' && typeof ws.readyState === 'number') return ws
+  }
+  return null
 }
 
 // https.Server is a tls.Server that also takes HTTP options; recognised by

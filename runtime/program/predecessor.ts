@@ -94,7 +94,7 @@ async function finishPrecopy(): Promise<void> {
 /** A snapshot at a brief quiescent point: the program resumes right after. */
 async function checkpoint(path: string, token: string, timeoutMs: number): Promise<void> {
   try {
-    await quiesce(timeoutMs)
+    await quiesce(timeoutMs, 'snapshot')
   } catch (error) {
     return send({ dsu: 'checkpoint-failed', error: toWire(error) })
   }
@@ -137,6 +137,7 @@ async function stop(timeoutMs: number): Promise<void> {
     if (server instanceof http.Server) server.closeIdleConnections()
     // Open streams would hold the stop until its deadline: end them (clients reconnect later).
     void connections.endLongLived(END_LONG_LIVED_MS)
+    connections.closeWebSockets()
   }
   const deadline = Date.now() + timeoutMs
   while (inflightCount() > 0 && Date.now() < deadline) {

@@ -12,26 +12,29 @@
 // connection adopted by the new version starts that version's keep-alive
 // timer afresh.
 //
-// A WebSocket (the `ws` package) cannot move yet. Frames the old version reads
-// after its state is captured could only be dropped or applied to state that
-// is already gone, so it is closed at the start of quiescence instead, with a
-// real close frame, 1012 (Service Restart): the old version keeps reading and
-// processing the client's frames until the client's own close frame, and
-// quiescence waits for every such closing handshake. Other upgraded
+// A WebSocket (the `ws` package) moves when the program opted in with
+// adoptWebSockets() and it uses no compression (websockets.ts): it is frozen
+// at a frame boundary and rebuilt in the new version on the same socket.
+// Otherwise it cannot move: frames the old version reads after its state is
+// captured could only be dropped or applied to state that is already gone, so
+// it is closed at the start of quiescence instead, with a real close frame,
+// 1012 (Service Restart): the old version keeps reading and processing the
+// client's frames until the client's own close frame, and quiescence waits
+// for every such closing handshake. Other upgraded
 // connections are frozen and ended at commit. A snapshot's quiescence (a
 // checkpoint) only freezes WebSockets: the program resumes right after.
 import net from 'node:net'
 import http from 'node:http'
 import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
 import { endLongLived, isLongLived } from './long-lived.js'
+import { adopterFor, adoptOn, atFrameBoundary, closeFrame, movable, webSocketOf, type WebSocketLike } from './websockets.js'
+import type { WebSocketHandOver } from '../protocol.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
 interface StreamHandle { readStart(): number; readStop(): number; close(cb?: () => void): void; onconnection?: OnConnection }
 type Internal = net.Server & { _handle: StreamHandle | null; _connections: number }
 type InternalSocket = net.Socket & { _handle: StreamHandle | null; parser?: unknown; _httpMessage?: unknown; _server?: net.Server; server?: net.Server }
 type HttpLike = net.Server & { keepAliveTimeout?: number; timeout?: number }
-/** The part of a `ws` WebSocket this uses. */
-interface WebSocketLike { readyState: number; close(code?: number, reason?: string): void }
 const WS_CLOSED = 3
 /** 1012: the server is restarting; the client may reconnect (RFC 6455 registry). */
 const SERVICE_RESTART = 1012
@@ -49,6 +52,8 @@ export class ServerConnections implements Participant {
   /** WebSockets sent a close frame by this quiescence, until their handshake completes. */
   private readonly closing = new Set<WebSocketLike>()
   private closeWebSocketsNow = false
+  /** WebSockets frozen at a frame boundary to move at commit, with what moves along. */
+  private readonly handOver = new Map<InternalSocket, WebSocketHandOver>()
   /** Responses not yet closed, each with its in-flight count's release. */
   private readonly responses = new Map<http.ServerResponse, () => void>()
   private acceptHandler: OnConnection | undefined
@@ -58,14 +63,7 @@ export class ServerConnections implements Participant {
     this.server = server as Internal
     this.key = key
     this.connectionsSymbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections')
-    server.on('connection', (socket: InternalSocket) => {
-      this.open.add(socket)
-      socket.once('close', () => {
-        this.open.delete(socket)
-        this.frozen.delete(socket)
-        this.upgraded.delete(socket)
-      })
-    })
+    server.on('connection', (socket: InternalSocket) => this.track(socket))
     if (isHttp(server)) {
       // prepend: the request counts as in flight before the app sees it.
       server.prependListener('request', (req, res) => {
@@ -86,6 +84,16 @@ export class ServerConnections implements Participant {
     }
   }
 
+  private track(socket: InternalSocket): void {
+    this.open.add(socket)
+    socket.once('close', () => {
+      this.open.delete(socket)
+      this.frozen.delete(socket)
+      this.upgraded.delete(socket)
+      this.handOver.delete(socket)
+    })
+  }
+
   stop(purpose: QuiescePurpose): void {
     // A snapshot resumes at once: its WebSockets are only frozen, like idle connections.
     this.closeWebSocketsNow = purpose === 'upgrade'
@@ -102,10 +110,32 @@ export class ServerConnections implements Participant {
     // with its connection below, and ended at commit (endLongLived()).
     for (const [res, done] of this.responses) if (isLongLived(res)) done()
     const idle = this.idleParsers()
+    const adopter = this.closeWebSocketsNow ? adopterFor(this.server) : null
     let all = true
     for (const socket of this.open) {
       if (this.frozen.has(socket)) continue
       const ws = this.closeWebSocketsNow && this.upgraded.has(socket) ? webSocketOf(socket) : null
+      if (ws && adopter && movable(ws) && !this.closing.has(ws)) {
+        // Keep reading until ws holds no partial frame, then stop reads there.
+        if (!atFrameBoundary(ws)) {
+          all = false
+          continue
+        }
+        let data: unknown = null
+        try {
+          data = adopter.options.data?.(ws) ?? null
+          JSON.stringify(data) // it travels as JSON: fail here, where a close is still possible
+        } catch (cause) {
+          process.emitWarning(`dsu: adoptWebSockets data() failed (${(cause as Error)?.message ?? String(cause)}); closing that WebSocket with 1012 instead`)
+          data = undefined
+        }
+        if (data !== undefined) {
+          socket._handle?.readStop()
+          this.frozen.set(socket, 0)
+          this.handOver.set(socket, { protocol: ws.protocol, data })
+          continue
+        }
+      }
       if (ws) {
         // Not frozen: its frames are read and processed until the client's close frame.
         if (ws.readyState !== WS_CLOSED && !this.closing.has(ws)) {
@@ -157,6 +187,7 @@ export class ServerConnections implements Participant {
     this.frozen.clear()
     // A WebSocket already closing finishes its handshake; its client reconnects.
     this.closing.clear()
+    this.handOver.clear()
     this.closeWebSocketsNow = false
     const handle = this.server._handle
     if (handle && this.acceptHandler) {
@@ -207,9 +238,14 @@ export class ServerConnections implements Participant {
   }
 
   /** The raw handles of every connection to move to the new version. */
-  takeConnections(): Array<{ handle: unknown; release(): void }> {
-    const moved: Array<{ handle: unknown; release(): void }> = []
+  takeConnections(): Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> {
+    const moved: Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> = []
     for (const socket of this.open) {
+      const ws = this.handOver.get(socket)
+      if (ws && socket._handle) {
+        moved.push({ handle: socket._handle, release: () => socket.destroy(), ws })
+        continue
+      }
       if (this.upgraded.has(socket)) {
         // Not a WebSocket dsu knows (those closed at quiesce): FIN, the best it can do.
         socket.end()
@@ -229,12 +265,13 @@ export class ServerConnections implements Participant {
   }
 
   /** Adopts a connection moved here from the old version. */
-  adopt(handle: unknown): void {
+  adopt(handle: unknown, ws?: WebSocketHandOver): void {
     const options = { handle, readable: true, writable: true } as unknown as net.SocketConstructorOpts
     const socket = new net.Socket(options) as InternalSocket
     socket.server = this.server
     socket._server = this.server
     this.server._connections++
+    if (ws) return this.adoptWebSocket(socket, ws)
     this.server.emit('connection', socket)
     // Node treats this as a new connection, which waits up to headersTimeout
     // (a minute) for a first request. It is an idle keep-alive connection:
@@ -244,6 +281,27 @@ export class ServerConnections implements Participant {
     if (keepAlive > 0 && !socket.destroyed) {
       socket.setTimeout(keepAlive)
       this.adoptedIdle.add(socket)
+    }
+  }
+
+  /** A WebSocket moved here: no HTTP parser, straight to the program's WebSocketServer. */
+  private adoptWebSocket(socket: InternalSocket, handOver: WebSocketHandOver): void {
+    this.track(socket)
+    this.upgraded.add(socket)
+    const adopter = adopterFor(this.server)
+    if (!adopter) {
+      // The old version opted in, this one did not: a close frame is all it can do.
+      process.emitWarning('dsu: a WebSocket moved to this version, which does not call adoptWebSockets(); closed with 1012')
+      socket.end(closeFrame(SERVICE_RESTART, 'Service Restart'))
+      return
+    }
+    try {
+      adoptOn(adopter, socket, handOver)
+    } catch (cause) {
+      process.emitWarning(`dsu: adopting a WebSocket failed: ${(cause as Error)?.message ?? String(cause)}`)
+      const ws = webSocketOf(socket)
+      if (ws) ws.close(1011, 'Internal Error')
+      else socket.end(closeFrame(1011, 'Internal Error'))
     }
   }
 
@@ -267,16 +325,6 @@ export class ServerConnections implements Participant {
     const list = (this.server as unknown as Record<symbol, { idle(): unknown[] } | undefined>)[this.connectionsSymbol]
     return list ? new Set(list.idle()) : null
   }
-}
-
-/** The `ws` WebSocket that owns an upgraded socket (ws tags it with Symbol('websocket')), or null. */
-function webSocketOf(socket: net.Socket): WebSocketLike | null {
-  for (const symbol of Object.getOwnPropertySymbols(socket)) {
-    if (symbol.description !== 'websocket') continue
-    const ws = (socket as unknown as Record<symbol, unknown>)[symbol] as WebSocketLike | undefined
-    if (ws && typeof ws.close === 'function' && typeof ws.readyState === 'number') return ws
-  }
-  return null
 }
 
 // https.Server is a tls.Server that also takes HTTP options; recognised by

@@ -119,8 +119,8 @@ async function handOff(): Promise<void> {
   for (const connections of servers.values()) connections.closeListener()
   await Promise.all([...servers.values()].map((connections) => connections.endLongLived(END_LONG_LIVED_MS)))
   for (const [key, connections] of servers) {
-    for (const { handle, release } of connections.takeConnections()) {
-      await send({ dsu: 'connection', key }, handle)
+    for (const { handle, release, ws } of connections.takeConnections()) {
+      await send({ dsu: 'connection', key, ...(ws ? { ws } : {}) }, handle)
       release()
       moved++
     }

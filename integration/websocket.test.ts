@@ -3,6 +3,8 @@
 // never 1006 — and every message it sent before that close was processed by
 // the version whose state carries on: none lost, none twice. Six clients send
 // 50 messages a second each through the upgrade, and a seventh as fast as it can.
+import net from 'node:net'
+import { once } from 'node:events'
 import t from 'tap'
 import WebSocket from 'ws'
 import { dsu, fixture, getJson, runSupervised } from './harness.js'
@@ -132,4 +134,24 @@ t.test('a checkpoint only freezes WebSockets; a graceful stop closes them with 1
   const closes = await Promise.all(clients.map((c) => c.closed))
   t.same(closes.map((c) => c.code), clients.map(() => 1001), 'dsu stop closes each WebSocket with 1001 Going Away')
   t.same(clients.flatMap((c) => c.errors), [], 'no client saw an error')
+})
+
+t.test('a client that never answers the close frame holds quiescence to its deadline: rollback, named', async (t) => {
+  const sup = await runSupervised(fixture('ws-chat.js'), ['--version-label', '1.0.0'])
+  // A raw client: completes the handshake, then never reads a frame or answers one.
+  const socket = net.connect(sup.port, '127.0.0.1')
+  t.teardown(async () => {
+    socket.destroy()
+    await sup.stop()
+  })
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  const [head] = await once(socket, 'data') as [Buffer]
+  t.match(String(head), /^HTTP\/1\.1 101/, 'handshake done')
+  const up = await dsu(['upgrade', '--to', fixture('ws-chat.js'), '--version-label', '2.0.0', '--timeout', '3000', '--state-dir', sup.stateDir, '--json'])
+  const result = JSON.parse(up.stdout)
+  t.equal(result.outcome, 'rolled-back')
+  t.equal(result.error.code, 'DSU_ERR_QUIESCE_TIMEOUT')
+  t.match(result.error.message, /1 WebSocket sent a 1012 close frame whose client did not answer/, 'the message names what it waited for')
+  t.equal((await getJson(sup.port, '/received')).version, '1.0.0', 'the old version keeps serving')
 })

@@ -54,6 +54,8 @@ export class ServerConnections implements Participant {
   private closeWebSocketsNow = false
   /** WebSockets frozen at a frame boundary to move at commit, with what moves along. */
   private readonly handOver = new Map<InternalSocket, WebSocketHandOver>()
+  /** WebSockets the last settle() found in the middle of a frame. */
+  private midFrame = 0
   /** Responses not yet closed, each with its in-flight count's release. */
   private readonly responses = new Map<http.ServerResponse, () => void>()
   private acceptHandler: OnConnection | undefined
@@ -112,12 +114,14 @@ export class ServerConnections implements Participant {
     const idle = this.idleParsers()
     const adopter = this.closeWebSocketsNow ? adopterFor(this.server) : null
     let all = true
+    this.midFrame = 0
     for (const socket of this.open) {
       if (this.frozen.has(socket)) continue
       const ws = this.closeWebSocketsNow && this.upgraded.has(socket) ? webSocketOf(socket) : null
       if (ws && adopter && movable(ws) && !this.closing.has(ws)) {
         // Keep reading until ws holds no partial frame, then stop reads there.
         if (!atFrameBoundary(ws)) {
+          this.midFrame++
           all = false
           continue
         }
@@ -166,9 +170,12 @@ export class ServerConnections implements Participant {
   }
 
   busy(): string | null {
+    const parts: string[] = []
     const n = this.closing.size
-    if (n === 0) return null
-    return `${n} WebSocket${n === 1 ? '' : 's'} sent a 1012 close frame whose client did not answer`
+    if (n > 0) parts.push(`${n} WebSocket${n === 1 ? '' : 's'} sent a 1012 close frame whose client did not answer`)
+    const m = this.midFrame
+    if (m > 0) parts.push(`${m} WebSocket${m === 1 ? '' : 's'} still in the middle of a frame`)
+    return parts.length > 0 ? parts.join(', ') : null
   }
 
   /** Graceful stop: a real close frame, 1001 (Going Away), to every WebSocket. */

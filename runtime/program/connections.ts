@@ -244,6 +244,26 @@ export class ServerConnections implements Participant {
     await Promise.all(ending)
   }
 
+  /**
+   * Commit: waits until what the program wrote to a WebSocket during the
+   * pause (a heartbeat, a broadcast) has left this process, so no frame stays
+   * behind in its buffer when the socket moves; at most `timeoutMs`.
+   */
+  async flushWebSockets(timeoutMs: number): Promise<void> {
+    const pending = [...this.handOver.keys()].filter((socket) => socket.writableLength > 0)
+    await Promise.all(pending.map((socket) => new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs)
+      function done(): void {
+        clearTimeout(timer)
+        socket.off('drain', done)
+        socket.off('close', done)
+        resolve()
+      }
+      socket.once('drain', done)
+      socket.once('close', done)
+    })))
+  }
+
   /** The raw handles of every connection to move to the new version. */
   takeConnections(): Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> {
     const moved: Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> = []

@@ -110,14 +110,18 @@ async function checkpoint(path: string, token: string, timeoutMs: number): Promi
   }
 }
 
-// Long-lived responses (SSE…) get this long to be written out at commit or stop.
+// Long-lived responses (SSE…), and frames written to moving WebSockets during
+// the pause, get this long to be written out at commit (or stop).
 const END_LONG_LIVED_MS = 2000
 
 async function handOff(): Promise<void> {
   let moved = 0
   // Listeners first: a client reconnecting after its stream ends reaches the new version.
   for (const connections of servers.values()) connections.closeListener()
-  await Promise.all([...servers.values()].map((connections) => connections.endLongLived(END_LONG_LIVED_MS)))
+  await Promise.all([...servers.values()].flatMap((connections) => [
+    connections.endLongLived(END_LONG_LIVED_MS),
+    connections.flushWebSockets(END_LONG_LIVED_MS),
+  ]))
   for (const [key, connections] of servers) {
     for (const { handle, release, ws } of connections.takeConnections()) {
       await send({ dsu: 'connection', key, ...(ws ? { ws } : {}) }, handle)

@@ -24,6 +24,8 @@ import { ENV_VERSION } from './protocol.js'
 export { state } from './program/roots.js'
 export { transaction, updatePoint, onPause, onResume } from './program/quiescence.js'
 export { ready, deferReady } from './program/successor.js'
+export { longLived } from './program/long-lived.js'
+export { adoptWebSockets, type AdoptOptions } from './program/websockets.js'
 export { DsuError, isDsuError, catalogue, type ErrorCode } from './errors.js'
 
 /** The version label the supervisor gave this program, or null when run alone. */

@@ -15,6 +15,9 @@ export const ENV_FROM = 'DSU_FROM'
 /** The running version's roots (names, kinds, counts; no values), for pre-flight. */
 export const ENV_MANIFEST = 'DSU_MANIFEST'
 
+/** A WebSocket moving with its connection: its subprotocol and the program's data (JSON). */
+export interface WebSocketHandOver { protocol: string; data: unknown }
+
 export type RootKind = 'map' | 'set' | 'array' | 'object' | 'value'
 export interface RootManifest { name: string; kind: RootKind; count: number; precopy?: boolean }
 
@@ -50,7 +53,7 @@ export type ProgramMessage =
   | { dsu: 'restore-failed'; error: WireError }
   | { dsu: 'ready' }
   | { dsu: 'active'; keys: string[] }
-  | { dsu: 'connection'; key: string } // + accepted connection handle
+  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver } // + accepted connection handle
   | { dsu: 'handed-off'; connections: number }
   | { dsu: 'checkpointed'; bytes: number; records: number; roots: number }
   | { dsu: 'manifest'; roots: RootManifest[] }
@@ -67,7 +70,7 @@ export type SupervisorMessage =
   | { dsu: 'activate'; keys: string[] }
   | { dsu: 'listen-handle'; key: string } // + listening handle
   | { dsu: 'commit' }
-  | { dsu: 'connection'; key: string } // + accepted connection handle
+  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver } // + accepted connection handle
   | { dsu: 'stop'; timeoutMs: number }
   | { dsu: 'checkpoint'; path: string; token: string; timeoutMs: number }
   | { dsu: 'manifest' }

@@ -4,22 +4,60 @@
 // requests by stopping reads on its handle, so no byte is read that the old
 // version would not answer. At commit the frozen and parked connections move
 // to the new version; on rollback everything resumes where it stopped.
+//
+// A frozen connection's idle timer (Node's keepAliveTimeout, server.timeout,
+// or the program's own socket.setTimeout) is stopped with it: a pause longer
+// than the keep-alive timeout would otherwise close every idle connection
+// (guarantee 4). Rollback restores each timer with its full period; a
+// connection adopted by the new version starts that version's keep-alive
+// timer afresh.
+//
+// A WebSocket (the `ws` package) moves when the program opted in with
+// adoptWebSockets() and it uses no compression (websockets.ts): it is frozen
+// at a frame boundary and rebuilt in the new version on the same socket.
+// Otherwise it cannot move: frames the old version reads after its state is
+// captured could only be dropped or applied to state that is already gone, so
+// it is closed at the start of quiescence instead, with a real close frame,
+// 1012 (Service Restart): the old version keeps reading and processing the
+// client's frames until the client's own close frame, and quiescence waits
+// for every such closing handshake. Other upgraded
+// connections are frozen and ended at commit. A snapshot's quiescence (a
+// checkpoint) only freezes WebSockets: the program resumes right after.
 import net from 'node:net'
 import http from 'node:http'
-import { begin, type Participant } from './quiescence.js'
+import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
+import { endLongLived, isLongLived } from './long-lived.js'
+import { adopterFor, adoptOn, atFrameBoundary, closeFrame, movable, webSocketOf, type WebSocketLike } from './websockets.js'
+import type { WebSocketHandOver } from '../protocol.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
 interface StreamHandle { readStart(): number; readStop(): number; close(cb?: () => void): void; onconnection?: OnConnection }
 type Internal = net.Server & { _handle: StreamHandle | null; _connections: number }
 type InternalSocket = net.Socket & { _handle: StreamHandle | null; parser?: unknown; _httpMessage?: unknown; _server?: net.Server; server?: net.Server }
+type HttpLike = net.Server & { keepAliveTimeout?: number; timeout?: number }
+const WS_CLOSED = 3
+/** 1012: the server is restarting; the client may reconnect (RFC 6455 registry). */
+const SERVICE_RESTART = 1012
 
 export class ServerConnections implements Participant {
   readonly server: Internal
   readonly key: string
   private readonly open = new Set<InternalSocket>()
-  private readonly frozen = new Set<InternalSocket>()
+  /** Frozen connections, each with the idle timeout it had (0: none). */
+  private readonly frozen = new Map<InternalSocket, number>()
+  /** Adopted connections still on their first keep-alive wait (see adopt()). */
+  private readonly adoptedIdle = new WeakSet<net.Socket>()
   private parkedHandles: unknown[] = []
   private readonly upgraded = new Set<InternalSocket>()
+  /** WebSockets sent a close frame by this quiescence, until their handshake completes. */
+  private readonly closing = new Set<WebSocketLike>()
+  private closeWebSocketsNow = false
+  /** WebSockets frozen at a frame boundary to move at commit, with what moves along. */
+  private readonly handOver = new Map<InternalSocket, WebSocketHandOver>()
+  /** WebSockets the last settle() found in the middle of a frame. */
+  private midFrame = 0
+  /** Responses not yet closed, each with its in-flight count's release. */
+  private readonly responses = new Map<http.ServerResponse, () => void>()
   private acceptHandler: OnConnection | undefined
   private readonly connectionsSymbol: symbol | undefined
 
@@ -27,27 +65,40 @@ export class ServerConnections implements Participant {
     this.server = server as Internal
     this.key = key
     this.connectionsSymbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections')
-    server.on('connection', (socket: InternalSocket) => {
-      this.open.add(socket)
-      socket.once('close', () => {
-        this.open.delete(socket)
-        this.frozen.delete(socket)
-        this.upgraded.delete(socket)
-      })
-    })
+    server.on('connection', (socket: InternalSocket) => this.track(socket))
     if (isHttp(server)) {
       // prepend: the request counts as in flight before the app sees it.
-      server.prependListener('request', (_req, res) => {
+      server.prependListener('request', (req, res) => {
+        this.firstRequest(req.socket)
         const done = begin()
-        res.once('close', done)
+        this.responses.set(res, done)
+        res.once('close', () => {
+          this.responses.delete(res)
+          done()
+        })
       })
       // An upgraded connection (WebSocket) is no longer HTTP: it cannot be
       // handed to the new version's HTTP parser. It is closed at commit.
-      server.on('upgrade', (_req: unknown, socket: InternalSocket) => this.upgraded.add(socket))
+      server.on('upgrade', (_req: unknown, socket: InternalSocket) => {
+        this.firstRequest(socket)
+        this.upgraded.add(socket)
+      })
     }
   }
 
-  stop(): void {
+  private track(socket: InternalSocket): void {
+    this.open.add(socket)
+    socket.once('close', () => {
+      this.open.delete(socket)
+      this.frozen.delete(socket)
+      this.upgraded.delete(socket)
+      this.handOver.delete(socket)
+    })
+  }
+
+  stop(purpose: QuiescePurpose): void {
+    // A snapshot resumes at once: its WebSockets are only frozen, like idle connections.
+    this.closeWebSocketsNow = purpose === 'upgrade'
     const handle = this.server._handle
     if (!handle || this.acceptHandler) return
     this.acceptHandler = handle.onconnection
@@ -57,24 +108,94 @@ export class ServerConnections implements Participant {
   }
 
   settle(): boolean {
+    // A long-lived response (SSE…) stops counting as in flight: it is frozen
+    // with its connection below, and ended at commit (endLongLived()).
+    for (const [res, done] of this.responses) if (isLongLived(res)) done()
     const idle = this.idleParsers()
+    const adopter = this.closeWebSocketsNow ? adopterFor(this.server) : null
     let all = true
+    this.midFrame = 0
     for (const socket of this.open) {
       if (this.frozen.has(socket)) continue
+      const ws = this.closeWebSocketsNow && this.upgraded.has(socket) ? webSocketOf(socket) : null
+      if (ws && adopter && movable(ws) && !this.closing.has(ws)) {
+        // Keep reading until ws holds no partial frame, then stop reads there.
+        if (!atFrameBoundary(ws)) {
+          this.midFrame++
+          all = false
+          continue
+        }
+        let data: unknown = null
+        try {
+          data = adopter.options.data?.(ws) ?? null
+          JSON.stringify(data) // it travels as JSON: fail here, where a close is still possible
+        } catch (cause) {
+          process.emitWarning(`dsu: adoptWebSockets data() failed (${(cause as Error)?.message ?? String(cause)}); closing that WebSocket with 1012 instead`)
+          data = undefined
+        }
+        if (data !== undefined) {
+          socket._handle?.readStop()
+          this.frozen.set(socket, 0)
+          this.handOver.set(socket, { protocol: ws.protocol, data })
+          continue
+        }
+      }
+      if (ws) {
+        // Not frozen: its frames are read and processed until the client's close frame.
+        if (ws.readyState !== WS_CLOSED && !this.closing.has(ws)) {
+          this.closing.add(ws)
+          ws.close(SERVICE_RESTART, 'Service Restart')
+        }
+        continue
+      }
       if (!this.isIdle(socket, idle)) {
         all = false
         continue
       }
       // Leave `_handle.reading` as it is so net.Socket does not restart reads.
       socket._handle?.readStop()
-      this.frozen.add(socket)
+      // `timeout` is what the last setTimeout() set: Node's keep-alive wait
+      // after a response, server.timeout, or the program's own.
+      const timeout = socket.timeout ?? 0
+      if (timeout > 0) socket.setTimeout(0)
+      this.frozen.set(socket, timeout)
+    }
+    // Closed only once ws has emitted every message and 'close' (an inflating
+    // message may still be on its way after the socket closed).
+    for (const ws of this.closing) {
+      if (ws.readyState === WS_CLOSED) this.closing.delete(ws)
+      else all = false
     }
     return all
   }
 
+  busy(): string | null {
+    const parts: string[] = []
+    const n = this.closing.size
+    if (n > 0) parts.push(`${n} WebSocket${n === 1 ? '' : 's'} sent a 1012 close frame whose client did not answer`)
+    const m = this.midFrame
+    if (m > 0) parts.push(`${m} WebSocket${m === 1 ? '' : 's'} still in the middle of a frame`)
+    return parts.length > 0 ? parts.join(', ') : null
+  }
+
+  /** Graceful stop: a real close frame, 1001 (Going Away), to every WebSocket. */
+  closeWebSockets(): void {
+    for (const socket of this.upgraded) {
+      const ws = webSocketOf(socket)
+      if (ws && ws.readyState !== WS_CLOSED) ws.close(1001, 'Going Away')
+    }
+  }
+
   resume(): void {
-    for (const socket of this.frozen) socket._handle?.readStart()
+    for (const [socket, timeout] of this.frozen) {
+      socket._handle?.readStart()
+      if (timeout > 0 && !socket.destroyed) socket.setTimeout(timeout)
+    }
     this.frozen.clear()
+    // A WebSocket already closing finishes its handshake; its client reconnects.
+    this.closing.clear()
+    this.handOver.clear()
+    this.closeWebSocketsNow = false
     const handle = this.server._handle
     if (handle && this.acceptHandler) {
       handle.onconnection = this.acceptHandler
@@ -93,16 +214,73 @@ export class ServerConnections implements Participant {
     this.server._handle = null
   }
 
+  /**
+   * Commit: ends every long-lived response cleanly (an EventSource reconnects
+   * to the new version) and resolves once each is written out, so its
+   * connection moves idle, between requests. One not written out within
+   * `timeoutMs` (a client that stopped reading) is destroyed instead: moved
+   * with a half-written response it would be corrupt.
+   */
+  async endLongLived(timeoutMs: number): Promise<void> {
+    const ending: Array<Promise<void>> = []
+    for (const res of this.responses.keys()) {
+      if (!isLongLived(res) || res.writableEnded) continue
+      ending.push(new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          res.socket?.destroy()
+          resolve()
+        }, timeoutMs)
+        res.once('close', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        try {
+          endLongLived(res)
+        } catch {
+          res.socket?.destroy() // the program's own end() threw: no clean end is possible
+        }
+      }))
+    }
+    await Promise.all(ending)
+  }
+
+  /**
+   * Commit: waits until what the program wrote to a WebSocket during the
+   * pause (a heartbeat, a broadcast) has left this process, so no frame stays
+   * behind in its buffer when the socket moves; at most `timeoutMs`.
+   */
+  async flushWebSockets(timeoutMs: number): Promise<void> {
+    const pending = [...this.handOver.keys()].filter((socket) => socket.writableLength > 0)
+    await Promise.all(pending.map((socket) => new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs)
+      function done(): void {
+        clearTimeout(timer)
+        socket.off('drain', done)
+        socket.off('close', done)
+        resolve()
+      }
+      socket.once('drain', done)
+      socket.once('close', done)
+    })))
+  }
+
   /** The raw handles of every connection to move to the new version. */
-  takeConnections(): Array<{ handle: unknown; release(): void }> {
-    const moved: Array<{ handle: unknown; release(): void }> = []
+  takeConnections(): Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> {
+    const moved: Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> = []
     for (const socket of this.open) {
+      const ws = this.handOver.get(socket)
+      if (ws && socket._handle) {
+        moved.push({ handle: socket._handle, release: () => socket.destroy(), ws })
+        continue
+      }
       if (this.upgraded.has(socket)) {
-        socket.end() // a clean close the client can reconnect after; see README, "Not yet"
+        // Not a WebSocket dsu knows (those closed at quiesce): FIN, the best it can do.
+        socket.end()
         continue
       }
       const handle = socket._handle
-      if (!handle) continue
+      // A connection already closing (a response with Connection: close) finishes here.
+      if (!handle || !socket.writable) continue
       // destroy() closes only this process's copy once the handle was sent.
       moved.push({ handle, release: () => socket.destroy() })
     }
@@ -114,18 +292,55 @@ export class ServerConnections implements Participant {
   }
 
   /** Adopts a connection moved here from the old version. */
-  adopt(handle: unknown): void {
+  adopt(handle: unknown, ws?: WebSocketHandOver): void {
     const options = { handle, readable: true, writable: true } as unknown as net.SocketConstructorOpts
     const socket = new net.Socket(options) as InternalSocket
     socket.server = this.server
     socket._server = this.server
     this.server._connections++
+    if (ws) return this.adoptWebSocket(socket, ws)
     this.server.emit('connection', socket)
+    // Node treats this as a new connection, which waits up to headersTimeout
+    // (a minute) for a first request. It is an idle keep-alive connection:
+    // give it this version's keep-alive wait, cleared at its next request as
+    // Node clears its own (firstRequest()).
+    const keepAlive = isHttp(this.server) ? (this.server as HttpLike).keepAliveTimeout ?? 0 : 0
+    if (keepAlive > 0 && !socket.destroyed) {
+      socket.setTimeout(keepAlive)
+      this.adoptedIdle.add(socket)
+    }
+  }
+
+  /** A WebSocket moved here: no HTTP parser, straight to the program's WebSocketServer. */
+  private adoptWebSocket(socket: InternalSocket, handOver: WebSocketHandOver): void {
+    this.track(socket)
+    this.upgraded.add(socket)
+    const adopter = adopterFor(this.server)
+    if (!adopter) {
+      // The old version opted in, this one did not: a close frame is all it can do.
+      process.emitWarning('dsu: a WebSocket moved to this version, which does not call adoptWebSockets(); closed with 1012')
+      socket.end(closeFrame(SERVICE_RESTART, 'Service Restart'))
+      return
+    }
+    try {
+      adoptOn(adopter, socket, handOver)
+    } catch (cause) {
+      process.emitWarning(`dsu: adopting a WebSocket failed: ${(cause as Error)?.message ?? String(cause)}`)
+      const ws = webSocketOf(socket)
+      if (ws) ws.close(1011, 'Internal Error')
+      else socket.end(closeFrame(1011, 'Internal Error'))
+    }
+  }
+
+  /** A request arrived on an adopted connection: back to the server's own timeout, as Node does. */
+  private firstRequest(socket: net.Socket): void {
+    if (!this.adoptedIdle.delete(socket)) return
+    socket.setTimeout((this.server as HttpLike).timeout ?? 0)
   }
 
   private isIdle(socket: InternalSocket, idleParsers: Set<unknown> | null): boolean {
     if (!isHttp(this.server) || this.upgraded.has(socket)) return true
-    if (socket._httpMessage) return false
+    if (socket._httpMessage) return isLongLived(socket._httpMessage as http.ServerResponse)
     // Without Node's connection list, a connection with no response pending is
     // taken as idle; with it, one whose parser has begun a message is not.
     if (!idleParsers || !socket.parser) return true

@@ -95,7 +95,7 @@ async function finishPrecopy(): Promise<void> {
 /** A snapshot at a brief quiescent point: the program resumes right after. */
 async function checkpoint(path: string, token: string, timeoutMs: number): Promise<void> {
   try {
-    await quiesce(timeoutMs)
+    await quiesce(timeoutMs, 'snapshot')
   } catch (error) {
     return send({ dsu: 'checkpoint-failed', error: toWire(error) })
   }
@@ -111,12 +111,21 @@ async function checkpoint(path: string, token: string, timeoutMs: number): Promi
   }
 }
 
+// Long-lived responses (SSE…), and frames written to moving WebSockets during
+// the pause, get this long to be written out at commit (or stop).
+const END_LONG_LIVED_MS = 2000
+
 async function handOff(): Promise<void> {
   let moved = 0
+  // Listeners first: a client reconnecting after its stream ends reaches the new version.
+  for (const connections of servers.values()) connections.closeListener()
+  await Promise.all([...servers.values()].flatMap((connections) => [
+    connections.endLongLived(END_LONG_LIVED_MS),
+    connections.flushWebSockets(END_LONG_LIVED_MS),
+  ]))
   for (const [key, connections] of servers) {
-    connections.closeListener()
-    for (const { handle, release } of connections.takeConnections()) {
-      await send({ dsu: 'connection', key }, handle)
+    for (const { handle, release, ws } of connections.takeConnections()) {
+      await send({ dsu: 'connection', key, ...(ws ? { ws } : {}) }, handle)
       release()
       moved++
     }
@@ -127,9 +136,13 @@ async function handOff(): Promise<void> {
 
 async function stop(timeoutMs: number): Promise<void> {
   resume()
-  for (const { server } of servers.values()) {
+  for (const connections of servers.values()) {
+    const { server } = connections
     server.close()
     if (server instanceof http.Server) server.closeIdleConnections()
+    // Open streams would hold the stop until its deadline: end them (clients reconnect later).
+    void connections.endLongLived(END_LONG_LIVED_MS)
+    connections.closeWebSockets()
   }
   const deadline = Date.now() + timeoutMs
   while (inflightCount() > 0 && Date.now() < deadline) {

@@ -4,14 +4,22 @@
 // connection is frozen between requests, and its own timers are paused.
 import { DsuError } from '../errors.js'
 
+export type QuiescePurpose = 'upgrade' | 'snapshot'
+
 /** Something that can stop taking new work and say when it is idle. */
 export interface Participant {
-  /** Stop accepting new work; called once when quiescence starts. */
-  stop(): void
+  /**
+   * Stop accepting new work; called once when quiescence starts. `purpose`:
+   * an upgrade (the program's connections then move or close) or a snapshot
+   * (a checkpoint or `dsu check`: the program resumes right after).
+   */
+  stop(purpose: QuiescePurpose): void
   /** Freeze what is idle now; true when everything it owns is frozen. */
   settle(): boolean
   /** Undo stop() and settle(): the upgrade rolled back. */
   resume(): void
+  /** What it still waits for, for the timeout message; null when nothing. */
+  busy?(): string | null
 }
 
 const participants = new Set<Participant>()
@@ -95,7 +103,7 @@ function runHooks(hooks: Set<() => void>, which: string): DsuError | null {
 }
 
 /** Stops all work; resolves once quiet, rejects (after resuming) at the deadline. */
-export function quiesce(timeoutMs: number): Promise<void> {
+export function quiesce(timeoutMs: number, purpose: QuiescePurpose = 'upgrade'): Promise<void> {
   if (paused) return Promise.reject(new DsuError('DSU_ERR_INTERNAL', 'quiesce requested twice'))
   paused = true
   const hookError = runHooks(pauseHooks, 'onPause')
@@ -103,7 +111,7 @@ export function quiesce(timeoutMs: number): Promise<void> {
     resume()
     return Promise.reject(hookError)
   }
-  for (const p of participants) p.stop()
+  for (const p of participants) p.stop(purpose)
   return new Promise((resolve, reject) => {
     let poll: NodeJS.Timeout | undefined
     const finish = (error?: Error, alreadyResumed = false): void => {
@@ -123,9 +131,11 @@ export function quiesce(timeoutMs: number): Promise<void> {
         `the old version was still busy after ${timeoutMs} ms (${describeBusy()})`))
     }, timeoutMs)
     const check = (): void => {
-      let quiet = inflight === 0
+      // Participants first: settling may release work that no longer counts
+      // as in flight (a long-lived response).
+      let quiet = true
       for (const p of participants) quiet = p.settle() && quiet
-      if (quiet) return finish()
+      if (quiet && inflight === 0) return finish()
       // Events (a response ending, a connection closing) call check(); the
       // short poll catches a parser going idle, which emits no event.
       clearTimeout(poll)
@@ -152,7 +162,12 @@ export function resume(): void {
 }
 
 function describeBusy(): string {
-  return inflight === 1 ? '1 request or transaction in flight' : `${inflight} requests or transactions in flight`
+  const parts = [inflight === 1 ? '1 request or transaction in flight' : `${inflight} requests or transactions in flight`]
+  for (const p of participants) {
+    const busy = p.busy?.()
+    if (busy) parts.push(busy)
+  }
+  return parts.join(', ')
 }
 
 export function inflightCount(): number {

@@ -157,7 +157,7 @@ export function startSuccessor(): (key: string) => void {
   })
   on('connection', (message, handle) => {
     const target = servers.get(message.key)
-    if (target) target.adopt(handle)
+    if (target) target.adopt(handle, message.ws)
     else (handle as { close?: () => void })?.close?.()
   })
 

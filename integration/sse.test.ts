@@ -1,0 +1,130 @@
+// Long-lived responses do not block quiescence. 100 EventSource clients (the
+// `eventsource` package, as a browser would behave) hold streams open while
+// two writers publish without pause; an upgrade commits, each stream is ended
+// cleanly at commit and reconnects to the new version with Last-Event-ID,
+// and every stream sees every event id exactly once, in order. A rollback
+// leaves the streams open and untouched.
+import t from 'tap'
+import { request } from 'undici'
+import { EventSource } from 'eventsource'
+import { dsu, fixture, getJson, runSupervised } from './harness.js'
+
+const STREAMS = 100
+
+interface Stream {
+  source: EventSource
+  ids: number[]
+  /** Error events: a clean reconnect has no message; a failure has one. */
+  errors: Array<string | undefined>
+  closedForGood: boolean
+  receivedAt: Map<number, number>
+  waiters: Array<{ id: number; resolve: () => void }>
+}
+
+function open(port: number): Promise<Stream> {
+  const source = new EventSource(`http://127.0.0.1:${port}/events`)
+  const stream: Stream = { source, ids: [], errors: [], closedForGood: false, receivedAt: new Map(), waiters: [] }
+  source.onmessage = (event) => {
+    const id = Number(event.lastEventId)
+    stream.ids.push(id)
+    stream.receivedAt.set(id, performance.now())
+    stream.waiters = stream.waiters.filter((w) => (id >= w.id ? (w.resolve(), false) : true))
+  }
+  source.onerror = (event) => {
+    stream.errors.push((event as unknown as { message?: string }).message)
+    if (source.readyState === source.CLOSED) stream.closedForGood = true
+  }
+  return new Promise((resolve, reject) => {
+    source.onopen = () => resolve(stream)
+    source.addEventListener('error', () => reject(new Error('stream failed to open')), { once: true })
+  })
+}
+
+const reach = (stream: Stream, id: number): Promise<void> =>
+  stream.ids.includes(id) ? Promise.resolve() : new Promise((resolve) => stream.waiters.push({ id, resolve }))
+
+interface Writers {
+  published: Array<{ id: number; version: string; sentAt: number }>
+  failures: string[]
+  stop(): Promise<void>
+  reach(n: number, version?: string): Promise<void>
+}
+
+/** Two writers publishing back to back until stopped. */
+function write(port: number): Writers {
+  const published: Writers['published'] = []
+  const failures: string[] = []
+  const marks: Array<{ check: () => boolean; resolve: () => void }> = []
+  let running = true
+  const loop = async (): Promise<void> => {
+    while (running) {
+      const sentAt = performance.now()
+      try {
+        const res = await request(`http://127.0.0.1:${port}/publish`, { method: 'POST' })
+        const body = await res.body.text()
+        if (res.statusCode !== 200) failures.push(`${res.statusCode} ${body}`)
+        else published.push({ ...JSON.parse(body), sentAt })
+      } catch (error) {
+        failures.push(String(error))
+      }
+      for (const mark of marks.splice(0)) (mark.check() ? mark.resolve() : marks.push(mark))
+    }
+  }
+  const loops = [loop(), loop()]
+  return {
+    published, failures,
+    stop: async () => { running = false; await Promise.all(loops) },
+    reach: (n, version) => new Promise((resolve) => {
+      const check = (): boolean => published.filter((p) => version === undefined || p.version === version).length >= n
+      if (check()) resolve()
+      else marks.push({ check, resolve })
+    }),
+  }
+}
+
+for (const outcome of ['committed', 'rolled-back'] as const) {
+  t.test(`${STREAMS} open SSE streams under write load, then ${outcome === 'committed' ? 'a commit' : 'a rollback'}`, async (t) => {
+    const sup = await runSupervised(fixture('sse-feed.js'), ['--version-label', '1.0.0'])
+    const streams = await Promise.all(Array.from({ length: STREAMS }, () => open(sup.port)))
+    const writers = write(sup.port)
+    t.teardown(async () => {
+      await writers.stop()
+      for (const s of streams) s.source.close()
+      await sup.stop()
+    })
+    t.equal((await getJson(sup.port, '/stats')).streams, STREAMS, `${STREAMS} streams open`)
+
+    await writers.reach(50)
+    const args = outcome === 'committed' ? [] : ['--transformer', fixture('throwing-transform.js')]
+    const up = await dsu(['upgrade', '--to', fixture('sse-feed.js'), '--version-label', '2.0.0', ...args, '--state-dir', sup.stateDir, '--json'])
+    const result = JSON.parse(up.stdout)
+    t.equal(result.outcome, outcome, `the upgrade ${outcome}: ${up.stderr}`)
+    const version = outcome === 'committed' ? '2.0.0' : '1.0.0'
+    await writers.reach(writers.published.length + 50, version)
+    await writers.stop()
+
+    // One last event, then every stream must have every id from 1 to it.
+    const last = JSON.parse(await (await request(`http://127.0.0.1:${sup.port}/publish`, { method: 'POST' })).body.text())
+    await Promise.all(streams.map((s) => reach(s, last.id)))
+    const all = Array.from({ length: last.id }, (_, i) => i + 1)
+    const gaps = streams.filter((s) => s.ids.length !== all.length || s.ids.some((id, i) => id !== i + 1))
+    t.equal(gaps.length, 0, `every stream saw ids 1..${last.id} exactly once, in order`)
+    t.same(writers.failures, [], 'no publish failed')
+    t.equal(streams.filter((s) => s.closedForGood).length, 0, 'no stream failed for good')
+    const failed = streams.flatMap((s) => s.errors.filter((m) => m !== undefined))
+    t.same(failed, [], 'no stream saw an error other than a clean reconnect')
+    const reconnects = streams.reduce((n, s) => n + s.errors.length, 0)
+    if (outcome === 'committed') t.equal(reconnects, STREAMS, 'each stream was ended once, cleanly, at commit and reconnected')
+    else t.equal(reconnects, 0, 'after a rollback the streams simply continue')
+    t.equal((await getJson(sup.port, '/stats')).streams, STREAMS, `${STREAMS} streams open afterwards, on ${version}`)
+
+    // The longest any stream waited for an event, from its publish request to its arrival.
+    let longest = 0
+    for (const p of [...writers.published, { ...last, sentAt: Number.NaN }]) {
+      if (Number.isNaN(p.sentAt)) continue
+      for (const s of streams) longest = Math.max(longest, (s.receivedAt.get(p.id) ?? 0) - p.sentAt)
+    }
+    t.comment(`${outcome}: pause ${result.pauseMs?.toFixed(1)} ms (quiesce ${result.phases?.quiesce?.toFixed(1)} ms), ` +
+      `${writers.published.length + 1} events to ${STREAMS} streams, longest client-seen event delay ${longest.toFixed(1)} ms, ${reconnects} clean reconnects`)
+  })
+}

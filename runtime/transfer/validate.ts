@@ -20,6 +20,7 @@
 // back out prepends its segment.
 
 import { DsuError } from '../errors.js'
+import { classNameOf, classTag, typeOf, typeTag, type TypeCodec } from './registry.js'
 
 export class Failure {
   readonly segments: string[] = [] // innermost first; reversed when formatted
@@ -86,7 +87,23 @@ function refusedKind(proto: object): string {
   } catch {
     // A throwing `constructor` getter still must not hide the real problem.
   }
-  return `class instance ${typeof name === 'string' && name !== '' ? name : 'anonymous'}`
+  const shown = typeof name === 'string' && name !== '' ? name : 'anonymous'
+  return `class instance ${shown} (register it: registerClass(${shown}) for your own class, registerType(name, codec) for a library's)`
+}
+
+/** Registered values met by one walk of one payload, for the TYPES frame. */
+export interface Marks {
+  /** Pairs: position of the object in the walk's order, tag ("c:Account", "t:lru"). */
+  readonly refs: Array<number | string>
+  /** Values of registered types → what travels in their place ([data]). */
+  readonly subs: Map<object, unknown[]>
+}
+
+export interface WalkerOptions {
+  /** Call registered types' serialize (false when only the names are wanted, e.g. for a manifest). */
+  serialize?: boolean
+  /** Consult the class and type registry (false inside a type's own data). */
+  registry?: boolean
 }
 
 export class Walker {
@@ -95,10 +112,36 @@ export class Walker {
   private readonly seen = new Map<object, number>()
   stamp = 0
   crossed = false
+  // Registered values of the current payload; positions count the objects
+  // this walk met first since `base` (the decoder counts the same way).
+  private refs: Array<number | string> = []
+  private subs = new Map<object, unknown[]>()
+  private base = 0
+  /** True once any registered value was met (across payloads). */
+  marked = false
+  private readonly serializeTypes: boolean
+  private readonly registry: boolean
+
+  constructor(options: WalkerOptions = {}) {
+    this.serializeTypes = options.serialize ?? true
+    this.registry = options.registry ?? true
+  }
+
+  /** The registered values of the payload walked since the last call; starts the next payload. */
+  takeMarks(): Marks | undefined {
+    const marks = this.refs.length === 0 ? undefined : { refs: this.refs, subs: this.subs }
+    if (marks) {
+      this.refs = []
+      this.subs = new Map()
+    }
+    this.base = this.seen.size
+    return marks
+  }
 
   /** Marks an object (the chunked root itself) as belonging to no chunk. */
   claim(value: object): void {
     this.seen.set(value, -1)
+    this.base = this.seen.size
   }
 
   walk(value: unknown): Failure | undefined {
@@ -124,7 +167,47 @@ export class Walker {
       // v8 copies name, message, stack and cause; only cause can hold more data.
       return Object.hasOwn(value, 'cause') ? this.walk((value as Error).cause)?.at('.cause') : undefined
     }
+    // Only values plain data does not cover reach the registry: the hot path above stays as it was.
+    if (this.registry) {
+      const name = classNameOf(proto)
+      if (name !== undefined) {
+        this.mark(classTag(name))
+        return this.instance(value)
+      }
+      const type = typeOf(value)
+      if (type !== undefined) return this.custom(value, type[0], type[1])
+    }
     return new Failure(refusedKind(proto))
+  }
+
+  // The object just added to `seen` is registered value `tag`.
+  private mark(tag: string): void {
+    this.refs.push(this.seen.size - 1 - this.base, tag)
+    this.marked = true
+  }
+
+  // v8 copies an instance as what it is underneath: an array, Map, Set or plain object.
+  private instance(value: object): Failure | undefined {
+    if (Array.isArray(value)) return this.array(value)
+    if (value instanceof Map) return this.map(value)
+    if (value instanceof Set) return this.set(value)
+    return this.object(value as Record<string, unknown>)
+  }
+
+  private custom(value: object, name: string, codec: TypeCodec): Failure | undefined {
+    this.mark(typeTag(name))
+    if (!this.serializeTypes) return undefined
+    let data: unknown
+    try {
+      data = codec.serialize(value)
+    } catch (error) {
+      return new Failure(`registerType("${name}") serialize threw: ${error instanceof Error ? error.message : String(error)}`)
+    }
+    // Its data is checked as plain data, on its own: registered values inside it are not revived.
+    const inner = new Walker({ registry: false }).walk(data)
+    if (inner) return new Failure(`what registerType("${name}") serialize returned holds at <data>${inner.segments.reverse().join('')}: ${inner.kind}`)
+    this.subs.set(value, [data])
+    return undefined
   }
 
   // One entry of each collection kind; also used entry by entry when chunking.

@@ -249,6 +249,33 @@ t.test('an LRUCache travels through registerType with its contents and recency o
   t.same([...h.cache.keys()], order)
 })
 
+t.test('registered instances inside a type\'s data travel too', async (t) => {
+  const lru = () => registerType<unknown, unknown>('lru', {
+    isApplicable: (v) => v instanceof LRUCache,
+    serialize: (c) => (c as LRUCache<string, Account1>).dump(),
+    deserialize: (d) => {
+      const c = new LRUCache<string, Account2>({ max: 10 })
+      c.load(d as [string, LRUCache.Entry<Account2>][])
+      return c
+    },
+  })
+  asV1()
+  lru()
+  const cache = new LRUCache<string, Account1>({ max: 10 })
+  const shared = new Account1('s', 3)
+  cache.set('x', new Account1('x', 1))
+  cache.set('s', shared)
+  const frames = encode(new Map<string, unknown>([['cache', cache], ['direct', shared]]))
+  asV2()
+  lru()
+  const roots = decode(frames)
+  const got = roots.get('cache') as LRUCache<string, Account2>
+  t.same([...got.keys()], ['s', 'x'])
+  t.ok(got.get('x') instanceof Account2)
+  t.equal(got.get('x')!.cents(), 100)
+  t.ok(roots.get('direct') instanceof Account2, 'separate roots hold separate copies, each revived')
+})
+
 t.test('a type whose serialize returns something unserializable is refused', async (t) => {
   clearRegistry()
   class Thing {}

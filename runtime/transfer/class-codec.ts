@@ -9,13 +9,14 @@
 // decoder does no extra walk.
 //
 // A value of a registered type travels as `[data]` (serialize's result in a
-// one-element array, so it is one object in the walk order whatever data is):
-// only then is the payload copied, with those values replaced.
+// one-element array, so it takes the value's place in the walk order whatever
+// data is; data is walked right after it, so registered values inside it
+// travel too): only then is the payload copied, with those values replaced.
 //
 // Walk order (both sides): an object is counted when first met; then, by what
 // it is underneath, its own enumerable values (Object.keys order), array
 // elements, Map key then value, Set values, an Error's cause. A registered
-// type's value is counted and not entered.
+// type's value is counted, then what its serialize returned is walked.
 
 import v8 from 'node:v8'
 import { DsuError } from '../errors.js'
@@ -62,10 +63,15 @@ export function substitute(value: unknown, subs: ReadonlyMap<object, unknown[]>)
   const memo = new Map<object, unknown>()
   const copy = (v: unknown): unknown => {
     if (typeof v !== 'object' || v === null) return v
-    const sub = subs.get(v)
-    if (sub !== undefined) return sub
     const done = memo.get(v)
     if (done !== undefined) return done
+    const sub = subs.get(v)
+    if (sub !== undefined) {
+      const wrapper: unknown[] = [undefined]
+      memo.set(v, wrapper)
+      wrapper[0] = copy(sub[0])
+      return wrapper
+    }
     const proto = Object.getPrototypeOf(v) as object | null
     if (Array.isArray(v)) {
       const out: unknown[] = new Array(v.length)
@@ -129,9 +135,11 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
       next += 2
       if ('codec' in revival) {
         const tag = tags[refs[next - 1]!]!
+        seen.set(v, v)
+        const data = visit((v as unknown[])[0]) // registered values inside come back first
         let out: unknown
         try {
-          out = revival.codec.deserialize((v as unknown[])[0])
+          out = revival.codec.deserialize(data)
         } catch (error) {
           throw new DsuError('DSU_ERR_TRANSFORM_FAILED', `registerType("${tag.slice(2)}") deserialize threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
         }

@@ -102,8 +102,6 @@ export interface Marks {
 export interface WalkerOptions {
   /** Call registered types' serialize (false when only the names are wanted, e.g. for a manifest). */
   serialize?: boolean
-  /** Consult the class and type registry (false inside a type's own data). */
-  registry?: boolean
 }
 
 export class Walker {
@@ -120,11 +118,9 @@ export class Walker {
   /** True once any registered value was met (across payloads). */
   marked = false
   private readonly serializeTypes: boolean
-  private readonly registry: boolean
 
   constructor(options: WalkerOptions = {}) {
     this.serializeTypes = options.serialize ?? true
-    this.registry = options.registry ?? true
   }
 
   /** The registered values of the payload walked since the last call; starts the next payload. */
@@ -168,15 +164,13 @@ export class Walker {
       return Object.hasOwn(value, 'cause') ? this.walk((value as Error).cause)?.at('.cause') : undefined
     }
     // Only values plain data does not cover reach the registry: the hot path above stays as it was.
-    if (this.registry) {
-      const name = classNameOf(proto)
-      if (name !== undefined) {
-        this.mark(classTag(name))
-        return this.instance(value)
-      }
-      const type = typeOf(value)
-      if (type !== undefined) return this.custom(value, type[0], type[1])
+    const name = classNameOf(proto)
+    if (name !== undefined) {
+      this.mark(classTag(name))
+      return this.instance(value)
     }
+    const type = typeOf(value)
+    if (type !== undefined) return this.custom(value, type[0], type[1])
     return new Failure(refusedKind(proto))
   }
 
@@ -203,10 +197,11 @@ export class Walker {
     } catch (error) {
       return new Failure(`registerType("${name}") serialize threw: ${error instanceof Error ? error.message : String(error)}`)
     }
-    // Its data is checked as plain data, on its own: registered values inside it are not revived.
-    const inner = new Walker({ registry: false }).walk(data)
-    if (inner) return new Failure(`what registerType("${name}") serialize returned holds at <data>${inner.segments.reverse().join('')}: ${inner.kind}`)
     this.subs.set(value, [data])
+    // Its data is walked in place of the value, in the same count: registered
+    // values inside it (instances held by a cache) travel too.
+    const inner = this.walk(data)
+    if (inner) return new Failure(`what registerType("${name}") serialize returned holds at <data>${inner.segments.reverse().join('')}: ${inner.kind}`)
     return undefined
   }
 

@@ -324,3 +324,15 @@ t.test('registration mistakes are named', async (t) => {
   check(() => registerType('Account', { isApplicable: () => false, serialize: (v) => v, deserialize: (v) => v }), /a class is already registered/)
   check(() => registerType('x', { isApplicable: () => false } as never), /codec.serialize must be a function/)
 })
+
+t.test('the TYPES frame costs about a byte per instance; a corrupted one is a stream error', async (t) => {
+  asV1()
+  const frames = encode(new Map([['accounts', bank(1000).accounts]]), { chunkSize: 100_000 })
+  const types = frames.find((f) => f[0] === FrameType.TYPES)!
+  t.ok(types.length < 1000 * 1.2 + 64, `${types.length} bytes for 1000 instances`)
+  asV2()
+  const bad = frames.map((f) => (f === types ? Buffer.from([FrameType.TYPES, 1, 2, 3]) : f))
+  t.throws(() => decode(bad), { code: 'DSU_ERR_STATE_STREAM', message: /corrupted types frame/ })
+  const twice = frames.flatMap((f) => (f === types ? [f, f] : [f]))
+  t.throws(() => decode(twice), { code: 'DSU_ERR_STATE_STREAM', message: /types frame not followed by a payload/ })
+})

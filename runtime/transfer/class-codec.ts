@@ -27,33 +27,65 @@ export interface TypeTable {
   tags: string[]
   /** Pairs: position, index into tags. */
   refs: Uint32Array
+  /** The payload holds an object twice: the decoder must track identity. */
+  shared: boolean
 }
 
-/** The body of a TYPES frame for the marks of one payload. */
+/**
+ * The body of a TYPES frame for the marks of one payload:
+ * v8 of [tags, position deltas, tag ids or null when there is one tag, shared].
+ * Deltas and ids take the smallest typed array that holds them: a Map of
+ * records costs about a byte per instance.
+ */
 export function encodeTable(marks: Marks): Buffer {
   const tags: string[] = []
-  const ids = new Map<string, number>()
-  const refs = new Uint32Array(marks.refs.length)
-  for (let i = 0; i < marks.refs.length; i += 2) {
-    const tag = marks.refs[i + 1] as string
-    let id = ids.get(tag)
+  const index = new Map<string, number>()
+  const n = marks.refs.length / 2
+  const deltas = new Uint32Array(n)
+  const ids = new Uint32Array(n)
+  let last = 0
+  let maxDelta = 0
+  for (let i = 0; i < n; i++) {
+    const at = marks.refs[2 * i] as number
+    const tag = marks.refs[2 * i + 1] as string
+    let id = index.get(tag)
     if (id === undefined) {
       id = tags.length
-      ids.set(tag, id)
+      index.set(tag, id)
       tags.push(tag)
     }
-    refs[i] = marks.refs[i] as number
-    refs[i + 1] = id
+    const delta = at - last
+    deltas[i] = delta
+    if (delta > maxDelta) maxDelta = delta
+    ids[i] = id
+    last = at
   }
-  return v8.serialize([tags, refs])
+  return v8.serialize([tags, narrow(deltas, maxDelta), tags.length === 1 ? null : narrow(ids, tags.length - 1), marks.shared])
 }
+
+function narrow(values: Uint32Array, max: number): Uint8Array | Uint16Array | Uint32Array {
+  return max < 0x100 ? Uint8Array.from(values) : max < 0x10000 ? Uint16Array.from(values) : values
+}
+
+const isIndexArray = (v: unknown): v is Uint8Array | Uint16Array | Uint32Array =>
+  v instanceof Uint8Array || v instanceof Uint16Array || v instanceof Uint32Array
 
 export function decodeTable(body: Buffer): TypeTable {
   const value = v8.deserialize(body) as unknown
-  if (!Array.isArray(value) || !Array.isArray(value[0]) || !(value[1] instanceof Uint32Array) || value[1].length % 2 !== 0) {
-    throw new Error('types table is not [tags, refs]')
+  if (!Array.isArray(value) || value.length !== 4) throw new Error('types table is not [tags, deltas, ids, shared]')
+  const [tags, deltas, ids, shared] = value as [unknown, unknown, unknown, unknown]
+  if (!Array.isArray(tags) || tags.length === 0 || !tags.every((tag) => typeof tag === 'string' && /^[ct]:./.test(tag))) throw new Error('bad tags')
+  if (!isIndexArray(deltas) || (ids !== null && (!isIndexArray(ids) || ids.length !== deltas.length))) throw new Error('bad positions')
+  const refs = new Uint32Array(2 * deltas.length)
+  let at = 0
+  for (let i = 0; i < deltas.length; i++) {
+    at += deltas[i]!
+    const id = ids === null ? 0 : ids[i]!
+    if (id >= tags.length || (i > 0 && deltas[i] === 0)) throw new Error('bad positions')
+    refs[2 * i] = at
+    refs[2 * i + 1] = id
   }
-  return { tags: value[0] as string[], refs: value[1] }
+  return { tags: tags as string[], refs, shared: shared !== false }
 }
 
 // The payload to serialize: `value` with registered types' values replaced by
@@ -112,7 +144,7 @@ export function substitute(value: unknown, subs: ReadonlyMap<object, unknown[]>)
  * registered type's comes back replaced).
  */
 export function revive(payload: unknown, table: TypeTable, resolve: Resolver, elements: boolean): unknown {
-  const { tags, refs } = table
+  const { tags, refs, shared } = table
   const revivals = tags.map((tag) => {
     const revival = resolve(tag)
     if (revival === undefined) throw missing(tag)
@@ -120,13 +152,16 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
   })
   // With types, a value replaced early may be met again later through a shared reference: walk to the end.
   const stopEarly = tags.every((tag) => tag.startsWith('c:'))
-  const seen = new Map<object, unknown>()
+  // Tracking identity costs a Map entry per object: only when the sender met an object twice.
+  const seen = shared ? new Map<object, unknown>() : undefined
   let count = 0
   let next = 0
   const visit = (v: unknown): unknown => {
     if (typeof v !== 'object' || v === null) return v
-    const known = seen.get(v)
-    if (known !== undefined) return known
+    if (seen !== undefined) {
+      const known = seen.get(v)
+      if (known !== undefined) return known
+    }
     if (stopEarly && next >= refs.length) return v
     const at = count++
     const proto = Object.getPrototypeOf(v) as object | null
@@ -135,7 +170,7 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
       next += 2
       if ('codec' in revival) {
         const tag = tags[refs[next - 1]!]!
-        seen.set(v, v)
+        seen?.set(v, v)
         const data = visit((v as unknown[])[0]) // registered values inside come back first
         let out: unknown
         try {
@@ -143,12 +178,12 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
         } catch (error) {
           throw new DsuError('DSU_ERR_TRANSFORM_FAILED', `registerType("${tag.slice(2)}") deserialize threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
         }
-        seen.set(v, out)
+        seen?.set(v, out)
         return out
       }
       Object.setPrototypeOf(v, revival.proto)
     }
-    seen.set(v, v)
+    seen?.set(v, v)
     if (proto === Object.prototype || proto === null) {
       const o = v as Record<string, unknown>
       for (const key of Object.keys(o)) {
@@ -165,14 +200,16 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
       }
     } else if (proto === Map.prototype) {
       const m = v as Map<unknown, unknown>
-      let rekey = false
+      let rekeyed: Map<unknown, unknown> | undefined
       for (const [k, x] of m) {
-        if (visit(k) !== k) rekey = true
+        const k2 = visit(k)
+        if (k2 !== k) (rekeyed ??= new Map()).set(k, k2)
         const r = visit(x)
         if (r !== x) m.set(k, r)
       }
-      if (rekey) {
-        const entries = [...m].map(([k, x]) => [seen.get(k as object) ?? k, x] as const)
+      if (rekeyed) {
+        // A key that was a registered type's value: rebuild to keep the order.
+        const entries = [...m].map(([k, x]) => [rekeyed.has(k) ? rekeyed.get(k) : k, x] as const)
         m.clear()
         for (const [k, x] of entries) m.set(k, x)
       }

@@ -328,7 +328,6 @@ export class StateDecoder {
     }
     switch (type) {
       case FrameType.TYPES: {
-        if (this.table !== undefined) throw malformed('two types frames in a row')
         let table: TypeTable
         try {
           table = decodeTable(frame.subarray(1))

@@ -97,6 +97,8 @@ export interface Marks {
   readonly refs: Array<number | string>
   /** Values of registered types → what travels in their place ([data]). */
   readonly subs: Map<object, unknown[]>
+  /** Some object was met twice (shared or cyclic). */
+  readonly shared: boolean
 }
 
 export interface WalkerOptions {
@@ -115,6 +117,8 @@ export class Walker {
   private refs: Array<number | string> = []
   private subs = new Map<object, unknown[]>()
   private base = 0
+  // An object met twice in this payload: without one, the decoder needs no identity map.
+  private shared = false
   /** True once any registered value was met (across payloads). */
   marked = false
   private readonly serializeTypes: boolean
@@ -125,11 +129,12 @@ export class Walker {
 
   /** The registered values of the payload walked since the last call; starts the next payload. */
   takeMarks(): Marks | undefined {
-    const marks = this.refs.length === 0 ? undefined : { refs: this.refs, subs: this.subs }
+    const marks = this.refs.length === 0 ? undefined : { refs: this.refs, subs: this.subs, shared: this.shared }
     if (marks) {
       this.refs = []
       this.subs = new Map()
     }
+    this.shared = false
     this.base = this.seen.size
     return marks
   }
@@ -150,6 +155,7 @@ export class Walker {
     const stamp = this.seen.get(value)
     if (stamp !== undefined) {
       if (stamp !== this.stamp) this.crossed = true
+      this.shared = true
       return undefined
     }
     this.seen.set(value, this.stamp)

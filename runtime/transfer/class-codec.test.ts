@@ -292,6 +292,7 @@ t.test('PATCH frames carry instances too', async (t) => {
   frames.pop() // DONE comes after the patch
   const walker = new Walker()
   const b = new Account1('b', 2)
+  walker.elementAt(2) // as precopy does: the value of 1, key, value
   t.equal(walker.walk(b), undefined)
   frames.push(...patchFrames('m', [1, 'b', b, 0, 'a'], walker.takeMarks()))
   asV2()
@@ -335,4 +336,43 @@ t.test('the TYPES frame costs about a byte per instance; a corrupted one is a st
   t.throws(() => decode(bad), { code: 'DSU_ERR_STATE_STREAM', message: /corrupted types frame/ })
   const twice = frames.flatMap((f) => (f === types ? [f, f] : [f]))
   t.throws(() => decode(twice), { code: 'DSU_ERR_STATE_STREAM', message: /types frame not followed by a payload/ })
+})
+
+t.test('chunks mixing instances, type values and plain data, with and without shared objects', async (t) => {
+  class Box1 {
+    constructor(public items: number[]) {}
+  }
+  const box = () => registerType<Box1, number[]>('box', { isApplicable: (v) => v instanceof Box1, serialize: (b) => b.items, deserialize: (items) => new Box1(items) })
+  asV1()
+  box()
+  const make = (shared: Account1 | null) => {
+    const m = new Map<string, unknown>()
+    for (let i = 0; i < 30; i++) {
+      const kind = i % 5
+      m.set(`k${i}`, kind === 0 ? new Account1(`a${i}`, i)
+        : kind === 1 ? new Box1([i, i + 1])
+        : kind === 2 ? { plain: i, nested: { account: new Account1(`n${i}`, i), date: new Date(i) } }
+        : kind === 3 ? [new Box1([i]), 'x', shared ?? new Account1(`s${i}`, i)]
+        : i)
+    }
+    return m
+  }
+  const shared = new Account1('shared', 9)
+  const frames = encode(new Map<string, unknown>([['fresh', make(null)], ['shared', make(shared)]]), { chunkSize: 4 })
+  asV2()
+  box()
+  const roots = decode(frames)
+  for (const name of ['fresh', 'shared']) {
+    const m = roots.get(name) as Map<string, unknown>
+    t.equal(m.size, 30, name)
+    t.ok((m.get('k0') as Account2).cents() === 0 && (m.get('k5') as Account2).cents() === 500, `${name}: instances revived`)
+    t.ok(m.get('k1') instanceof Box1 && (m.get('k1') as Box1).items[1] === 2, `${name}: type values rebuilt`)
+    const plain = m.get('k7') as { plain: number; nested: { account: Account2; date: Date } }
+    t.ok(plain.nested.account instanceof Account2 && plain.nested.date instanceof Date, `${name}: nested instance revived`)
+    const arr = m.get('k8') as [Box1, string, Account2]
+    t.ok(arr[0] instanceof Box1 && arr[2] instanceof Account2, `${name}: inside arrays`)
+    t.equal(m.get('k4'), 4)
+  }
+  const s = roots.get('shared') as Map<string, [unknown, unknown, Account2]>
+  t.equal(s.get('k3')![2], s.get('k28')![2], 'the shared instance is still one object')
 })

@@ -20,50 +20,67 @@
 
 import v8 from 'node:v8'
 import { DsuError } from '../errors.js'
-import { classNameOf, type Resolver } from './registry.js'
+import { classNameOf, type Resolver, type Revival } from './registry.js'
 import type { Marks } from './validate.js'
 
 export interface TypeTable {
   tags: string[]
-  /** Pairs: position, index into tags. */
-  refs: Uint32Array
-  /** The payload holds an object twice: the decoder must track identity. */
-  shared: boolean
+  /**
+   * Per registered value: the payload list element it is in (-1: positions
+   * count over the whole payload), its position, its index into tags.
+   */
+  elements: Int32Array
+  positions: Uint32Array
+  ids: Uint32Array
 }
 
 /**
  * The body of a TYPES frame for the marks of one payload:
- * v8 of [tags, position deltas, tag ids or null when there is one tag, shared].
- * Deltas and ids take the smallest typed array that holds them: a Map of
- * records costs about a byte per instance.
+ * v8 of [tags, element deltas or null, position deltas or positions, tag ids or null].
+ *
+ * Positions count within the element of a CHUNK or PATCH list when no object
+ * is met twice in the payload (then an element's walk can stop at its last
+ * registered value, and unmarked elements are not walked at all); otherwise,
+ * and in ROOT payloads, over the whole payload. Numbers take the smallest
+ * typed array that holds them: a Map of records costs a few bytes per instance.
  */
 export function encodeTable(marks: Marks): Buffer {
   const tags: string[] = []
   const index = new Map<string, number>()
-  const n = marks.refs.length / 2
-  const deltas = new Uint32Array(n)
+  const n = marks.refs.length / 4
+  const byElement = !marks.shared && n > 0 && (marks.refs[1] as number) >= 0
+  const elements = new Uint32Array(n)
+  const positions = new Uint32Array(n)
   const ids = new Uint32Array(n)
-  let last = 0
-  let maxDelta = 0
+  let lastElement = 0
+  let lastPosition = 0
   for (let i = 0; i < n; i++) {
-    const at = marks.refs[2 * i] as number
-    const tag = marks.refs[2 * i + 1] as string
+    const global = marks.refs[4 * i] as number
+    const element = marks.refs[4 * i + 1] as number
+    const within = marks.refs[4 * i + 2] as number
+    const tag = marks.refs[4 * i + 3] as string
     let id = index.get(tag)
     if (id === undefined) {
       id = tags.length
       index.set(tag, id)
       tags.push(tag)
     }
-    const delta = at - last
-    deltas[i] = delta
-    if (delta > maxDelta) maxDelta = delta
     ids[i] = id
-    last = at
+    if (byElement) {
+      elements[i] = element - lastElement
+      lastElement = element
+      positions[i] = within
+    } else {
+      positions[i] = global - lastPosition
+      lastPosition = global
+    }
   }
-  return v8.serialize([tags, narrow(deltas, maxDelta), tags.length === 1 ? null : narrow(ids, tags.length - 1), marks.shared])
+  return v8.serialize([tags, byElement ? narrow(elements) : null, narrow(positions), tags.length === 1 ? null : narrow(ids)])
 }
 
-function narrow(values: Uint32Array, max: number): Uint8Array | Uint16Array | Uint32Array {
+function narrow(values: Uint32Array): Uint8Array | Uint16Array | Uint32Array {
+  let max = 0
+  for (let i = 0; i < values.length; i++) if (values[i]! > max) max = values[i]!
   return max < 0x100 ? Uint8Array.from(values) : max < 0x10000 ? Uint16Array.from(values) : values
 }
 
@@ -72,20 +89,35 @@ const isIndexArray = (v: unknown): v is Uint8Array | Uint16Array | Uint32Array =
 
 export function decodeTable(body: Buffer): TypeTable {
   const value = v8.deserialize(body) as unknown
-  if (!Array.isArray(value) || value.length !== 4) throw new Error('types table is not [tags, deltas, ids, shared]')
-  const [tags, deltas, ids, shared] = value as [unknown, unknown, unknown, unknown]
+  if (!Array.isArray(value) || value.length !== 4) throw new Error('types table is not [tags, elements, positions, ids]')
+  const [tags, elementDeltas, positionData, idData] = value as [unknown, unknown, unknown, unknown]
   if (!Array.isArray(tags) || tags.length === 0 || !tags.every((tag) => typeof tag === 'string' && /^[ct]:./.test(tag))) throw new Error('bad tags')
-  if (!isIndexArray(deltas) || (ids !== null && (!isIndexArray(ids) || ids.length !== deltas.length))) throw new Error('bad positions')
-  const refs = new Uint32Array(2 * deltas.length)
-  let at = 0
-  for (let i = 0; i < deltas.length; i++) {
-    at += deltas[i]!
-    const id = ids === null ? 0 : ids[i]!
-    if (id >= tags.length || (i > 0 && deltas[i] === 0)) throw new Error('bad positions')
-    refs[2 * i] = at
-    refs[2 * i + 1] = id
+  if (!isIndexArray(positionData)) throw new Error('bad positions')
+  const n = positionData.length
+  if (elementDeltas !== null && (!isIndexArray(elementDeltas) || elementDeltas.length !== n)) throw new Error('bad elements')
+  if (idData !== null && (!isIndexArray(idData) || idData.length !== n)) throw new Error('bad tag ids')
+  const elements = new Int32Array(n)
+  const positions = new Uint32Array(n)
+  const ids = new Uint32Array(n)
+  let element = 0
+  let position = 0
+  for (let i = 0; i < n; i++) {
+    const id = idData === null ? 0 : idData[i]!
+    if (id >= tags.length) throw new Error('bad tag ids')
+    ids[i] = id
+    if (elementDeltas !== null) {
+      element += elementDeltas[i]!
+      elements[i] = element
+      positions[i] = positionData[i]!
+      if (i > 0 && elementDeltas[i] === 0 && positions[i]! <= positions[i - 1]!) throw new Error('bad positions')
+    } else {
+      position += positionData[i]!
+      if (i > 0 && positionData[i] === 0) throw new Error('bad positions')
+      elements[i] = -1
+      positions[i] = position
+    }
   }
-  return { tags: tags as string[], refs, shared: shared !== false }
+  return { tags: tags as string[], elements, positions, ids }
 }
 
 // The payload to serialize: `value` with registered types' values replaced by
@@ -144,39 +176,81 @@ export function substitute(value: unknown, subs: ReadonlyMap<object, unknown[]>)
  * registered type's comes back replaced).
  */
 export function revive(payload: unknown, table: TypeTable, resolve: Resolver, elements: boolean): unknown {
-  const { tags, refs, shared } = table
+  const { tags, positions, ids } = table
   const revivals = tags.map((tag) => {
     const revival = resolve(tag)
     if (revival === undefined) throw missing(tag)
     return revival
   })
-  // With types, a value replaced early may be met again later through a shared reference: walk to the end.
+  const n = positions.length
+  if (n > 0 && table.elements[0]! >= 0) {
+    // Positions within elements; no object is met twice: walk only the marked
+    // elements, each up to its last registered value.
+    if (!elements || !Array.isArray(payload)) return payload
+    const list = payload as unknown[]
+    for (let i = 0; i < n; ) {
+      const e = table.elements[i]!
+      let end = i
+      while (end < n && table.elements[end] === e) end++
+      if (e >= list.length) throw new Error('types table points past the payload')
+      list[e] = new Reviver(revivals, tags, positions, ids, i, end, false).visit(list[e])
+      i = end
+    }
+    return list
+  }
+  // Positions over the whole payload: with types or shared objects, walk it all with an identity map.
   const stopEarly = tags.every((tag) => tag.startsWith('c:'))
-  // Tracking identity costs a Map entry per object: only when the sender met an object twice.
-  const seen = shared ? new Map<object, unknown>() : undefined
-  let count = 0
-  let next = 0
-  const visit = (v: unknown): unknown => {
+  const reviver = new Reviver(revivals, tags, positions, ids, 0, n, true, stopEarly)
+  if (!elements) return reviver.visit(payload)
+  if (!Array.isArray(payload)) return payload // the frame's own check names it
+  const list = payload as unknown[]
+  for (let i = 0; i < list.length; i++) {
+    const x = list[i]
+    const r = reviver.visit(x)
+    if (r !== x) list[i] = r
+  }
+  return list
+}
+
+// One walk in the order the encoder counted, applying marks next..end.
+class Reviver {
+  private readonly seen: Map<object, unknown> | undefined
+  private count = 0
+  constructor(
+    private readonly revivals: Revival[],
+    private readonly tags: string[],
+    private readonly positions: Uint32Array,
+    private readonly ids: Uint32Array,
+    private next: number,
+    private readonly end: number,
+    identity: boolean,
+    private readonly stopEarly = true,
+  ) {
+    this.seen = identity ? new Map() : undefined
+  }
+
+  visit(v: unknown): unknown {
     if (typeof v !== 'object' || v === null) return v
+    const seen = this.seen
     if (seen !== undefined) {
       const known = seen.get(v)
       if (known !== undefined) return known
     }
-    if (stopEarly && next >= refs.length) return v
-    const at = count++
+    if (this.stopEarly && this.next >= this.end) return v
+    const at = this.count++
     const proto = Object.getPrototypeOf(v) as object | null
-    if (next < refs.length && refs[next] === at) {
-      const revival = revivals[refs[next + 1]!]!
-      next += 2
+    if (this.next < this.end && this.positions[this.next] === at) {
+      const id = this.ids[this.next]!
+      const revival = this.revivals[id]!
+      this.next++
       if ('codec' in revival) {
-        const tag = tags[refs[next - 1]!]!
         seen?.set(v, v)
-        const data = visit((v as unknown[])[0]) // registered values inside come back first
+        const data = this.visit((v as unknown[])[0]) // registered values inside come back first
         let out: unknown
         try {
           out = revival.codec.deserialize(data)
         } catch (error) {
-          throw new DsuError('DSU_ERR_TRANSFORM_FAILED', `registerType("${tag.slice(2)}") deserialize threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+          throw new DsuError('DSU_ERR_TRANSFORM_FAILED', `registerType("${this.tags[id]!.slice(2)}") deserialize threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
         }
         seen?.set(v, out)
         return out
@@ -184,27 +258,28 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
       Object.setPrototypeOf(v, revival.proto)
     }
     seen?.set(v, v)
+    if (this.stopEarly && this.next >= this.end) return v
     if (proto === Object.prototype || proto === null) {
       const o = v as Record<string, unknown>
       for (const key of Object.keys(o)) {
         const x = o[key]
-        const r = visit(x)
+        const r = this.visit(x)
         if (r !== x) o[key] = r
       }
     } else if (proto === Array.prototype) {
       const a = v as unknown[]
       for (let i = 0; i < a.length; i++) {
         const x = a[i]
-        const r = visit(x)
+        const r = this.visit(x)
         if (r !== x) a[i] = r
       }
     } else if (proto === Map.prototype) {
       const m = v as Map<unknown, unknown>
       let rekeyed: Map<unknown, unknown> | undefined
       for (const [k, x] of m) {
-        const k2 = visit(k)
+        const k2 = this.visit(k)
         if (k2 !== k) (rekeyed ??= new Map()).set(k, k2)
-        const r = visit(x)
+        const r = this.visit(x)
         if (r !== x) m.set(k, r)
       }
       if (rekeyed) {
@@ -218,7 +293,7 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
       let changed = false
       const values: unknown[] = []
       for (const x of s) {
-        const r = visit(x)
+        const r = this.visit(x)
         if (r !== x) changed = true
         values.push(r)
       }
@@ -227,20 +302,11 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
         for (const x of values) s.add(x)
       }
     } else if (v instanceof Error && Object.hasOwn(v, 'cause')) {
-      const r = visit(v.cause)
+      const r = this.visit(v.cause)
       if (r !== v.cause) v.cause = r
     }
     return v
   }
-  if (!elements) return visit(payload)
-  if (!Array.isArray(payload)) return payload // the frame's own check names it
-  const list = payload as unknown[]
-  for (let i = 0; i < list.length; i++) {
-    const x = list[i]
-    const r = visit(x)
-    if (r !== x) list[i] = r
-  }
-  return list
 }
 
 export function missing(tag: string): DsuError {

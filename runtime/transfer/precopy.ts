@@ -112,6 +112,7 @@ export class PrecopySender {
         }
         if (Map.prototype.has.call(map, key)) {
           const value = Map.prototype.get.call(map, key)
+          walker.elementAt(ops.length + 2) // where the value lands: 1, key, value
           const failure = walker.walk(value)
           if (failure) throw failure.at(mapValueSegment(key, i)).toError(name)
           ops.push(1, key, value)

@@ -21,7 +21,7 @@
 // and resend that root whole.
 
 import v8 from 'node:v8'
-import { DsuError } from '../errors.js'
+import { DsuError, isDsuError } from '../errors.js'
 import { decodeTable, encodeTable, missing, revive, substitute, type TypeTable } from './class-codec.js'
 import { registryResolver, type Resolver } from './registry.js'
 import { Failure, Walker, tooDeep, type Marks } from './validate.js'
@@ -216,13 +216,14 @@ function* encodeChunked(
   switch (kind) {
     case Kind.MAP:
       for (const [key, value] of root as Map<unknown, unknown>) {
-        check(name, walker.mapEntry(i++, key, value))
+        check(name, walker.chunkMapEntry(entries.length, i++, key, value))
         if (chunking) entries.push(key, value)
         if (++count >= limit && (frame = flush())) yield* frame
       }
       break
     case Kind.SET:
       for (const value of root as Set<unknown>) {
+        walker.elementAt(entries.length)
         check(name, walker.setEntry(i++, value))
         if (chunking) entries.push(value)
         if (++count >= limit && (frame = flush())) yield* frame
@@ -232,6 +233,7 @@ function* encodeChunked(
       const array = root as unknown[]
       for (; i < array.length; i++) {
         const value = array[i]
+        walker.elementAt(entries.length)
         check(name, walker.arrayEntry(i, value))
         if (chunking) entries.push(value)
         if (++count >= limit && (frame = flush())) yield* frame
@@ -242,6 +244,7 @@ function* encodeChunked(
       const object = root as Record<string, unknown>
       for (const key of Object.keys(object)) {
         const value = object[key]
+        walker.elementAt(entries.length + 1)
         check(name, walker.objectEntry(key, value))
         if (chunking) entries.push(key, value)
         if (++count >= limit && (frame = flush())) yield* frame
@@ -311,7 +314,12 @@ export class StateDecoder {
     const table = this.table
     if (table === undefined) return payload
     this.table = undefined
-    return revive(payload, table, this.resolve, elements)
+    try {
+      return revive(payload, table, this.resolve, elements)
+    } catch (error) {
+      if (isDsuError(error)) throw error
+      throw malformed(`types frame does not fit its payload (${error instanceof Error ? error.message : String(error)})`, error)
+    }
   }
 
   get done(): boolean {
@@ -343,7 +351,7 @@ export class StateDecoder {
         if (this.partial) throw malformed(`root frame inside chunked root "${this.partial.name}"`)
         const { name, end } = readName(frame, 1)
         // A root that is itself a registered value counts 1, as its sender counted it.
-        const registered = this.table !== undefined && this.table.refs[0] === 0
+        const registered = this.table !== undefined && this.table.elements[0] === -1 && this.table.positions[0] === 0
         const value = this.revived(deserialize(frame.subarray(end)), false)
         this.add(name, value, registered ? 1 : recordsOf(value))
         return

@@ -93,7 +93,11 @@ function refusedKind(proto: object): string {
 
 /** Registered values met by one walk of one payload, for the TYPES frame. */
 export interface Marks {
-  /** Pairs: position of the object in the walk's order, tag ("c:Account", "t:lru"). */
+  /**
+   * Quadruples: position of the object in the walk's order over the whole
+   * payload; the payload list element it is in (-1 for a ROOT payload) and
+   * its position within that element; tag ("c:Account", "t:lru").
+   */
   readonly refs: Array<number | string>
   /** Values of registered types → what travels in their place ([data]). */
   readonly subs: Map<object, unknown[]>
@@ -117,6 +121,9 @@ export class Walker {
   private refs: Array<number | string> = []
   private subs = new Map<object, unknown[]>()
   private base = 0
+  // The payload list element being walked (CHUNK and PATCH payloads), and where its objects start.
+  private element = -1
+  private elementStart = 0
   // An object met twice in this payload: without one, the decoder needs no identity map.
   private shared = false
   /** True once any registered value was met (across payloads). */
@@ -135,8 +142,15 @@ export class Walker {
       this.subs = new Map()
     }
     this.shared = false
+    this.element = -1
     this.base = this.seen.size
     return marks
+  }
+
+  /** The next values walked are element `e` of the payload's list (for positions relative to it). */
+  elementAt(e: number): void {
+    this.element = e
+    this.elementStart = this.seen.size
   }
 
   /** Marks an object (the chunked root itself) as belonging to no chunk. */
@@ -182,7 +196,8 @@ export class Walker {
 
   // The object just added to `seen` is registered value `tag`.
   private mark(tag: string): void {
-    this.refs.push(this.seen.size - 1 - this.base, tag)
+    const at = this.seen.size - 1
+    this.refs.push(at - this.base, this.element, at - this.elementStart, tag)
     this.marked = true
   }
 
@@ -223,6 +238,14 @@ export class Walker {
   }
   mapEntry(i: number, key: unknown, value: unknown): Failure | undefined {
     return this.walk(key)?.at(mapKeySegment(i)) ?? this.walk(value)?.at(mapValueSegment(key, i))
+  }
+  /** A Map entry of a chunk: its key and value are elements e and e + 1 of the list. */
+  chunkMapEntry(e: number, i: number, key: unknown, value: unknown): Failure | undefined {
+    this.elementAt(e)
+    const f = this.walk(key)?.at(mapKeySegment(i))
+    if (f) return f
+    this.elementAt(e + 1)
+    return this.walk(value)?.at(mapValueSegment(key, i))
   }
 
   private object(o: Record<string, unknown>): Failure | undefined {

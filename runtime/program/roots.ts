@@ -4,7 +4,7 @@
 import { DsuError } from '../errors.js'
 import { describeRoot, type RootManifest } from '../protocol.js'
 import { hasRegistrations } from '../transfer/registry.js'
-import { Walker } from '../transfer/validate.js'
+import { tagsOf, Walker } from '../transfer/validate.js'
 
 const marked = new Map<string, unknown>()
 const precopyRoots = new Set<string>()
@@ -93,12 +93,8 @@ function registeredIn(value: unknown): { classes?: string[]; types?: string[] } 
   } catch {
     // Too deep to walk here: the transfer refuses it with a clear error.
   }
-  const refs = walker.takeMarks()?.refs ?? []
   const classes = new Set<string>()
   const types = new Set<string>()
-  for (let i = 1; i < refs.length; i += 2) {
-    const tag = refs[i] as string
-    ;(tag.startsWith('c:') ? classes : types).add(tag.slice(2))
-  }
+  for (const tag of tagsOf(walker.takeMarks())) (tag.startsWith('c:') ? classes : types).add(tag.slice(2))
   return { ...(classes.size ? { classes: [...classes] } : {}), ...(types.size ? { types: [...types] } : {}) }
 }

@@ -105,6 +105,13 @@ export interface Marks {
   readonly shared: boolean
 }
 
+/** The tags of the registered values in `marks`, each once. */
+export function tagsOf(marks: Marks | undefined): Set<string> {
+  const tags = new Set<string>()
+  if (marks) for (let i = 3; i < marks.refs.length; i += 4) tags.add(marks.refs[i] as string)
+  return tags
+}
+
 export interface WalkerOptions {
   /** Call registered types' serialize (false when only the names are wanted, e.g. for a manifest). */
   serialize?: boolean
@@ -189,7 +196,12 @@ export class Walker {
       this.mark(classTag(name))
       return this.instance(value)
     }
-    const type = typeOf(value)
+    let type: ReturnType<typeof typeOf>
+    try {
+      type = typeOf(value)
+    } catch (error) {
+      return new Failure(`a registered type's isApplicable threw: ${error instanceof Error ? error.message : String(error)}`)
+    }
     if (type !== undefined) return this.custom(value, type[0], type[1])
     return new Failure(refusedKind(proto))
   }

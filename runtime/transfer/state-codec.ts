@@ -11,9 +11,9 @@
 //   PATCH [u32 BE name length][name utf8][v8 payload of a flat op list]
 //         changes to a Map root already received (pre-copy): 1,key,value sets an
 //         entry, 0,key deletes one
-//   TYPES [v8 payload of [tags, Uint32Array of position,tag pairs]]
-//         registered class instances and type values in the next ROOT, CHUNK
-//         or PATCH payload (see class-codec.ts); absent for plain data
+//   TYPES [v8 payload of [tags, element deltas | null, positions, tag ids | null]]
+//         where the registered class instances and type values are in the
+//         next ROOT, CHUNK or PATCH payload (class-codec.ts); plain data has none
 //
 // Large collections are chunked so the sender serializes chunk k+1 while the
 // receiver deserializes chunk k. v8 keeps identity only inside one payload, so a

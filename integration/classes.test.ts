@@ -15,14 +15,18 @@ async function upgrade(t: Test, sup: Supervised, args: string[], to: string): Pr
   t.match(JSON.parse(r.stdout), { outcome: 'committed', to })
 }
 
-t.test('bank v1 → v2 → v3 → rollback under load: 0 failed, 0 lost, new prototypes at each step', async (t) => {
-  const sup = await runSupervised(app('bank/v1/server.js'))
+for (const precopy of [false, true]) t.test(`bank v1 → v2 → v3 → rollback under load${precopy ? ', pre-copy' : ''}: 0 failed, 0 lost, new prototypes at each step`, async (t) => {
+  const sup = await runSupervised(app('bank/v1/server.js'), [], precopy ? { BANK_PRECOPY: '1' } : {})
   t.teardown(() => sup.stop())
   const load = startLoad(sup.port, { path: '/deposit', connections: CONNECTIONS, keepBodies: true })
   const after = (more: number): Promise<void> => load.reach(load.ok() + more)
 
   await after(2000)
-  await upgrade(t, sup, ['upgrade', '--to', app('bank/v2/server.js')], '2.0.0')
+  const first = await dsu(['upgrade', '--to', app('bank/v2/server.js'), '--state-dir', sup.stateDir, '--json'])
+  t.equal(first.exitCode, 0, first.stdout + first.stderr)
+  const report = JSON.parse(first.stdout)
+  t.match(report, { outcome: 'committed', to: '2.0.0' })
+  t.equal(report.phases.precopy !== undefined, precopy, precopy ? 'the accounts were pre-copied' : 'stop-and-copy')
   t.same(await getJson(sup.port, '/proto'), { version: 2, ok: true }, 'v2: every account is a v2 Account with audit() and deposits')
   await after(2000)
   await upgrade(t, sup, ['upgrade', '--to', app('bank/v3/server.js')], '3.0.0')

@@ -14,9 +14,10 @@ export class Account {
   }
 }
 // BANK_UNREGISTERED=1 leaves the class out: the refusal a user meets first.
+// BANK_PRECOPY=1 (every version) streams the accounts while serving: PATCH frames carry instances.
 if (!process.env.BANK_UNREGISTERED) registerClass(Account)
 
-const accounts = await state('accounts', () => new Map(Array.from({ length: 10 }, (_, i) => [`a${i}`, new Account(`a${i}`)])))
+const accounts = await state('accounts', () => new Map(Array.from({ length: 10 }, (_, i) => [`a${i}`, new Account(`a${i}`)])), { precopy: Boolean(process.env.BANK_PRECOPY) })
 let next = 0
 
 const server = http.createServer((req, res) => {

@@ -19,7 +19,7 @@ export class Account {
 }
 registerClass(Account)
 
-const accounts = await state('accounts', () => new Map(Array.from({ length: 10 }, (_, i) => [`a${i}`, new Account(`a${i}`)])))
+const accounts = await state('accounts', () => new Map(Array.from({ length: 10 }, (_, i) => [`a${i}`, new Account(`a${i}`)])), { precopy: Boolean(process.env.BANK_PRECOPY) })
 let next = 0
 
 const server = http.createServer((req, res) => {

@@ -22,7 +22,7 @@ export class BankAccount {
 }
 registerClass(BankAccount)
 
-const accounts = await state('accounts', () => new Map(Array.from({ length: 10 }, (_, i) => [`a${i}`, new BankAccount(`a${i}`)])))
+const accounts = await state('accounts', () => new Map(Array.from({ length: 10 }, (_, i) => [`a${i}`, new BankAccount(`a${i}`)])), { precopy: Boolean(process.env.BANK_PRECOPY) })
 let next = 0
 
 const server = http.createServer((req, res) => {

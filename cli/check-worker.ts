@@ -8,6 +8,7 @@ import util from 'node:util'
 import { toWire, type WireError } from '../runtime/errors.js'
 import { FrameReader } from '../runtime/transfer/framing.js'
 import { StateDecoder } from '../runtime/transfer/state-codec.js'
+import { plainResolver } from '../runtime/transfer/registry.js'
 import { verifiedCheckpoint } from '../runtime/supervisor/checkpoint-store.js'
 import { loadChain, loadTransformer, metaOf, preflight, roundTrip, type Transformer } from '../transformers/index.js'
 import { describeRoot, type RootManifest } from '../runtime/protocol.js'
@@ -55,7 +56,8 @@ const show = (v: unknown): string => util.inspect(v, { depth: 4, breakLength: In
 
 export async function check(args: CheckArgs): Promise<CheckReport> {
   const checkpoint = verifiedCheckpoint(args.stateDir, args.snapshot)
-  const decoder = new StateDecoder()
+  // The checker registers no classes: registered values are shown as their plain fields / data.
+  const decoder = new StateDecoder({ resolve: plainResolver })
   new FrameReader().push(fs.readFileSync(checkpoint.file), (frame) => decoder.push(frame))
   const roots = decoder.finish()
   const versions = { from: checkpoint.version, to: args.to }

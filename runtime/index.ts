@@ -3,6 +3,8 @@
  *
  *   import { state } from 'dsu'
  *   const sessions = await state('sessions', () => new Map())
+ *   registerClass(Account)              // instances travel, arrive with the new version's methods
+ *   registerType('lru', { isApplicable, serialize, deserialize })   // a library object, by codec
  *
  * Under `dsu run` the runtime registers marked state and listening sockets
  * with the supervisor and answers its upgrade phases. Run alone
@@ -22,6 +24,7 @@ import { startSuccessor } from './program/successor.js'
 import { ENV_VERSION } from './protocol.js'
 
 export { state } from './program/roots.js'
+export { registerClass, registerType, type TypeCodec, type ClassOptions } from './transfer/registry.js'
 export { transaction, updatePoint, onPause, onResume } from './program/quiescence.js'
 export { ready, deferReady } from './program/successor.js'
 export { longLived } from './program/long-lived.js'

@@ -19,7 +19,16 @@ export const ENV_MANIFEST = 'DSU_MANIFEST'
 export interface WebSocketHandOver { protocol: string; data: unknown }
 
 export type RootKind = 'map' | 'set' | 'array' | 'object' | 'value'
-export interface RootManifest { name: string; kind: RootKind; count: number; precopy?: boolean }
+export interface RootManifest {
+  name: string
+  kind: RootKind
+  count: number
+  precopy?: boolean
+  /** Names of registered classes whose instances the root holds (only when the program registered any). */
+  classes?: string[]
+  /** Names of registered types whose values the root holds. */
+  types?: string[]
+}
 
 /** A root's kind and size, as pre-flight and `dsu check` see it: no values. */
 export function describeRoot(name: string, value: unknown): RootManifest {

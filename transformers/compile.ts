@@ -167,6 +167,9 @@ function rootStage(rule: Exclude<Rule, PathRule>): Stage {
         roots[rule.into] = merged
         return roots
       }
+    case 'renameClass':
+      // Done while the state was decoded (see classRenames); the roots are already right.
+      return (roots) => roots
     case 'custom':
       return async (roots, versions) => {
         let result: unknown
@@ -227,5 +230,7 @@ function ruleInfo(rule: Rule): RuleInfo {
       return { ...base, consumes: [...rule.names], produces: [rule.into] }
     case 'custom':
       return { ...base, opaque: true, ...(rule.roots ? { result: [...rule.roots] } : {}) }
+    case 'renameClass':
+      return { ...base, classRename: { from: rule.from, to: rule.to } }
   }
 }

@@ -32,6 +32,8 @@ export interface RuleInfo {
   readonly opaque: boolean
   /** For an opaque rule that said which roots it returns. */
   readonly result?: readonly string[]
+  /** For renameClass: the old and the new class name. */
+  readonly classRename?: { readonly from: string; readonly to: string }
 }
 
 /** One version step: a transformer from `from` to `to` (exact labels or `1.x` patterns). */
@@ -73,6 +75,29 @@ export function opaqueMeta(from: string, to: string, source?: string): Transform
     ...(source === undefined ? {} : { source }),
   }
   return { ...link, links: [link] }
+}
+
+/**
+ * Old class name → the name to look up in the new version, through every
+ * link's renameClass rules in order (a chain composes them).
+ */
+export function classRenames(transformer: unknown): Map<string, string> {
+  const renames = new Map<string, string>()
+  for (const link of metaOf(transformer)?.links ?? []) {
+    for (const rule of link.rules) {
+      const rename = rule.classRename
+      if (!rename) continue
+      let mapped = false
+      for (const [old, current] of renames) {
+        if (current === rename.from) {
+          renames.set(old, rename.to)
+          mapped = true
+        }
+      }
+      if (!mapped && !renames.has(rename.from)) renames.set(rename.from, rename.to)
+    }
+  }
+  return renames
 }
 
 export function attachMeta<T extends Transformer>(fn: T, meta: TransformerMeta): T & { readonly meta: TransformerMeta } {

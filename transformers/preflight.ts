@@ -16,7 +16,7 @@ export type RootKind = 'map' | 'set' | 'array' | 'object' | 'value'
 export interface Manifest {
   from: string
   to: string
-  roots: Array<{ name: string; kind: RootKind; count: number }>
+  roots: Array<{ name: string; kind: RootKind; count: number; classes?: string[]; types?: string[] }>
   /** Roots the new version marks with state(), if known; else the transformer's own `declared`. */
   declared?: string[]
 }
@@ -64,6 +64,43 @@ export function preflight(transformer: unknown, manifest: Manifest): PreflightRe
     if (extra.length) problems.push({ code: 'DSU_ERR_UNDECLARED_ROOT', message: undeclared(upgrade, extra).message })
   }
   return { ok: problems.length === 0, problems, warnings }
+}
+
+/**
+ * The registered classes and types the old version's roots hold (its
+ * manifest) that the new version does not register: each would arrive with
+ * nothing to become. `renames` are the transformer's renameClass rules
+ * (classRenames). Pure, like preflight.
+ */
+export function registrationProblems(
+  roots: Manifest['roots'],
+  renames: ReadonlyMap<string, string>,
+  registered: { classes: readonly string[]; types: readonly string[] },
+  versions: Versions,
+): Problem[] {
+  const problems: Problem[] = []
+  const classes = new Set(registered.classes)
+  const types = new Set(registered.types)
+  const known = (list: readonly string[]) => (list.length ? list.join(', ') : 'none')
+  for (const root of roots) {
+    for (const name of root.classes ?? []) {
+      const target = renames.get(name) ?? name
+      if (classes.has(target)) continue
+      const via = target === name ? '' : ` (renamed to ${target} by renameClass)`
+      problems.push({
+        code: 'DSU_ERR_CLASS_MISSING',
+        message: `${versions.from} → ${versions.to}: root ${root.name} holds instances of class ${name}${via}, which ${versions.to} does not register (it registers: ${known(registered.classes)}); call registerClass(${target}) before the first state() call, or map the name in the transformer with renameClass('${name}', '<new name>')`,
+      })
+    }
+    for (const name of root.types ?? []) {
+      if (types.has(name)) continue
+      problems.push({
+        code: 'DSU_ERR_TYPE_MISSING',
+        message: `${versions.from} → ${versions.to}: root ${root.name} holds values of type "${name}", which ${versions.to} has no codec for (it registers: ${known(registered.types)}); call registerType('${name}', { isApplicable, serialize, deserialize }) before the first state() call`,
+      })
+    }
+  }
+  return problems
 }
 
 /** preflight, throwing one DsuError (the first problem's code) that lists every problem. */

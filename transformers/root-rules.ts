@@ -2,7 +2,7 @@
 // function escape hatch. Like the path rules they are data; compile.ts runs them.
 
 import { DsuError } from '../runtime/errors.js'
-import type { CustomRule, DropRootRule, MergeRootsRule, RenameRootRule, SplitRootRule } from './rules.js'
+import type { CustomRule, DropRootRule, MergeRootsRule, RenameClassRule, RenameRootRule, SplitRootRule } from './rules.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any
@@ -10,6 +10,22 @@ type Any = any
 /** Renames a root; its value moves untouched.  renameRoot('counters', 'tallies') */
 export function renameRoot(from: string, to: string): RenameRootRule {
   return { kind: 'renameRoot', label: `renameRoot(${from} → ${to})`, from, to }
+}
+
+/**
+ * Maps a registered class's old name to the name the new version registers:
+ * instances registered as `from` arrive with the prototype of the class the
+ * new version registered as `to`. It acts while the state is decoded, before
+ * any rule runs, so every rule already sees the new class. Pre-flight accepts
+ * `from` as known when the new version registers `to`.
+ *
+ *   renameClass('Account', 'BankAccount')
+ */
+export function renameClass(from: string, to: string): RenameClassRule {
+  if (typeof from !== 'string' || from === '' || typeof to !== 'string' || to === '') {
+    throw new DsuError('DSU_ERR_TRANSFORMER_INVALID', 'renameClass(from, to) needs two class names')
+  }
+  return { kind: 'renameClass', label: `renameClass(${from} → ${to})`, from, to }
 }
 
 /** Drops roots the new version no longer has.  dropRoot('cache', 'stats') */

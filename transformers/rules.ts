@@ -54,7 +54,10 @@ export interface CustomRule {
   readonly roots?: readonly string[]
 }
 
-export type Rule = PathRule | RenameRootRule | DropRootRule | SplitRootRule | MergeRootsRule | CustomRule
+/** Instances the old version registered as `from` arrive as the new version's class registered as `to`. */
+export interface RenameClassRule { readonly kind: 'renameClass'; readonly label: string; readonly from: string; readonly to: string }
+
+export type Rule = PathRule | RenameRootRule | DropRootRule | SplitRootRule | MergeRootsRule | CustomRule | RenameClassRule
 
 export interface FieldOptions {
   /** A missing field is skipped instead of failing the upgrade. */

@@ -31,6 +31,15 @@ for (const n of sizes) {
   precopy.push(await pauseForSize(n, pauseRuns, true))
   baselines.push(await baselinesForSize(n, baselineRuns(n)))
 }
+// The same records as registered class instances, against plain objects run
+// right before it (stop-and-copy), pairwise so both meet similar machine load.
+const classSize = quick ? 10_000 : 100_000
+const classes: PauseResult[] = []
+const plainPaired: PauseResult[] = []
+for (let i = 0; i < (quick ? 1 : 3); i++) {
+  plainPaired.push(await pauseForSize(classSize, pauseRuns))
+  classes.push(await pauseForSize(classSize, pauseRuns, false, true))
+}
 const over = quick ? await overhead(1, 2) : await overhead(5, 5)
 const idle = await idleMemory(quick ? 1 : 3)
 const peak = await peakMemory(sizes.at(-1)!)
@@ -39,6 +48,7 @@ const results: Results = {
   startedAt, durationS: elapsedS(), quick,
   machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? '?', loadBefore, loadAfter: os.loadavg(), tmpdir: os.tmpdir() },
   pause, precopy, baselines, overhead: over, idle, peak,
+  classes: { records: classSize, plain: plainPaired, classes },
 }
 const md = markdown(results)
 // The soak section (`make soak`) is not part of this run: keep it as it was.

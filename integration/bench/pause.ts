@@ -9,6 +9,8 @@ export interface PauseResult {
   records: number
   /** The records root opted in to pre-copy ($DSU_BENCH_PRECOPY). */
   precopy: boolean
+  /** Records held as registered class instances ($DSU_BENCH_CLASSES). */
+  classes?: boolean
   pauseMs: number[]
   clientGapMs: number[]
   /** Longest gap in the same load just before the upgrade: the noise floor. */
@@ -21,12 +23,12 @@ export interface PauseResult {
   clientErrors: number
 }
 
-export async function pauseForSize(records: number, runs: number, precopy = false): Promise<PauseResult> {
+export async function pauseForSize(records: number, runs: number, precopy = false, classes = false): Promise<PauseResult> {
   const entry = benchApp('records.js')
-  progress(`pause: starting dsu run records.js with ${fmtCount(records)} records${precopy ? ', pre-copy' : ''}`)
-  const env: Record<string, string> = { DSU_BENCH_RECORDS: String(records), ...(precopy ? { DSU_BENCH_PRECOPY: '1' } : {}) }
+  progress(`pause: starting dsu run records.js with ${fmtCount(records)} records${precopy ? ', pre-copy' : ''}${classes ? ', class instances' : ''}`)
+  const env: Record<string, string> = { DSU_BENCH_RECORDS: String(records), ...(precopy ? { DSU_BENCH_PRECOPY: '1' } : {}), ...(classes ? { DSU_BENCH_CLASSES: '1' } : {}) }
   const sup = await runSupervised(entry, ['--timeout', '120000'], env)
-  const out: PauseResult = { records, precopy, pauseMs: [], clientGapMs: [], floorGapMs: [], totalMs: [], phases: {}, bytes: [], clientErrors: 0 }
+  const out: PauseResult = { records, precopy, ...(classes ? { classes } : {}), pauseMs: [], clientGapMs: [], floorGapMs: [], totalMs: [], phases: {}, bytes: [], clientErrors: 0 }
   try {
     for (let i = 0; i < runs; i++) {
       // POST: each request reads and changes one random record, so pre-copy

@@ -19,6 +19,8 @@ export interface Results {
   overhead: OverheadResult
   idle: IdleMemory
   peak: PeakMemory
+  /** Stop-and-copy pauses of the same records as plain objects and as registered class instances, run in pairs. */
+  classes?: { records: number; plain: PauseResult[]; classes: PauseResult[] }
 }
 
 const MB = 1e6
@@ -76,12 +78,24 @@ function targetsTable(r: Results): string[] {
     pauseRow(0, 10),
     pauseRow(100000, 50),
     pauseRow(1000000, 250),
+    classRow(r),
     row(['throughput overhead', '≤ 1 %', `${pct(o.rpsLoss)} (req/s dsu run / node = ${(1 - o.rpsLoss).toFixed(3)})`, verdict(o.rpsLoss <= 0.01)]),
     row(['p99 latency overhead', '≤ 5 %', `${pct(o.p99Gain)} (${median(r.overhead.plain.p99).toFixed(3)} → ${median(r.overhead.dsu.p99).toFixed(3)} ms)`, verdict(o.p99Gain <= 0.05)]),
     row(['supervisor RSS', '≤ 60 MB', `${fmtMB(idle.supervisor)} MB idle; ${fmtMB(r.peak.supervisorRssAfter)} MB after the ${fmtCount(r.peak.records)} upgrade`, verdict(Math.max(idle.supervisor, r.peak.supervisorRssAfter) <= 60 * MB)]),
     row(['runtime memory in the program', '≤ 5 MB', `${fmtMB(runtime)} MB (hello app under dsu run vs without dsu; unsupervised with dsu: ${fmtMB(idle.dsuNode - idle.plainNode)} MB)`, verdict(runtime <= 5 * MB)]),
     row(['peak memory', 'no process holds the whole serialized state twice', `${fmtCount(r.peak.records)} records, ${fmtMB(r.peak.bytes)} MB serialized: v1 peak ${signedMB(extra.v1)}, v2 peak ${signedMB(extra.v2)} over the live state`, verdict(peakOk)]),
   ]
+}
+
+function classRow(r: Results): string {
+  const c = r.classes
+  if (!c) return row(['pause, class instances vs plain objects', '≤ +10 %', '–', verdict(null)])
+  const all = (xs: PauseResult[]): number[] => xs.flatMap((p) => p.pauseMs)
+  const plain = median(all(c.plain))
+  const inst = median(all(c.classes))
+  const ratio = inst / plain - 1
+  return row([`pause, ${fmtCount(c.records)} records as registered class instances vs plain objects (stop-and-copy)`, '≤ +10 %',
+    `${fmtMs(inst)} ms vs ${fmtMs(plain)} ms (${pct(ratio)}; ${c.classes.length} pairs of ${c.classes[0]?.pauseMs.length ?? 0} upgrades)`, verdict(ratio <= 0.1)])
 }
 
 export function markdown(r: Results): string {

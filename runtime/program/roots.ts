@@ -3,6 +3,8 @@
 // is the old version's value after the transformer ran.
 import { DsuError } from '../errors.js'
 import { describeRoot, type RootManifest } from '../protocol.js'
+import { hasRegistrations } from '../transfer/registry.js'
+import { tagsOf, Walker } from '../transfer/validate.js'
 
 const marked = new Map<string, unknown>()
 const precopyRoots = new Set<string>()
@@ -68,8 +70,31 @@ export async function state<T>(name: string, init: () => T | Promise<T>, options
   return value
 }
 
-/** Names, kinds and sizes of the marked roots: what pre-flight checks, no values. */
+/**
+ * Names, kinds and sizes of the marked roots, and the registered classes and
+ * types they hold: what pre-flight checks, no values. Finding the classes
+ * walks the roots (while the program still serves), only in programs that
+ * registered any.
+ */
 export function manifest(): RootManifest[] {
   const precopied = precopyMaps()
-  return [...marked].map(([name, value]) => ({ ...describeRoot(name, value), ...(precopied.has(name) ? { precopy: true } : {}) }))
+  const registry = hasRegistrations()
+  return [...marked].map(([name, value]) => ({
+    ...describeRoot(name, value),
+    ...(precopied.has(name) ? { precopy: true } : {}),
+    ...(registry ? registeredIn(value) : {}),
+  }))
+}
+
+function registeredIn(value: unknown): { classes?: string[]; types?: string[] } {
+  const walker = new Walker({ serialize: false })
+  try {
+    walker.walk(value) // a refused value fails the transfer later, with its path
+  } catch {
+    // Too deep to walk here: the transfer refuses it with a clear error.
+  }
+  const classes = new Set<string>()
+  const types = new Set<string>()
+  for (const tag of tagsOf(walker.takeMarks())) (tag.startsWith('c:') ? classes : types).add(tag.slice(2))
+  return { ...(classes.size ? { classes: [...classes] } : {}), ...(types.size ? { types: [...types] } : {}) }
 }

@@ -10,6 +10,7 @@ import { on, send, hold } from './channel.js'
 import { activate, inheritHandle, listenInternal, servers } from './listeners.js'
 import { markedRoots, restoreFrom } from './roots.js'
 import { ENV_LISTENERS } from '../protocol.js'
+import { registryResolver, type Resolver } from '../transfer/registry.js'
 
 export type Transformer = (roots: Record<string, unknown>, versions: { from: string; to: string }) => unknown
 
@@ -35,6 +36,7 @@ export function startSuccessor(): (key: string) => void {
   let release: (() => void) | null = null
   let booting: Promise<void> | null = null
   let transformer: Transformer | null = null
+  let resolve: Resolver | undefined
   let restored = false
   let readySent = false
   let resolveRoots!: (roots: Map<string, unknown>) => void
@@ -52,10 +54,12 @@ export function startSuccessor(): (key: string) => void {
         // Loaded on use: a program that is never upgraded does not carry the
         // DSL. The stream reader is loaded now, before the stream can open: a
         // stream that closed while it loaded would go unnoticed.
-        const { transformerFromEnv } = await import('./transformer-source.js')
+        const { transformerFromEnv, renamesOf } = await import('./transformer-source.js')
         receiveState = (await import('../transfer/state-stream.js')).receiveState
         acceptAuthenticated = (await import('../transfer/stream-auth.js')).acceptAuthenticated
         transformer = await transformerFromEnv()
+        // renameClass rules act while decoding: instances arrive as the new classes.
+        resolve = registryResolver(renamesOf(transformer))
       } catch (error) {
         await send({ dsu: 'restore-failed', error: toWire(error) })
         rejectRoots(error)
@@ -98,7 +102,7 @@ export function startSuccessor(): (key: string) => void {
     acceptAuthenticated(server, message.token, (socket) => {
       stream = socket
       onStream?.(socket)
-      const received = receiveState(socket)
+      const received = receiveState(socket, resolve ? { resolve } : {})
       socket.resume()
       received.then(async ({ roots: old, stats }) => {
         const started = performance.now()

@@ -4,7 +4,8 @@
 import { pathToFileURL } from 'node:url'
 import { DsuError } from '../errors.js'
 import { ENV_FROM, ENV_MANIFEST, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, type RootManifest } from '../protocol.js'
-import { assertPreflight, loadChain, loadTransformer, metaOf, type Transformer } from '../../transformers/index.js'
+import { assertPreflight, classRenames, loadChain, loadTransformer, metaOf, registrationProblems, type Transformer } from '../../transformers/index.js'
+import { registered } from '../transfer/registry.js'
 
 export async function transformerFromEnv(env = process.env): Promise<Transformer | null> {
   const from = env[ENV_FROM] ?? ''
@@ -15,12 +16,23 @@ export async function transformerFromEnv(env = process.env): Promise<Transformer
   if (file) transformer = file.endsWith('#reverse') ? await loadReverse(file.slice(0, -'#reverse'.length)) : await loadTransformer(file)
   else if (dir) transformer = await loadChain(dir, from, to)
   const manifest = env[ENV_MANIFEST]
-  if (transformer && manifest && from) {
+  if (manifest && from) {
     const roots = JSON.parse(manifest) as RootManifest[]
     // Only a declared transformer says which versions and roots it expects.
-    if (metaOf(transformer)) assertPreflight(transformer, { from, to, roots })
+    if (transformer && metaOf(transformer)) assertPreflight(transformer, { from, to, roots })
+    // Every class and type the old roots hold must have somewhere to go in this version.
+    const [problem, ...more] = registrationProblems(roots, classRenames(transformer), registered(), { from, to })
+    if (problem) {
+      const rest = more.length ? `\n${more.map((p) => `${p.code}: ${p.message}`).join('\n')}` : ''
+      throw new DsuError(problem.code, problem.message + rest)
+    }
   }
   return transformer
+}
+
+/** The old → new class names the successor's decoder applies. */
+export function renamesOf(transformer: unknown): Map<string, string> {
+  return classRenames(transformer)
 }
 
 /** The inverse (B → A) a transformer module declares: `reverse`/`inverse` export, or the DSL's meta.inverse. */

@@ -6,7 +6,7 @@ import type net from 'node:net'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { DsuError, isDsuError } from '../errors.js'
 import { writeFrame } from './framing.js'
-import { doneFrame, encodeRoots, FrameType, patchFrame, type TransferStats } from './state-codec.js'
+import { doneFrame, encodeRoots, FrameType, patchFrames, type TransferStats } from './state-codec.js'
 import { mapValueSegment, Walker } from './validate.js'
 import { track, untracked, type Tracker } from './write-tracker.js'
 
@@ -107,6 +107,8 @@ export class PrecopySender {
       touched += keys.size
       let ops: unknown[] = []
       let i = 0
+      // One walk per PATCH frame: positions of registered values count within its payload.
+      let walker = new Walker()
       for (const key of keys) {
         if (typeof key === 'object' && key !== null) {
           // A key sent again would arrive as a new object and add an entry instead of replacing one.
@@ -114,18 +116,20 @@ export class PrecopySender {
         }
         if (Map.prototype.has.call(map, key)) {
           const value = Map.prototype.get.call(map, key)
-          const failure = new Walker().walk(value)
+          walker.elementAt(ops.length + 2) // where the value lands: 1, key, value
+          const failure = walker.walk(value)
           if (failure) throw failure.at(mapValueSegment(key, i)).toError(name)
           ops.push(1, key, value)
         } else {
           ops.push(0, key)
         }
         if (++i % this.options.patchSize === 0) {
-          await this.write(patchFrame(name, ops))
+          for (const frame of patchFrames(name, ops, walker.takeMarks())) await this.write(frame)
           ops = []
+          walker = new Walker()
         }
       }
-      if (ops.length > 0) await this.write(patchFrame(name, ops))
+      if (ops.length > 0) for (const frame of patchFrames(name, ops, walker.takeMarks())) await this.write(frame)
     }
     return touched
   }

@@ -11,6 +11,9 @@
 //   PATCH [u32 BE name length][name utf8][v8 payload of a flat op list]
 //         changes to a Map root already received (pre-copy): 1,key,value sets an
 //         entry, 0,key deletes one
+//   TYPES [v8 payload of [tags, element deltas | null, positions, tag ids | null]]
+//         where the registered class instances and type values are in the
+//         next ROOT, CHUNK or PATCH payload (class-codec.ts); plain data has none
 //
 // Large collections are chunked so the sender serializes chunk k+1 while the
 // receiver deserializes chunk k. v8 keeps identity only inside one payload, so a
@@ -18,8 +21,10 @@
 // and resend that root whole.
 
 import v8 from 'node:v8'
-import { DsuError } from '../errors.js'
-import { Failure, Walker, tooDeep } from './validate.js'
+import { DsuError, isDsuError } from '../errors.js'
+import { decodeTable, encodeTable, missing, revive, substitute, type TypeTable } from './class-codec.js'
+import { registryResolver, type Resolver } from './registry.js'
+import { Failure, Walker, tooDeep, type Marks } from './validate.js'
 
 export interface TransferStats {
   /** Bytes of all frames before DONE (type bytes included, length prefixes not). */
@@ -41,12 +46,24 @@ export interface EncodeOptions {
 export const DEFAULT_CHUNK_SIZE = 2048
 export const DEFAULT_CHUNK_BYTES = 256 * 1024
 
-export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6, PATCH: 7 } as const
+export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6, PATCH: 7, TYPES: 8 } as const
 
-/** A PATCH frame: `ops` is the flat list 1,key,value (set) / 0,key (delete). */
-export function patchFrame(name: string, ops: unknown[]): Buffer {
-  return payloadFrame(nameHead(FrameType.PATCH, name), ops, name)
+/**
+ * The frames of a PATCH: `ops` is the flat list 1,key,value (set) / 0,key
+ * (delete); `marks` are what the walker of its values met (a TYPES frame first).
+ */
+export function patchFrames(name: string, ops: unknown[], marks?: Marks): Buffer[] {
+  return withMarks(nameHead(FrameType.PATCH, name), ops, name, marks)
 }
+
+// A payload frame, preceded by a TYPES frame (and with registered types'
+// values replaced) when its walk met registered values.
+function withMarks(head: Buffer, value: unknown, rootName: string, marks: Marks | undefined): Buffer[] {
+  if (marks === undefined) return [payloadFrame(head, value, rootName)]
+  const payload = marks.subs.size > 0 ? substitute(value, marks.subs) : value
+  return [Buffer.concat([TYPES_HEAD, encodeTable(marks)]), payloadFrame(head, payload, rootName)]
+}
+const TYPES_HEAD = Buffer.from([FrameType.TYPES])
 
 /** The DONE frame closing a stream whose frames were counted in `stats`. */
 export function doneFrame(stats: TransferStats): Buffer {
@@ -155,8 +172,9 @@ export function* encodeRoots(
 }
 
 function* encodeWhole(name: string, value: unknown): Generator<Buffer, void, void> {
-  check(name, new Walker().walk(value))
-  yield payloadFrame(nameHead(FrameType.ROOT, name), value, name)
+  const walker = new Walker()
+  check(name, walker.walk(value))
+  yield* withMarks(nameHead(FrameType.ROOT, name), value, name, walker.takeMarks())
 }
 
 function* encodeChunked(
@@ -172,48 +190,53 @@ function* encodeChunked(
   let entries: unknown[] = []
   let count = 0
   let limit = chunkSize
-  // Called when `count` entries are buffered; returns a CHUNK frame or nothing.
-  const flush = (): Buffer | undefined => {
+  // Called when `count` entries are buffered; returns the CHUNK frame (after
+  // its TYPES frame, if any) or nothing.
+  const flush = (): Buffer[] | undefined => {
     const n = count
     count = 0
     walker.stamp++
+    const marks = walker.takeMarks()
     if (!chunking) return undefined
     if (walker.crossed) {
       chunking = false
       entries = []
       return undefined
     }
-    const frame = payloadFrame(CHUNK_HEAD, entries, name)
+    const frames = withMarks(CHUNK_HEAD, entries, name, marks)
     entries = []
-    limit = Math.max(1, Math.min(chunkSize, Math.floor((chunkBytes * n) / frame.length)))
-    return frame
+    const bytes = frames[frames.length - 1]!.length
+    limit = Math.max(1, Math.min(chunkSize, Math.floor((chunkBytes * n) / bytes)))
+    return frames
   }
 
   yield nameHead(FrameType.BEGIN, name, kind)
   let i = 0
-  let frame: Buffer | undefined
+  let frame: Buffer[] | undefined
   switch (kind) {
     case Kind.MAP:
       for (const [key, value] of root as Map<unknown, unknown>) {
-        check(name, walker.mapEntry(i++, key, value))
+        check(name, walker.chunkMapEntry(entries.length, i++, key, value))
         if (chunking) entries.push(key, value)
-        if (++count >= limit && (frame = flush())) yield frame
+        if (++count >= limit && (frame = flush())) yield* frame
       }
       break
     case Kind.SET:
       for (const value of root as Set<unknown>) {
+        walker.elementAt(entries.length)
         check(name, walker.setEntry(i++, value))
         if (chunking) entries.push(value)
-        if (++count >= limit && (frame = flush())) yield frame
+        if (++count >= limit && (frame = flush())) yield* frame
       }
       break
     case Kind.ARRAY: {
       const array = root as unknown[]
       for (; i < array.length; i++) {
         const value = array[i]
+        walker.elementAt(entries.length)
         check(name, walker.arrayEntry(i, value))
         if (chunking) entries.push(value)
-        if (++count >= limit && (frame = flush())) yield frame
+        if (++count >= limit && (frame = flush())) yield* frame
       }
       break
     }
@@ -221,19 +244,22 @@ function* encodeChunked(
       const object = root as Record<string, unknown>
       for (const key of Object.keys(object)) {
         const value = object[key]
+        walker.elementAt(entries.length + 1)
         check(name, walker.objectEntry(key, value))
         if (chunking) entries.push(key, value)
-        if (++count >= limit && (frame = flush())) yield frame
+        if (++count >= limit && (frame = flush())) yield* frame
       }
       break
     }
   }
-  if (count > 0 && (frame = flush())) yield frame
+  if (count > 0 && (frame = flush())) yield* frame
   if (chunking && !walker.crossed) {
     yield END_FRAME
   } else {
     yield RESET_FRAME
-    yield payloadFrame(nameHead(FrameType.ROOT, name), root, name)
+    // Positions of registered values were counted per chunk: count again for the whole root.
+    if (walker.marked) yield* encodeWhole(name, root)
+    else yield payloadFrame(nameHead(FrameType.ROOT, name), root, name)
   }
 }
 
@@ -265,12 +291,36 @@ function deserialize(payload: Buffer): unknown {
   }
 }
 
+export interface DecodeOptions {
+  /** How tags of registered values become values; default this process's registry. */
+  resolve?: Resolver
+}
+
 /** Rebuilds roots from frames pushed in order; checks the DONE frame's counts. */
 export class StateDecoder {
   readonly stats: TransferStats = { bytes: 0, records: 0, roots: 0 }
   private readonly roots = new Map<string, unknown>()
   private partial: Building | undefined
   private finished = false
+  private table: TypeTable | undefined
+  private readonly resolve: Resolver
+
+  constructor(options: DecodeOptions = {}) {
+    this.resolve = options.resolve ?? registryResolver()
+  }
+
+  // The payload with its registered values revived, if a TYPES frame announced any.
+  private revived(payload: unknown, elements: boolean): unknown {
+    const table = this.table
+    if (table === undefined) return payload
+    this.table = undefined
+    try {
+      return revive(payload, table, this.resolve, elements)
+    } catch (error) {
+      if (isDsuError(error)) throw error
+      throw malformed(`types frame does not fit its payload (${error instanceof Error ? error.message : String(error)})`, error)
+    }
+  }
 
   get done(): boolean {
     return this.finished
@@ -281,12 +331,29 @@ export class StateDecoder {
     if (frame.length === 0) throw malformed('empty frame')
     const type = frame[0]
     if (type !== FrameType.DONE) this.stats.bytes += frame.length
+    if (this.table !== undefined && type !== FrameType.ROOT && type !== FrameType.CHUNK && type !== FrameType.PATCH) {
+      throw malformed('types frame not followed by a payload')
+    }
     switch (type) {
+      case FrameType.TYPES: {
+        let table: TypeTable
+        try {
+          table = decodeTable(frame.subarray(1))
+        } catch (error) {
+          throw malformed(`corrupted types frame (${error instanceof Error ? error.message : String(error)})`, error)
+        }
+        // A tag this version lacks fails now, naming what is missing, not halfway through a payload.
+        for (const tag of table.tags) if (this.resolve(tag) === undefined) throw missing(tag)
+        this.table = table
+        return
+      }
       case FrameType.ROOT: {
         if (this.partial) throw malformed(`root frame inside chunked root "${this.partial.name}"`)
         const { name, end } = readName(frame, 1)
-        const value = deserialize(frame.subarray(end))
-        this.add(name, value, recordsOf(value))
+        // A root that is itself a registered value counts 1, as its sender counted it.
+        const registered = this.table !== undefined && this.table.elements[0] === -1 && this.table.positions[0] === 0
+        const value = this.revived(deserialize(frame.subarray(end)), false)
+        this.add(name, value, registered ? 1 : recordsOf(value))
         return
       }
       case FrameType.BEGIN: {
@@ -300,7 +367,7 @@ export class StateDecoder {
         return
       }
       case FrameType.CHUNK:
-        return this.chunk(deserialize(frame.subarray(1)))
+        return this.chunk(this.revived(deserialize(frame.subarray(1)), true))
       case FrameType.RESET:
         if (!this.partial) throw malformed('reset outside a chunked root')
         this.partial = undefined
@@ -318,7 +385,7 @@ export class StateDecoder {
       case FrameType.PATCH: {
         if (this.partial) throw malformed(`patch inside chunked root "${this.partial.name}"`)
         const { name, end } = readName(frame, 1)
-        return this.patch(name, deserialize(frame.subarray(end)))
+        return this.patch(name, this.revived(deserialize(frame.subarray(end)), true))
       }
       case FrameType.DONE:
         return this.done_(frame)

@@ -5,7 +5,7 @@ import type net from 'node:net'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { DsuError, isDsuError } from '../errors.js'
 import { FrameReader, writeFrame } from './framing.js'
-import { encodeRoots, StateDecoder, type EncodeOptions, type TransferStats } from './state-codec.js'
+import { encodeRoots, StateDecoder, type DecodeOptions, type EncodeOptions, type TransferStats } from './state-codec.js'
 
 export type { TransferStats } from './state-codec.js'
 
@@ -93,10 +93,10 @@ export async function sendState(
  * DSU_ERR_STATE_STREAM (and destroys the socket) if the stream ends early or a
  * frame is malformed. On success the socket is left to the caller.
  */
-export function receiveState(socket: net.Socket): Promise<{ roots: Map<string, unknown>; stats: TransferStats }> {
+export function receiveState(socket: net.Socket, options: DecodeOptions = {}): Promise<{ roots: Map<string, unknown>; stats: TransferStats }> {
   return new Promise((resolve, reject) => {
     const reader = new FrameReader()
-    const decoder = new StateDecoder()
+    const decoder = new StateDecoder(options)
     const cleanup = (): void => {
       socket.off('data', onData)
       socket.off('end', onEnd)

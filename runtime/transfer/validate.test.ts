@@ -2,6 +2,9 @@ import t from 'tap'
 import { isDsuError } from '../errors.js'
 import { encodeRoots } from './state-codec.js'
 
+// What follows the kind of an unregistered instance: how to let it travel.
+const hint = (name: string): string => ` (register it: registerClass(${name}) for your own class, registerType(name, codec) for a library's)`
+
 class Account {
   balance = 1
 }
@@ -22,7 +25,7 @@ const fn = (): void => {}
 const cases: Array<[string, () => Record<string, unknown>, string]> = [
   ['function in a Map value', () => ({ counters: new Map([['a', { timer: fn }]]) }), 'counters.get("a").timer: function'],
   ['function as a Map key', () => ({ sessions: new Map<unknown, number>([['x', 1], [2, 2], [fn, 3]]) }), 'sessions.keys()[2]: function'],
-  ['class instance under a number key', () => ({ users: new Map([[1, { account: new Account() }]]) }), 'users.get(1).account: class instance Account'],
+  ['class instance under a number key', () => ({ users: new Map([[1, { account: new Account() }]]) }), 'users.get(1).account: class instance Account' + hint('Account')],
   ['symbol in an array', () => ({ cfg: { flags: [true, Symbol('x')] } }), 'cfg.flags[1]: symbol'],
   ['function in a Set element', () => ({ s: new Set([{ ok: 1 }, { fn }]) }), 's.values()[1].fn: function'],
   ['nested arrays', () => ({ list: [1, [2, [3, fn]]] }), 'list[1][1][1]: function'],
@@ -34,7 +37,7 @@ const cases: Array<[string, () => Record<string, unknown>, string]> = [
   ['WeakMap', () => ({ w: { cache: new WeakMap() } }), 'w.cache: WeakMap'],
   ['WeakSet', () => ({ w: [new WeakSet()] }), 'w[0]: WeakSet'],
   ['Promise', () => ({ p: new Map([['job', Promise.resolve(1)]]) }), 'p.get("job"): Promise'],
-  ['Map subclass', () => ({ m: new (class Registry extends Map {})() }), 'm: class instance Registry'],
+  ['Map subclass', () => ({ m: new (class Registry extends Map {})() }), 'm: class instance Registry' + hint('Registry')],
   ['Error cause', () => ({ e: new Error('x', { cause: fn }) }), 'e.cause: function'],
   ['first of two offenders, in walk order', () => ({ a: { ok: [1, 2, { deep: fn }], later: Symbol('s') } }), 'a.ok[2].deep: function'],
   ['later root', () => ({ good: { x: 1 }, bad: { y: fn } }), 'bad.y: function'],
@@ -74,7 +77,7 @@ t.test('class instances with a hostile constructor getter are still named', asyn
       },
     },
   }) as object
-  t.equal(refusal({ x: Object.create(proto) as object }), 'x: class instance anonymous')
+  t.equal(refusal({ x: Object.create(proto) as object }), 'x: class instance anonymous' + hint('anonymous'))
 })
 
 t.test('very deep data is refused, not a crash', async (t) => {

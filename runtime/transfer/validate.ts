@@ -20,6 +20,7 @@
 // back out prepends its segment.
 
 import { DsuError } from '../errors.js'
+import { classNameOf, classTag, typeOf, typeTag, type TypeCodec } from './registry.js'
 
 export class Failure {
   readonly segments: string[] = [] // innermost first; reversed when formatted
@@ -86,7 +87,34 @@ function refusedKind(proto: object): string {
   } catch {
     // A throwing `constructor` getter still must not hide the real problem.
   }
-  return `class instance ${typeof name === 'string' && name !== '' ? name : 'anonymous'}`
+  const shown = typeof name === 'string' && name !== '' ? name : 'anonymous'
+  return `class instance ${shown} (register it: registerClass(${shown}) for your own class, registerType(name, codec) for a library's)`
+}
+
+/** Registered values met by one walk of one payload, for the TYPES frame. */
+export interface Marks {
+  /**
+   * Quadruples: position of the object in the walk's order over the whole
+   * payload; the payload list element it is in (-1 for a ROOT payload) and
+   * its position within that element; tag ("c:Account", "t:lru").
+   */
+  readonly refs: Array<number | string>
+  /** Values of registered types → what travels in their place ([data]). */
+  readonly subs: Map<object, unknown[]>
+  /** Some object was met twice (shared or cyclic). */
+  readonly shared: boolean
+}
+
+/** The tags of the registered values in `marks`, each once. */
+export function tagsOf(marks: Marks | undefined): Set<string> {
+  const tags = new Set<string>()
+  if (marks) for (let i = 3; i < marks.refs.length; i += 4) tags.add(marks.refs[i] as string)
+  return tags
+}
+
+export interface WalkerOptions {
+  /** Call registered types' serialize (false when only the names are wanted, e.g. for a manifest). */
+  serialize?: boolean
 }
 
 export class Walker {
@@ -95,10 +123,47 @@ export class Walker {
   private readonly seen = new Map<object, number>()
   stamp = 0
   crossed = false
+  // Registered values of the current payload; positions count the objects
+  // this walk met first since `base` (the decoder counts the same way).
+  private refs: Array<number | string> = []
+  private subs = new Map<object, unknown[]>()
+  private base = 0
+  // The payload list element being walked (CHUNK and PATCH payloads), and where its objects start.
+  private element = -1
+  private elementStart = 0
+  // An object met twice in this payload: without one, the decoder needs no identity map.
+  private shared = false
+  /** True once any registered value was met (across payloads). */
+  marked = false
+  private readonly serializeTypes: boolean
+
+  constructor(options: WalkerOptions = {}) {
+    this.serializeTypes = options.serialize ?? true
+  }
+
+  /** The registered values of the payload walked since the last call; starts the next payload. */
+  takeMarks(): Marks | undefined {
+    const marks = this.refs.length === 0 ? undefined : { refs: this.refs, subs: this.subs, shared: this.shared }
+    if (marks) {
+      this.refs = []
+      this.subs = new Map()
+    }
+    this.shared = false
+    this.element = -1
+    this.base = this.seen.size
+    return marks
+  }
+
+  /** The next values walked are element `e` of the payload's list (for positions relative to it). */
+  elementAt(e: number): void {
+    this.element = e
+    this.elementStart = this.seen.size
+  }
 
   /** Marks an object (the chunked root itself) as belonging to no chunk. */
   claim(value: object): void {
     this.seen.set(value, -1)
+    this.base = this.seen.size
   }
 
   walk(value: unknown): Failure | undefined {
@@ -111,6 +176,7 @@ export class Walker {
     const stamp = this.seen.get(value)
     if (stamp !== undefined) {
       if (stamp !== this.stamp) this.crossed = true
+      this.shared = true
       return undefined
     }
     this.seen.set(value, this.stamp)
@@ -124,7 +190,52 @@ export class Walker {
       // v8 copies name, message, stack and cause; only cause can hold more data.
       return Object.hasOwn(value, 'cause') ? this.walk((value as Error).cause)?.at('.cause') : undefined
     }
+    // Only values plain data does not cover reach the registry: the hot path above stays as it was.
+    const name = classNameOf(proto)
+    if (name !== undefined) {
+      this.mark(classTag(name))
+      return this.instance(value)
+    }
+    let type: ReturnType<typeof typeOf>
+    try {
+      type = typeOf(value)
+    } catch (error) {
+      return new Failure(`a registered type's isApplicable threw: ${error instanceof Error ? error.message : String(error)}`)
+    }
+    if (type !== undefined) return this.custom(value, type[0], type[1])
     return new Failure(refusedKind(proto))
+  }
+
+  // The object just added to `seen` is registered value `tag`.
+  private mark(tag: string): void {
+    const at = this.seen.size - 1
+    this.refs.push(at - this.base, this.element, at - this.elementStart, tag)
+    this.marked = true
+  }
+
+  // v8 copies an instance as what it is underneath: an array, Map, Set or plain object.
+  private instance(value: object): Failure | undefined {
+    if (Array.isArray(value)) return this.array(value)
+    if (value instanceof Map) return this.map(value)
+    if (value instanceof Set) return this.set(value)
+    return this.object(value as Record<string, unknown>)
+  }
+
+  private custom(value: object, name: string, codec: TypeCodec): Failure | undefined {
+    this.mark(typeTag(name))
+    if (!this.serializeTypes) return undefined
+    let data: unknown
+    try {
+      data = codec.serialize(value)
+    } catch (error) {
+      return new Failure(`registerType("${name}") serialize threw: ${error instanceof Error ? error.message : String(error)}`)
+    }
+    this.subs.set(value, [data])
+    // Its data is walked in place of the value, in the same count: registered
+    // values inside it (instances held by a cache) travel too.
+    const inner = this.walk(data)
+    if (inner) return new Failure(`what registerType("${name}") serialize returned holds at <data>${inner.segments.reverse().join('')}: ${inner.kind}`)
+    return undefined
   }
 
   // One entry of each collection kind; also used entry by entry when chunking.
@@ -139,6 +250,14 @@ export class Walker {
   }
   mapEntry(i: number, key: unknown, value: unknown): Failure | undefined {
     return this.walk(key)?.at(mapKeySegment(i)) ?? this.walk(value)?.at(mapValueSegment(key, i))
+  }
+  /** A Map entry of a chunk: its key and value are elements e and e + 1 of the list. */
+  chunkMapEntry(e: number, i: number, key: unknown, value: unknown): Failure | undefined {
+    this.elementAt(e)
+    const f = this.walk(key)?.at(mapKeySegment(i))
+    if (f) return f
+    this.elementAt(e + 1)
+    return this.walk(value)?.at(mapValueSegment(key, i))
   }
 
   private object(o: Record<string, unknown>): Failure | undefined {

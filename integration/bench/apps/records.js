@@ -1,12 +1,15 @@
 // Benchmark program: marks a Map of $DSU_BENCH_RECORDS small records of the
 // shape in the issue ({id, name, balance, tags[3], createdAt, seen: Set}),
-// opted in to pre-copy when $DSU_BENCH_PRECOPY is set.
+// opted in to pre-copy when $DSU_BENCH_PRECOPY is set, held as registered
+// BenchRecord instances instead of plain objects when $DSU_BENCH_CLASSES is.
 import http from 'node:http'
-import { state } from 'dsu'
-import { makeRecords } from './make-records.js'
+import { registerClass, state } from 'dsu'
+import { BenchRecord, makeRecords } from './make-records.js'
 
 const n = Number(process.env.DSU_BENCH_RECORDS ?? 0)
-const records = await state('records', () => makeRecords(n), { precopy: Boolean(process.env.DSU_BENCH_PRECOPY) })
+const classes = Boolean(process.env.DSU_BENCH_CLASSES)
+if (classes) registerClass(BenchRecord)
+const records = await state('records', () => makeRecords(n, classes), { precopy: Boolean(process.env.DSU_BENCH_PRECOPY) })
 const server = http.createServer((req, res) => {
   if (req.method === 'POST') {
     const id = `r${Math.floor(Math.random() * Math.max(1, records.size))}`

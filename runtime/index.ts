@@ -25,7 +25,7 @@ import { ENV_VERSION } from './protocol.js'
 
 export { state } from './program/roots.js'
 export { registerClass, registerType, type TypeCodec, type ClassOptions } from './transfer/registry.js'
-export { transaction, updatePoint, onPause, onResume } from './program/quiescence.js'
+export { transaction, updatePoint, onPause, onQuiesced, onResume } from './program/quiescence.js'
 export { ready, deferReady } from './program/successor.js'
 export { longLived } from './program/long-lived.js'
 export { adoptWebSockets, type AdoptOptions } from './program/websockets.js'

@@ -24,6 +24,7 @@ export interface Participant {
 
 const participants = new Set<Participant>()
 const pauseHooks = new Set<() => void>()
+const quiescedHooks = new Set<() => void>()
 const resumeHooks = new Set<() => void>()
 let inflight = 0
 let paused = false
@@ -85,6 +86,18 @@ export function onPause(fn: () => void): () => void {
   return () => pauseHooks.delete(fn)
 }
 
+/**
+ * Runs `fn` once the program is quiet (no request in flight, no transaction,
+ * connections frozen), right before its state is captured for an upgrade or
+ * a checkpoint: the place to copy a library object's contents into a marked
+ * root ("dehydrate"). onPause runs earlier, when quiescence starts, while
+ * in-flight requests may still change state.
+ */
+export function onQuiesced(fn: () => void): () => void {
+  quiescedHooks.add(fn)
+  return () => quiescedHooks.delete(fn)
+}
+
 export function onResume(fn: () => void): () => void {
   resumeHooks.add(fn)
   return () => resumeHooks.delete(fn)
@@ -121,7 +134,10 @@ export function quiesce(timeoutMs: number, purpose: QuiescePurpose = 'upgrade'):
       clearTimeout(poll)
       if (!error) {
         quiesced = true
-        return resolve()
+        // Nothing runs between these hooks and the capture: what they write is final.
+        const hookError = runHooks(quiescedHooks, 'onQuiesced')
+        if (!hookError) return resolve()
+        error = hookError
       }
       if (!alreadyResumed) resume()
       reject(error)

@@ -218,7 +218,8 @@ function ruleInfo(rule: Rule): RuleInfo {
       return {
         ...base,
         requires: [rule.target.root],
-        steps: rule.target.steps.map((step) => (step.kind === 'each' ? '*' : { field: step.name })),
+        // Pre-flight checks the root's kind against the first step; json() is a string inside.
+        steps: rule.target.steps.flatMap((step) => (step.kind === 'json' ? [] : [step.kind === 'each' ? '*' as const : { field: step.name }])),
       }
     case 'renameRoot':
       return rule.from === rule.to ? { ...base, requires: [rule.from] } : { ...base, consumes: [rule.from], produces: [rule.to] }

@@ -7,6 +7,9 @@
 //   customers.*          every value of the customers Map
 //   users.*.sessions.*.expires
 //   ["my root"].*["last seen"]
+//   sessions.*.json()    every value of sessions is a JSON string (express-session's
+//                        MemoryStore): parsed, the rest of the path applied, and
+//                        written back as JSON
 //
 // A failure path names the exact value that failed, in the syntax of the state
 // validator (runtime/transfer/validate.ts): customers.get("c7").cents, list[3],
@@ -20,7 +23,7 @@ import { propSegment } from '../runtime/transfer/validate.js'
 
 export { propSegment, indexSegment, setSegment, mapValueSegment } from '../runtime/transfer/validate.js'
 
-export type Step = { readonly kind: 'field'; readonly name: string } | { readonly kind: 'each' }
+export type Step = { readonly kind: 'field'; readonly name: string } | { readonly kind: 'each' } | { readonly kind: 'json' }
 
 export interface RulePath {
   readonly root: string
@@ -28,6 +31,7 @@ export interface RulePath {
 }
 
 const EACH: Step = { kind: 'each' }
+const JSON_STEP: Step = { kind: 'json' }
 
 /** Parses a rule path; throws DSU_ERR_TRANSFORMER_INVALID naming the bad spot. */
 export function parsePath(text: string): RulePath {
@@ -51,7 +55,7 @@ export function parsePath(text: string): RulePath {
       while (end < text.length && text[end] !== '.' && text[end] !== '[') end++
       const name = text.slice(i, end)
       if (name === '') invalidPath(text, `empty step at ${i}`)
-      names.push(name === '*' ? EACH : { kind: 'field', name })
+      names.push(name === '*' ? EACH : name === 'json()' ? JSON_STEP : { kind: 'field', name })
       i = end
     }
     if (i >= text.length) break
@@ -70,7 +74,7 @@ export function parsePath(text: string): RulePath {
 /** The canonical text of a rule path (identifiers bare, other names quoted). */
 export function formatPath(path: RulePath): string {
   let out = path.root
-  for (const step of path.steps) out += step.kind === 'each' ? '.*' : propSegment(step.name)
+  for (const step of path.steps) out += step.kind === 'each' ? '.*' : step.kind === 'json' ? '.json()' : propSegment(step.name)
   return out
 }
 

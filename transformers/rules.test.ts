@@ -217,3 +217,25 @@ t.test('a compiled transformer is the runtime contract: (roots, { from, to }) =>
   t.equal(fn.meta.from, '1.x')
   t.same(fn.meta.rules.map((r) => r.label), ['renameRoot(a → b)'])
 })
+
+t.test('json(): records stored as JSON strings (express-session MemoryStore) take one rule', async (t) => {
+  // MemoryStore keeps sid → JSON string in a null-prototype object.
+  const sessions = Object.create(null) as Record<string, string>
+  sessions.s1 = JSON.stringify({ cookie: { maxAge: 60000 }, user: 'ann' })
+  sessions.s2 = JSON.stringify({ cookie: { maxAge: 60000 }, user: 'bob' })
+  const out = await run([addField('sessions.*.json()', 'plan', 'free')], { sessions })
+  const result = out.sessions as Record<string, string>
+  t.equal(result, sessions, 'the store object is changed in place')
+  t.equal(Object.getPrototypeOf(result), null, 'its null prototype is kept')
+  t.same(JSON.parse(result.s1!), { cookie: { maxAge: 60000 }, user: 'ann', plan: 'free' })
+  t.equal(typeof result.s2, 'string', 'still a JSON string')
+  await t.rejects(run([addField('sessions.*.json()', 'plan', 'free')], { sessions: { s1: result.s1, s2: result.s2 } }),
+    { code: 'DSU_ERR_TRANSFORM_RULE', message: /at sessions\.s1\.plan: field already exists/ }, 'failures name the record')
+
+  const renamed = await run([renameField('sessions.*.json()', 'user', 'login')], { sessions: { s1: JSON.stringify({ user: 'cy' }) } })
+  t.same(JSON.parse((renamed.sessions as Record<string, string>).s1!), { login: 'cy' }, 'a field inside the JSON')
+  await t.rejects(run([addField('sessions.*.json()', 'plan', 'free')], { sessions: { bad: '{not json' } }),
+    { code: 'DSU_ERR_TRANSFORM_RULE', message: /at sessions\.bad: expected a JSON string, got a string that is not JSON/ })
+  await t.rejects(run([addField('sessions.*.json()', 'plan', 'free')], { sessions: { n: 7 } }),
+    { code: 'DSU_ERR_TRANSFORM_RULE', message: /at sessions\.n: expected a JSON string, got number/ })
+})

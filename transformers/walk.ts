@@ -20,10 +20,29 @@ export function compileWalk(steps: readonly Step[], operation: Visit, replaces: 
   let writeBack = replaces
   for (let i = steps.length - 1; i >= 0; i--) {
     const step = steps[i]!
+    if (step.kind === 'json') {
+      visit = jsonStep(visit)
+      writeBack = true // the string is replaced: the level above writes it back
+      continue
+    }
     visit = step.kind === 'each' ? eachStep(visit, writeBack) : fieldStep(step.name, visit, writeBack)
     writeBack = false
   }
   return visit
+}
+
+/** A JSON string: parsed, the inner steps applied, written back as JSON. */
+function jsonStep(inner: Visit): Visit {
+  return (value) => {
+    if (typeof value !== 'string') throw new RuleFailure(`expected a JSON string, got ${kindOf(value)}`)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(value)
+    } catch (error) {
+      throw new RuleFailure(`expected a JSON string, got a string that is not JSON (${(error as Error).message})`)
+    }
+    return JSON.stringify(inner(parsed))
+  }
 }
 
 function fieldStep(name: string, inner: Visit, writeBack: boolean): Visit {

@@ -95,6 +95,19 @@ async function supervise(args: string[], options: { cwd?: string; env: Record<st
   }
 }
 
+/** Resolves once `file` exists: a fixture's signal that it reached a point (watched, not polled). */
+export function fileExists(file: string): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (!fs.existsSync(file)) return
+      watcher.close()
+      resolve()
+    }
+    const watcher = fs.watch(path.dirname(file), check)
+    check()
+  })
+}
+
 export interface CliResult { exitCode: number; stdout: string; stderr: string }
 
 export async function dsu(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {

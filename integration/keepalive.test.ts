@@ -10,7 +10,7 @@ import http from 'node:http'
 import type net from 'node:net'
 import { once } from 'node:events'
 import t from 'tap'
-import { dsu, fixture, runSupervised } from './harness.js'
+import { dsu, fileExists, fixture, runSupervised } from './harness.js'
 
 const KEEP_ALIVE_MS = 1000
 const POOL = 4
@@ -45,10 +45,6 @@ class PatientAgent extends http.Agent {
 
 const all = (agent: http.Agent, port: number): Promise<Reply[]> => Promise.all(Array.from({ length: POOL }, () => get(agent, port)))
 
-async function waitForFile(file: string): Promise<void> {
-  while (!fs.existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20))
-}
-
 for (const outcome of ['rolled-back', 'committed'] as const) {
   t.test(`idle keep-alive connections outlive a long pause, then ${outcome === 'committed' ? 'a commit' : 'a rollback'}`, async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-keepalive-'))
@@ -75,7 +71,7 @@ for (const outcome of ['rolled-back', 'committed'] as const) {
     // The new version's boot can take longer than the keep-alive timeout: the
     // connections are opened while it waits at its gate, right before the
     // pause, so only the pause can outlast the timeout.
-    await waitForFile(`${gate}.waiting`)
+    await fileExists(`${gate}.waiting`)
     const first = await all(pool, sup.port)
     const idle = (await get(spare, sup.port)).socket
     const sockets = new Set([...first.map((r) => r.socket), idle])
@@ -83,7 +79,7 @@ for (const outcome of ['rolled-back', 'committed'] as const) {
     const closedEarly: string[] = []
     for (const socket of sockets) socket.once('close', (hadError) => closedEarly.push(`${socket.localPort}${hadError ? ' (error)' : ''}`))
     fs.writeFileSync(gate, '')
-    await waitForFile(flag)
+    await fileExists(flag)
     t.same(closedEarly, [], `no connection closed in a pause of ${2 * KEEP_ALIVE_MS} ms (keepAliveTimeout ${KEEP_ALIVE_MS} ms)`)
 
     // Sent while the old version may still be paused: they wait in the kernel

@@ -8,23 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { app, cli, dsu, fixture, getJson, post, runSupervised } from '../harness.js'
-
-/** Resolves with the content of `file` once something has written it. */
-function written(file: string): Promise<string> {
-  return new Promise((resolve) => {
-    const check = (): boolean => {
-      if (!fs.existsSync(file)) return false
-      const text = fs.readFileSync(file, 'utf8')
-      if (!text) return false
-      watcher.close()
-      resolve(text)
-      return true
-    }
-    const watcher = fs.watch(path.dirname(file), () => void check())
-    check()
-  })
-}
+import { app, cli, dsu, fileExists, fixture, getJson, post, runSupervised } from '../harness.js'
 
 function gates(t: { teardown(fn: () => void): void }): { gate: string; mark: string; env: Record<string, string> } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-gate-'))
@@ -45,7 +29,7 @@ t.test('killed while the new version boots, before any state moved: failed, exit
   const oldPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
 
   const upgrade = execa(process.execPath, [cli, 'upgrade', '--to', fixture('gated-boot.js'), '--json', '--state-dir', sup.stateDir], { reject: false })
-  await written(g.mark) // the new version is booting
+  await fileExists(g.mark) // the new version is booting
   process.kill(oldPid, 'SIGKILL')
   const r = await upgrade
   t.equal(r.exitCode, 8, String(r.stdout))
@@ -70,7 +54,7 @@ t.test('killed with --restart no: the text output says nothing serves, and dsu r
   await post(sup.port, '/inc/b')
   const oldPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
   const upgrade = execa(process.execPath, [cli, 'upgrade', '--to', fixture('gated-boot.js'), '--state-dir', sup.stateDir], { reject: false })
-  await written(g.mark)
+  await fileExists(g.mark)
   process.kill(oldPid, 'SIGKILL')
   const r = await upgrade
   t.equal(r.exitCode, 8)
@@ -89,7 +73,7 @@ t.test('killed once the new version holds the whole state: the upgrade commits',
   for (let i = 0; i < 2; i++) await post(sup.port, '/inc/c')
   const oldPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
   const upgrade = execa(process.execPath, [cli, 'upgrade', '--to', fixture('gated-init.js'), '--json', '--state-dir', sup.stateDir], { reject: false })
-  await written(g.mark) // state() resolved in the new version: its init runs
+  await fileExists(g.mark) // state() resolved in the new version: its init runs
   process.kill(oldPid, 'SIGKILL')
   fs.writeFileSync(g.gate, '')
   const r = await upgrade

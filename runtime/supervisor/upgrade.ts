@@ -97,12 +97,12 @@ export async function runUpgrade(
   // Transfer and transform share one wait (they end with one message); after
   // 'decoded' a failure belongs to the transform, for the output and journal.
   let transforming = false
-  const running = (): Phase => (phase === 'transfer' && transforming ? 'transform' : phase)
+  const named = (p: Phase): Phase => (p === 'transfer' && transforming ? 'transform' : p)
   let stateSecured = false
   const oldDied = new AbortController()
   const offOldExit = old.onExit((exit) => {
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
-    const now = running()
+    const now = named(phase)
     oldDeath = new DsuError('DSU_ERR_OLD_VERSION_EXITED', `${old.version} (pid ${old.pid}) ${how} during the upgrade, in phase ${now}`, { phase: now })
     if (!stateSecured) oldDied.abort(oldDeath)
   })
@@ -310,8 +310,7 @@ export async function runUpgrade(
     if (quiesced || precopyStarted) void old.send({ dsu: 'resume' })
     const error = isDsuError(cause) ? cause : new DsuError('DSU_ERR_INTERNAL', String(cause), { cause })
     // Waits armed in transfer that end while the transformer runs failed in transform.
-    const named = (error.phase as Phase | undefined) ?? phase
-    const failedPhase = named === 'transfer' && transforming ? 'transform' : named
+    const failedPhase = named((error.phase as Phase | undefined) ?? phase)
     const wire: WireError & { phase: Phase; output?: string } = { ...toWire(error), phase: failedPhase }
     const rolledBack: UpgradeResult = {
       outcome: 'rolled-back', from: old.version, to: request.version, phases,

@@ -1,5 +1,5 @@
-# dsu — make install | build | test | demo | bench | soak
-.PHONY: install build test test-unit test-integration demo bench soak clean
+# dsu — make install | build | test | demo | fleet-demo | bench | soak
+.PHONY: install build test test-unit test-integration demo fleet-demo bench soak clean
 
 NODE_MODULES_STAMP := node_modules/.install-stamp
 
@@ -22,6 +22,12 @@ test: build
 
 demo: build
 	node integration/demo.js
+
+# Three hosts as network namespaces behind HAProxy, rolled out by Ansible
+# (docs/fleet.md). Needs root; installs haproxy and ansible-core from Debian's
+# packages when missing; elsewhere it says why it cannot run.
+fleet-demo: build
+	node dist/integration/fleet/fleet-demo.js
 
 bench: build
 	node dist/integration/bench/main.js

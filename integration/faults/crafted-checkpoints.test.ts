@@ -112,9 +112,14 @@ t.test('--restore latest skips every crafted checkpoint, restores the good one; 
   t.same(detail.skipped.map((s: { id: string }) => s.id), [...crafted.values()].reverse(), 'journaled: each one skipped, newest first')
 
   // Listed: those whose metadata checks (a bad state file shows only when it is read).
-  const list = JSON.parse((await dsu(['checkpoint', '--list', '--json', '--state-dir', stateDir])).stdout).checkpoints
+  const listing = JSON.parse((await dsu(['checkpoint', '--list', '--json', '--state-dir', stateDir])).stdout)
   const listed = (['truncated-state', 'garbage-state', 'symlink-state', 'fifo-state'] as const).map((k) => crafted.get(k))
-  t.same(list.map((c: { id: string }) => c.id), [...listed, good.id], 'listed: every checkpoint with valid metadata')
+  t.same(listing.checkpoints.map((c: { id: string }) => c.id), [...listed, good.id], 'listed: every checkpoint with valid metadata')
+  const invalid = (['traversal', 'null', 'garbage-json'] as const).map((k) => crafted.get(k))
+  t.same(listing.invalid.map((c: { id: string }) => c.id).sort(), [...invalid].sort(), 'the others are listed as unusable, not hidden')
+  t.ok(listing.invalid.every((c: { code: string }) => c.code === 'DSU_ERR_CHECKPOINT_CORRUPT'), 'each with the reason code')
+  const text = (await dsu(['checkpoint', '--list', '--state-dir', stateDir])).stdout
+  for (const id of invalid) t.match(text, new RegExp(`unusable[\\s\\S]*${id}  DSU_ERR_CHECKPOINT_CORRUPT: `), `${id}: shown as unusable, with why`)
   const taken = await dsu(['checkpoint', '--json', '--state-dir', stateDir]) // prunes to 1
   t.equal(taken.exitCode, 0, taken.stderr)
   const fresh = JSON.parse(taken.stdout).checkpoint.id

@@ -16,7 +16,7 @@ import { controlSocketPath, prepareStateDir } from './state-dir.js'
 import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
 import { everyPhase, withOverrides, type Deadlines } from './deadlines.js'
 import { takeCheckpoint } from './checkpointing.js'
-import { checkpointDir, checkpointIds, listCheckpoints, verifiedCheckpoint, type CheckpointMeta, type VerifiedCheckpoint } from './checkpoint-store.js'
+import { checkpointDir, checkpointIds, listCheckpoints, scanCheckpoints, verifiedCheckpoint, type CheckpointMeta, type VerifiedCheckpoint } from './checkpoint-store.js'
 import { restoreFromFile, restoreNewest, startFresh, type ActivationEnv, type Restored } from './restore.js'
 import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
 import { planRollback, type CommittedUpgrade } from './rollback.js'
@@ -204,8 +204,10 @@ export class Supervisor {
     }
   }
 
-  checkpoints(): CheckpointMeta[] {
-    return listCheckpoints(this.options.stateDir)
+  /** The usable checkpoints, and those whose metadata does not check, with why (for a person to look at). */
+  checkpoints(): { checkpoints: CheckpointMeta[]; invalid: Array<{ id: string; code: string; message: string }> } {
+    const { checkpoints, bad } = scanCheckpoints(this.options.stateDir)
+    return { checkpoints, invalid: bad.map(({ id, error }) => ({ id, code: error.code, message: error.message })) }
   }
 
   private refuseIfBusy(what: string): void {
@@ -451,7 +453,7 @@ export class Supervisor {
         return { stopped: true, exit }
       }
       case 'checkpoint':
-        return request.list ? { checkpoints: this.checkpoints() } : { checkpoint: await this.checkpoint() }
+        return request.list ? this.checkpoints() : { checkpoint: await this.checkpoint() }
       case 'rollback': {
         const { serving, ...rest } = await this.rollback(emit, request.deadlines)
         return { ...rest, pid: serving.pid }

@@ -26,6 +26,8 @@ export function printOutcome(result: UpgradeOutcome, json: boolean): number {
     const s = result.state
     const size = s ? `, ${s.roots} roots, ${s.records} records, ${bytes(s.bytes)}` : ''
     process.stdout.write(`committed ${result.from} → ${result.to} (pid ${result.pid}) in ${ms(result.totalMs)}; pause ${ms(result.pauseMs)}${size}\n`)
+    const hint = initHint(result)
+    if (hint) process.stdout.write(hint + '\n')
   } else if (result.outcome === 'failed') {
     // Not a rollback: the old version is gone; say so, and what happens next.
     const e = result.error!
@@ -38,4 +40,20 @@ export function printOutcome(result: UpgradeOutcome, json: boolean): number {
     process.stderr.write(`${result.from} (pid ${result.pid}) keeps serving with its state unchanged.\n`)
   }
   return result.outcome === 'committed' ? EXIT.ok : result.outcome === 'failed' ? EXIT.programDied : EXIT.rolledBack
+}
+
+/** Below this, the init phase is not worth a word. */
+const INIT_HINT_MS = 50
+
+/**
+ * When most of a committed upgrade's pause was the new version's own init
+ * (code after its first `state()`, a framework's boot), say how to move it
+ * out: the one part of the pause the program controls, and easy to miss.
+ */
+export function initHint(result: Pick<UpgradeOutcome, 'outcome' | 'phases' | 'pauseMs'>): string | null {
+  const init = result.phases.init
+  if (result.outcome !== 'committed' || init === undefined || result.pauseMs === null) return null
+  if (init < INIT_HINT_MS || init < result.pauseMs / 2) return null
+  return `hint: ${ms(init)} of the ${ms(result.pauseMs)} pause was the new version's init (its code after the first state()); ` +
+    `move what does not need the state before state() — see "Keep init out of the pause" in dsu's README`
 }

@@ -3,13 +3,12 @@
 // runs pre-flight, the transformer (or chain) and its validators, and the
 // A → B → A round trip when an inverse is declared. Prints one JSON report.
 //   node check-worker.js '<json args>'
-import fs from 'node:fs'
 import util from 'node:util'
 import { toWire, type WireError } from '../runtime/errors.js'
 import { FrameReader } from '../runtime/transfer/framing.js'
 import { StateDecoder } from '../runtime/transfer/state-codec.js'
 import { plainResolver } from '../runtime/transfer/registry.js'
-import { verifiedCheckpoint } from '../runtime/supervisor/checkpoint-store.js'
+import { readVerifiedCheckpoint } from '../runtime/supervisor/checkpoint-store.js'
 import { loadChain, loadTransformer, metaOf, preflight, roundTrip, type Transformer } from '../transformers/index.js'
 import { describeRoot, type RootManifest } from '../runtime/protocol.js'
 
@@ -55,10 +54,10 @@ function entry(value: unknown, key: unknown): unknown {
 const show = (v: unknown): string => util.inspect(v, { depth: 4, breakLength: Infinity, maxArrayLength: 10, maxStringLength: 200 })
 
 export async function check(args: CheckArgs): Promise<CheckReport> {
-  const checkpoint = verifiedCheckpoint(args.stateDir, args.snapshot)
+  const { checkpoint, data } = readVerifiedCheckpoint(args.stateDir, args.snapshot)
   // The checker registers no classes: registered values are shown as their plain fields / data.
   const decoder = new StateDecoder({ resolve: plainResolver })
-  new FrameReader().push(fs.readFileSync(checkpoint.file), (frame) => decoder.push(frame))
+  new FrameReader().push(data, (frame) => decoder.push(frame))
   const roots = decoder.finish()
   const versions = { from: checkpoint.version, to: args.to }
   const report: CheckReport = {

@@ -10,7 +10,7 @@ import { PassThrough, Writable } from 'node:stream'
 import t from 'tap'
 import {
   checkpointDir, checkpointIds, commitCheckpoint, isCheckpointId, listCheckpoints, newCheckpointId, openCheckpointState,
-  parseCheckpointMeta, pruneCheckpoints, receiveCheckpoint, scanCheckpoints, verifiedCheckpoint, verifyCheckpoint,
+  parseCheckpointMeta, pruneCheckpoints, readVerifiedCheckpoint, receiveCheckpoint, scanCheckpoints, verifiedCheckpoint, verifyCheckpoint,
   type CheckpointIo, type CheckpointMeta,
 } from './checkpoint-store.js'
 
@@ -189,4 +189,25 @@ t.test('a real receive writes 0600 with the hash of what arrived; metadata that 
   // The .tmp it writes first is taken by a directory: the write fails.
   fs.mkdirSync(path.join(checkpointDir(dir), `${id}.json.tmp`))
   t.throws(() => commitCheckpoint(dir, { id, ...good }), { code: 'DSU_ERR_CHECKPOINT_WRITE', message: new RegExp(`could not write checkpoint ${id}`) })
+})
+
+t.test('readVerifiedCheckpoint: the bytes it hashed, in one read; a changed or grown file is refused', async (t) => {
+  const dir = stateDir(t)
+  const data = crypto.randomBytes(3 * 1024 * 1024 + 17) // several read chunks
+  const older = writeCheckpoint(dir, Buffer.from('old'), new Date('2026-01-01T00:00:00Z'))
+  const meta = writeCheckpoint(dir, data, new Date('2026-01-02T00:00:00Z'))
+  const latest = readVerifiedCheckpoint(dir, 'latest')
+  t.equal(latest.checkpoint.id, meta.id, 'latest is the newest')
+  t.ok(latest.data.equals(data), 'the data is the file, byte for byte')
+  t.ok(readVerifiedCheckpoint(dir, older.id).data.equals(Buffer.from('old')), 'by id')
+  t.throws(() => readVerifiedCheckpoint(dir, 'nope'), { code: 'DSU_ERR_CHECKPOINT_NOT_FOUND' })
+
+  const file = path.join(checkpointDir(dir), `${meta.id}.state`)
+  fs.appendFileSync(file, crypto.randomBytes(2 * 1024 * 1024))
+  t.throws(() => readVerifiedCheckpoint(dir, meta.id), { code: 'DSU_ERR_CHECKPOINT_CORRUPT', message: new RegExp(`more than ${data.length} bytes`) }, 'grown: refused without reading it all')
+  fs.truncateSync(file, data.length)
+  const flipped = Buffer.from(data)
+  flipped[1000] ^= 1
+  fs.writeFileSync(file, flipped)
+  t.throws(() => readVerifiedCheckpoint(dir, meta.id), { code: 'DSU_ERR_CHECKPOINT_CORRUPT', message: /sha256/ }, 'one bit changed: refused')
 })

@@ -29,6 +29,7 @@ export { transaction, updatePoint, onPause, onQuiesced, onResume } from './progr
 export { ready, deferReady } from './program/successor.js'
 export { longLived } from './program/long-lived.js'
 export { adoptWebSockets, type AdoptOptions } from './program/websockets.js'
+export { carrySocketIo } from './program/socket-io.js'
 export { DsuError, isDsuError, catalogue, type ErrorCode } from './errors.js'
 
 /** The version label the supervisor gave this program, or null when run alone. */

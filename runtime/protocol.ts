@@ -16,7 +16,8 @@ export const ENV_FROM = 'DSU_FROM'
 export const ENV_MANIFEST = 'DSU_MANIFEST'
 
 /** A WebSocket moving with its connection: its subprotocol and the program's data (JSON). */
-export interface WebSocketHandOver { protocol: string; data: unknown }
+/** `deflate`: the permessage-deflate parameters negotiated (no context takeover), when compressed. */
+export interface WebSocketHandOver { protocol: string; data: unknown; deflate?: Record<string, unknown> }
 
 export type RootKind = 'map' | 'set' | 'array' | 'object' | 'value'
 export interface RootManifest {

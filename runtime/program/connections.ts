@@ -13,7 +13,7 @@
 // timer afresh.
 //
 // A WebSocket (the `ws` package) moves when the program opted in with
-// adoptWebSockets() and it uses no compression (websockets.ts): it is frozen
+// adoptWebSockets() and it keeps no compression context (websockets.ts): it is frozen
 // at a frame boundary and rebuilt in the new version on the same socket.
 // Otherwise it cannot move: frames the old version reads after its state is
 // captured could only be dropped or applied to state that is already gone, so
@@ -27,7 +27,7 @@ import net from 'node:net'
 import http from 'node:http'
 import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
 import { endLongLived, isLongLived } from './long-lived.js'
-import { adopterFor, adoptOn, atFrameBoundary, closeFrame, movable, webSocketOf, type WebSocketLike } from './websockets.js'
+import { adopterFor, adoptOn, atFrameBoundary, closeFrame, deflateParams, movable, webSocketOf, type WebSocketLike } from './websockets.js'
 import type { WebSocketHandOver } from '../protocol.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
@@ -136,7 +136,8 @@ export class ServerConnections implements Participant {
         if (data !== undefined) {
           socket._handle?.readStop()
           this.frozen.set(socket, 0)
-          this.handOver.set(socket, { protocol: ws.protocol, data })
+          const deflate = deflateParams(ws)
+          this.handOver.set(socket, { protocol: ws.protocol, data, ...(deflate ? { deflate } : {}) })
           continue
         }
       }

@@ -26,9 +26,9 @@
 import net from 'node:net'
 import http from 'node:http'
 import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
-import { endLongLived, isLongLived } from './long-lived.js'
+import { adoptStream, endLongLived, handOverOf, isLongLived } from './long-lived.js'
 import { adopterFor, adoptOn, atFrameBoundary, closeFrame, deflateParams, movable, webSocketOf, type WebSocketLike } from './websockets.js'
-import type { WebSocketHandOver } from '../protocol.js'
+import type { LongLivedHandOver, WebSocketHandOver } from '../protocol.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
 interface StreamHandle { readStart(): number; readStop(): number; close(cb?: () => void): void; onconnection?: OnConnection }
@@ -54,6 +54,8 @@ export class ServerConnections implements Participant {
   private closeWebSocketsNow = false
   /** WebSockets frozen at a frame boundary to move at commit, with what moves along. */
   private readonly handOver = new Map<InternalSocket, WebSocketHandOver>()
+  /** Long-lived responses written out at commit, to move on their sockets with their data. */
+  private readonly streams = new Map<InternalSocket, LongLivedHandOver>()
   /** WebSockets the last settle() found in the middle of a frame. */
   private midFrame = 0
   /** Responses not yet closed, each with its in-flight count's release. */
@@ -93,6 +95,7 @@ export class ServerConnections implements Participant {
       this.frozen.delete(socket)
       this.upgraded.delete(socket)
       this.handOver.delete(socket)
+      this.streams.delete(socket)
     })
   }
 
@@ -216,16 +219,42 @@ export class ServerConnections implements Participant {
   }
 
   /**
-   * Commit: ends every long-lived response cleanly (an EventSource reconnects
-   * to the new version) and resolves once each is written out, so its
-   * connection moves idle, between requests. One not written out within
+   * Commit: a long-lived response marked with data moves (`handOver`; not
+   * on stop): once what was written to it has left this process, its socket
+   * goes with its data. Every other one is ended cleanly (an EventSource
+   * reconnects to the new version). Resolves once each is written out, so
+   * its connection moves idle, between requests. One not written out within
    * `timeoutMs` (a client that stopped reading) is destroyed instead: moved
    * with a half-written response it would be corrupt.
    */
-  async endLongLived(timeoutMs: number): Promise<void> {
+  async endLongLived(timeoutMs: number, handOver = true): Promise<void> {
     const ending: Array<Promise<void>> = []
     for (const res of this.responses.keys()) {
       if (!isLongLived(res) || res.writableEnded) continue
+      const moving = handOver ? handOverOf(res) : null
+      const socket = res.socket as InternalSocket | null
+      if (moving && socket) {
+        ending.push(new Promise<void>((resolve) => {
+          if (res.writableLength === 0 && socket.writableLength === 0) {
+            this.streams.set(socket, moving)
+            return resolve()
+          }
+          const timer = setTimeout(() => done(false), timeoutMs)
+          const done = (written: boolean): void => {
+            clearTimeout(timer)
+            socket.off('drain', onDrain)
+            socket.off('close', onClose)
+            if (written) this.streams.set(socket, moving)
+            else socket.destroy()
+            resolve()
+          }
+          const onDrain = (): void => done(true)
+          const onClose = (): void => done(false)
+          socket.once('drain', onDrain)
+          socket.once('close', onClose)
+        }))
+        continue
+      }
       ending.push(new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           res.socket?.destroy()
@@ -266,12 +295,17 @@ export class ServerConnections implements Participant {
   }
 
   /** The raw handles of every connection to move to the new version. */
-  takeConnections(): Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> {
-    const moved: Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> = []
+  takeConnections(): Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver; stream?: LongLivedHandOver }> {
+    const moved: Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver; stream?: LongLivedHandOver }> = []
     for (const socket of this.open) {
       const ws = this.handOver.get(socket)
       if (ws && socket._handle) {
         moved.push({ handle: socket._handle, release: () => socket.destroy(), ws })
+        continue
+      }
+      const stream = this.streams.get(socket)
+      if (stream && socket._handle) {
+        moved.push({ handle: socket._handle, release: () => socket.destroy(), stream })
         continue
       }
       if (this.upgraded.has(socket)) {
@@ -293,13 +327,18 @@ export class ServerConnections implements Participant {
   }
 
   /** Adopts a connection moved here from the old version. */
-  adopt(handle: unknown, ws?: WebSocketHandOver): void {
+  adopt(handle: unknown, ws?: WebSocketHandOver, stream?: LongLivedHandOver): void {
     const options = { handle, readable: true, writable: true } as unknown as net.SocketConstructorOpts
     const socket = new net.Socket(options) as InternalSocket
     socket.server = this.server
     socket._server = this.server
     this.server._connections++
     if (ws) return this.adoptWebSocket(socket, ws)
+    if (stream) {
+      // The rest of a response: no HTTP parser, straight to the program.
+      this.track(socket)
+      return adoptStream(socket, stream)
+    }
     this.server.emit('connection', socket)
     // Node treats this as a new connection, which waits up to headersTimeout
     // (a minute) for a first request. It is an idle keep-alive connection:

@@ -69,7 +69,8 @@ export async function carrySocketIo(io: SocketIoServerLike): Promise<void> {
       continue
     }
     for (const session of saved.sessions) adapter.sessions.set(session.pid, session)
-    adapter.packets.unshift(...saved.packets)
+    // The adapter reads this.packets afresh each time (no spread: it may be long).
+    adapter.packets = saved.packets.concat(adapter.packets)
   }
   carried.namespaces = {}
 

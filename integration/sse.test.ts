@@ -138,3 +138,29 @@ for (const { mode, outcome } of runs) {
       `${writers.published.length + 1} events to ${STREAMS} streams, longest client-seen event delay ${longest.toFixed(1)} ms, ${reconnects} clean reconnects, ${result.connectionsMoved ?? 0} connections moved`)
   })
 }
+
+t.test('SSE streams continued through two upgrades in a row (each version marks the streams it adopted)', async (t) => {
+  const sup = await runSupervised(fixture('sse-feed.js'), ['--version-label', '1.0.0'], { DSU_TEST_SSE: 'continue' })
+  const streams = await Promise.all(Array.from({ length: 20 }, () => open(sup.port)))
+  const writers = write(sup.port)
+  t.teardown(async () => {
+    await writers.stop()
+    for (const s of streams) s.source.close()
+    await sup.stop()
+  })
+  await writers.reach(20)
+  for (const version of ['2.0.0', '3.0.0']) {
+    const up = await dsu(['upgrade', '--to', fixture('sse-feed.js'), '--version-label', version, '--state-dir', sup.stateDir, '--json'])
+    const result = JSON.parse(up.stdout)
+    t.equal(result.outcome, 'committed', `upgraded to ${version}: ${up.stderr}`)
+    t.comment(`to ${version}: pause ${result.pauseMs?.toFixed(1)} ms, ${result.connectionsMoved} connections moved`)
+    await writers.reach(20, version)
+  }
+  await writers.stop()
+  const last = JSON.parse(await (await request(`http://127.0.0.1:${sup.port}/publish`, { method: 'POST' })).body.text())
+  await Promise.all(streams.map((s) => reach(s, last.id)))
+  t.equal(streams.filter((s) => s.ids.length !== last.id || s.ids.some((id, i) => id !== i + 1)).length, 0, `every stream saw ids 1..${last.id} exactly once, in order`)
+  t.same(writers.failures, [], 'no publish failed')
+  t.equal(streams.reduce((n, s) => n + s.errors.length, 0), 0, 'no error event, no reconnect, through both upgrades')
+  t.same(await getJson(sup.port, '/stats'), { version: '3.0.0', streams: 20, events: last.id }, 'all 20 streams continued by 3.0.0')
+})

@@ -26,7 +26,7 @@
 import net from 'node:net'
 import http from 'node:http'
 import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
-import { adoptStream, endLongLived, handOverOf, isLongLived } from './long-lived.js'
+import { adoptStream, endLongLived, handOverOf, isLongLived, type LongLivedStream } from './long-lived.js'
 import { adopterFor, adoptOn, atFrameBoundary, closeFrame, deflateParams, movable, webSocketOf, type WebSocketLike } from './websockets.js'
 import type { LongLivedHandOver, WebSocketHandOver } from '../protocol.js'
 
@@ -54,6 +54,8 @@ export class ServerConnections implements Participant {
   private closeWebSocketsNow = false
   /** WebSockets frozen at a frame boundary to move at commit, with what moves along. */
   private readonly handOver = new Map<InternalSocket, WebSocketHandOver>()
+  /** Responses the old version moved here, continued by the program. */
+  private readonly adoptedStreams = new Map<InternalSocket, LongLivedStream>()
   /** Long-lived responses written out at commit, to move on their sockets with their data. */
   private readonly streams = new Map<InternalSocket, LongLivedHandOver>()
   /** WebSockets the last settle() found in the middle of a frame. */
@@ -96,6 +98,7 @@ export class ServerConnections implements Participant {
       this.upgraded.delete(socket)
       this.handOver.delete(socket)
       this.streams.delete(socket)
+      this.adoptedStreams.delete(socket)
     })
   }
 
@@ -271,6 +274,34 @@ export class ServerConnections implements Participant {
         }
       }))
     }
+    // Streams this version adopted: they move again when the program marked
+    // them (longLived(stream, { data })), or end cleanly (the client reconnects).
+    for (const [socket, stream] of this.adoptedStreams) {
+      if (stream.writableEnded || stream.destroyed) continue
+      const moving = handOver ? handOverOf(stream) : null
+      ending.push(new Promise<void>((resolve) => {
+        const written = (): boolean => socket.writableLength === 0
+        if (moving && written()) {
+          this.streams.set(socket, moving)
+          return resolve()
+        }
+        const timer = setTimeout(() => {
+          socket.destroy()
+          resolve()
+        }, timeoutMs)
+        const done = (): void => {
+          clearTimeout(timer)
+          if (moving && !socket.destroyed) this.streams.set(socket, moving)
+          resolve()
+        }
+        if (moving) socket.once('drain', done)
+        else {
+          socket.once('finish', done)
+          stream.end()
+        }
+        socket.once('close', done)
+      }))
+    }
     await Promise.all(ending)
   }
 
@@ -337,7 +368,8 @@ export class ServerConnections implements Participant {
     if (stream) {
       // The rest of a response: no HTTP parser, straight to the program.
       this.track(socket)
-      return adoptStream(socket, stream)
+      this.adoptedStreams.set(socket, adoptStream(socket, stream))
+      return
     }
     this.server.emit('connection', socket)
     // Node treats this as a new connection, which waits up to headersTimeout

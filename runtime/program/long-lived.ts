@@ -31,7 +31,7 @@ export interface LongLivedOptions<T = unknown> {
 }
 
 interface Marked { end: HandOff | null; data?: () => unknown }
-const marked = new WeakMap<http.ServerResponse, Marked>()
+const marked = new WeakMap<object, Marked>()
 
 /**
  * Marks a response as long-lived (text/event-stream responses are recognised
@@ -39,7 +39,7 @@ const marked = new WeakMap<http.ServerResponse, Marked>()
  * long-poll answered with "nothing yet, ask again". With `{ data }` it moves
  * to the new version instead (see adoptLongLived).
  */
-export function longLived(res: http.ServerResponse, options?: HandOff | LongLivedOptions): void {
+export function longLived(res: http.ServerResponse | LongLivedStream, options?: HandOff | LongLivedOptions): void {
   if (typeof options === 'function' || options === undefined) marked.set(res, { end: options ?? null })
   else marked.set(res, { end: options.end ?? null, ...(options.data ? { data: options.data } : {}) })
 }
@@ -65,14 +65,23 @@ export function endLongLived(res: http.ServerResponse): void {
 /**
  * What moves with a response marked with `data`, or null when it cannot move
  * (no data, headers not sent, already ended, or data() failed: it is ended).
+ * A stream this version adopted moves again when the program marked it too.
  */
-export function handOverOf(res: http.ServerResponse): LongLivedHandOver | null {
+export function handOverOf(res: http.ServerResponse | LongLivedStream): LongLivedHandOver | null {
   const data = marked.get(res)?.data
-  if (!data || !res.headersSent || res.writableEnded || !res.socket) return null
+  if (!data || res.writableEnded) return null
+  let chunked: boolean
+  if (res instanceof LongLivedStream) {
+    if (res.destroyed) return null
+    chunked = res.chunked
+  } else {
+    if (!res.headersSent || !res.socket) return null
+    chunked = (res as unknown as { chunkedEncoding?: boolean }).chunkedEncoding === true
+  }
   try {
     const value = data() ?? null
     JSON.stringify(value) // it travels as JSON: fail here, where a clean end is still possible
-    return { data: value, chunked: (res as unknown as { chunkedEncoding?: boolean }).chunkedEncoding === true }
+    return { data: value, chunked }
   } catch (cause) {
     process.emitWarning(`dsu: longLived data() failed (${(cause as Error)?.message ?? String(cause)}); that response is ended instead`)
     return null
@@ -99,7 +108,7 @@ export function adoptLongLived<T>(fn: AdoptLongLived<T>): void {
  */
 export class LongLivedStream extends EventEmitter {
   writableEnded = false
-  constructor(readonly socket: net.Socket, private readonly chunked: boolean) {
+  constructor(readonly socket: net.Socket, readonly chunked: boolean) {
     super()
     socket.on('close', () => this.emit('close'))
     socket.on('drain', () => this.emit('drain'))
@@ -140,12 +149,12 @@ export class LongLivedStream extends EventEmitter {
 }
 
 /** A response moved here: the program continues it, or it ends cleanly. */
-export function adoptStream(socket: net.Socket, handOver: LongLivedHandOver): void {
+export function adoptStream(socket: net.Socket, handOver: LongLivedHandOver): LongLivedStream {
   const stream = new LongLivedStream(socket, handOver.chunked)
   if (!adopter) {
     process.emitWarning('dsu: a long-lived response moved to this version, which does not call adoptLongLived(); ended cleanly')
     stream.end()
-    return
+    return stream
   }
   try {
     adopter(stream, handOver.data)
@@ -153,4 +162,5 @@ export function adoptStream(socket: net.Socket, handOver: LongLivedHandOver): vo
     process.emitWarning(`dsu: adopting a long-lived response failed: ${(cause as Error)?.message ?? String(cause)}; ended cleanly`)
     stream.end()
   }
+  return stream
 }

@@ -136,3 +136,37 @@ for (const transport of ['websocket', 'polling'] as const) {
     })
   }
 }
+
+t.test('socket.io: clients recovered through two upgrades in a row (the new version carries the sessions on)', async (t) => {
+  const sup = await runSupervised(fixture('socketio-chat.js'), ['--version-label', '1.0.0'])
+  const waiters: Array<() => void> = []
+  const changed = (): void => { for (const w of waiters.splice(0)) w() }
+  const clients = await Promise.all(Array.from({ length: 3 }, (_, i) => connect(sup.port, `d${i}`, 'all', 'websocket', changed)))
+  t.teardown(async () => {
+    for (const c of clients) c.socket.disconnect()
+    await sup.stop()
+  })
+  const until = async (check: (c: Client) => boolean): Promise<void> => {
+    while (!clients.every(check)) await new Promise<void>((resolve) => waiters.push(resolve))
+  }
+  await until((c) => c.acked >= 10)
+  for (const version of ['2.0.0', '3.0.0']) {
+    const up = await dsu(['upgrade', '--to', fixture('socketio-chat.js'), '--version-label', version, '--state-dir', sup.stateDir, '--json'])
+    t.equal(JSON.parse(up.stdout).outcome, 'committed', `upgraded to ${version}: ${up.stderr}`)
+    const mark = clients.map((c) => c.acked)
+    await until((c) => c.acked >= mark[clients.indexOf(c)]! + 10 && c.ackVersions.at(-1) === version)
+  }
+  for (const c of clients) c.stop()
+  await until((c) => c.acked + c.failed.length >= c.sent)
+  await until((c) => clients.every((p) => (c.echoes.get(p.name)?.at(-1) ?? 0) >= p.sent))
+  t.same(clients.flatMap((c) => c.failed), [], 'no emit failed')
+  const { last, anomalies } = await getJson(sup.port, '/received') as { last: Record<string, number>; anomalies: string[] }
+  t.same(last, Object.fromEntries(clients.map((c) => [c.name, c.sent])), '3.0.0\'s state holds every emit')
+  t.same(anomalies, [], 'none lost or out of order in the state')
+  t.same(clients.flatMap((c) => clients.filter((p) => {
+    const seen = c.echoes.get(p.name) ?? []
+    return seen.length !== p.sent || seen.some((n, i) => n !== i + 1)
+  }).map((p) => `${c.name} ← ${p.name}`)), [], 'every broadcast seen once, in order')
+  t.same(clients.map((c) => [c.unrecovered, c.connects, [...c.ids]]), clients.map((c) => [0, 3, [c.firstId]]),
+    'each client reconnected once per upgrade, was recovered each time, and kept its socket id')
+})

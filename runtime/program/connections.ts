@@ -237,24 +237,9 @@ export class ServerConnections implements Participant {
       const moving = handOver ? handOverOf(res) : null
       const socket = res.socket as InternalSocket | null
       if (moving && socket) {
-        ending.push(new Promise<void>((resolve) => {
-          if (res.writableLength === 0 && socket.writableLength === 0) {
-            this.streams.set(socket, moving)
-            return resolve()
-          }
-          const timer = setTimeout(() => done(false), timeoutMs)
-          const done = (written: boolean): void => {
-            clearTimeout(timer)
-            socket.off('drain', onDrain)
-            socket.off('close', onClose)
-            if (written) this.streams.set(socket, moving)
-            else socket.destroy()
-            resolve()
-          }
-          const onDrain = (): void => done(true)
-          const onClose = (): void => done(false)
-          socket.once('drain', onDrain)
-          socket.once('close', onClose)
+        ending.push(written(socket, timeoutMs).then((ok) => {
+          if (ok) this.streams.set(socket, moving)
+          else socket.destroy()
         }))
         continue
       }
@@ -279,27 +264,25 @@ export class ServerConnections implements Participant {
     for (const [socket, stream] of this.adoptedStreams) {
       if (stream.writableEnded || stream.destroyed) continue
       const moving = handOver ? handOverOf(stream) : null
+      if (moving) {
+        ending.push(written(socket, timeoutMs).then((ok) => {
+          if (ok) this.streams.set(socket, moving)
+          else socket.destroy()
+        }))
+        continue
+      }
       ending.push(new Promise<void>((resolve) => {
-        const written = (): boolean => socket.writableLength === 0
-        if (moving && written()) {
-          this.streams.set(socket, moving)
-          return resolve()
-        }
         const timer = setTimeout(() => {
           socket.destroy()
           resolve()
         }, timeoutMs)
         const done = (): void => {
           clearTimeout(timer)
-          if (moving && !socket.destroyed) this.streams.set(socket, moving)
           resolve()
         }
-        if (moving) socket.once('drain', done)
-        else {
-          socket.once('finish', done)
-          stream.end()
-        }
         socket.once('close', done)
+        socket.once('finish', done)
+        stream.end()
       }))
     }
     await Promise.all(ending)
@@ -424,6 +407,27 @@ export class ServerConnections implements Participant {
     const list = (this.server as unknown as Record<symbol, { idle(): unknown[] } | undefined>)[this.connectionsSymbol]
     return list ? new Set(list.idle()) : null
   }
+}
+
+/**
+ * Resolves true once everything written to `socket` so far has left this
+ * process (an empty write's callback runs after every earlier write), false
+ * if it closes first or `timeoutMs` passes (a client that stopped reading).
+ */
+function written(socket: net.Socket, timeoutMs: number): Promise<boolean> {
+  if (socket.destroyed) return Promise.resolve(false)
+  if (socket.writableLength === 0) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer)
+      socket.off('close', onClose)
+      resolve(ok)
+    }
+    const onClose = (): void => finish(false)
+    const timer = setTimeout(() => finish(false), timeoutMs)
+    socket.once('close', onClose)
+    socket.write(Buffer.alloc(0), (error) => finish(!error && !socket.destroyed))
+  })
 }
 
 // https.Server is a tls.Server that also takes HTTP options; recognised by

@@ -294,18 +294,7 @@ export class ServerConnections implements Participant {
    * behind in its buffer when the socket moves; at most `timeoutMs`.
    */
   async flushWebSockets(timeoutMs: number): Promise<void> {
-    const pending = [...this.handOver.keys()].filter((socket) => socket.writableLength > 0)
-    await Promise.all(pending.map((socket) => new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs)
-      function done(): void {
-        clearTimeout(timer)
-        socket.off('drain', done)
-        socket.off('close', done)
-        resolve()
-      }
-      socket.once('drain', done)
-      socket.once('close', done)
-    })))
+    await Promise.all([...this.handOver.keys()].map((socket) => written(socket, timeoutMs)))
   }
 
   /** The raw handles of every connection to move to the new version. */

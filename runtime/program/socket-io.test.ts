@@ -32,3 +32,13 @@ t.test('a server with connectionStateRecovery is accepted; its adapters keep the
   t.equal(adapter.sessions.size, 0)
   t.same(adapter.packets, [])
 })
+
+t.test('a server attached after the call still gets its long-polls marked (engine middleware added at bind)', async (t) => {
+  const io = new Server({ connectionStateRecovery: {} })
+  await carrySocketIo(io as never, { name: 'second' }) // a second server in this process: its own root
+  const http = await import('node:http')
+  const server = http.createServer()
+  io.attach(server)
+  t.teardown(() => { void io.close() })
+  t.equal((io.engine as unknown as { middlewares: unknown[] }).middlewares.length, 1, 'one engine middleware, added when the engine was bound')
+})

@@ -36,6 +36,7 @@ export interface SocketIoServerLike {
 
 interface Carried { namespaces: Record<string, { sessions: Session[]; packets: StoredPacket[] }> }
 
+/** The marked root's name: `dsu:socket.io`, or `dsu:socket.io:<name>` for another server. */
 export const SOCKET_IO_ROOT = 'dsu:socket.io'
 
 function sessionAware(adapter: AdapterLike): adapter is { sessions: Map<string, Session>; packets: StoredPacket[] } {
@@ -46,9 +47,10 @@ function sessionAware(adapter: AdapterLike): adapter is { sessions: Map<string, 
  * Carries socket.io's connection-state-recovery memory to the new version
  * (see the README, "socket.io"). Call it in every version, during init,
  * once the server is created with `connectionStateRecovery` and its
- * namespaces exist: `await carrySocketIo(io)`.
+ * namespaces exist: `await carrySocketIo(io)`. A program with more than one
+ * socket.io server names each further one: `carrySocketIo(io2, { name: 'admin' })`.
  */
-export async function carrySocketIo(io: SocketIoServerLike): Promise<void> {
+export async function carrySocketIo(io: SocketIoServerLike, options: { name?: string } = {}): Promise<void> {
   if (!io || !(io._nsps instanceof Map) || typeof io.of !== 'function') {
     throw new DsuError('DSU_ERR_SOCKET_IO', 'carrySocketIo(io) needs a socket.io Server (4.6 or later)')
   }
@@ -58,7 +60,8 @@ export async function carrySocketIo(io: SocketIoServerLike): Promise<void> {
         'create the server with { connectionStateRecovery: {} } and the default in-memory adapter')
     }
   }
-  const carried = await state<Carried>(SOCKET_IO_ROOT, () => ({ namespaces: {} }))
+  const root = options.name ? `${SOCKET_IO_ROOT}:${options.name}` : SOCKET_IO_ROOT
+  const carried = await state<Carried>(root, () => ({ namespaces: {} }))
   // New version: the old version's sessions and packets go first, so an
   // offset a client got from the old version is found, and what this version
   // broadcast since it started (nothing yet, during init) follows it.

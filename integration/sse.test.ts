@@ -1,9 +1,12 @@
 // Long-lived responses do not block quiescence. 100 EventSource clients (the
 // `eventsource` package, as a browser would behave) hold streams open while
-// two writers publish without pause; an upgrade commits, each stream is ended
-// cleanly at commit and reconnects to the new version with Last-Event-ID,
-// and every stream sees every event id exactly once, in order. A rollback
-// leaves the streams open and untouched.
+// two writers publish without pause, and an upgrade commits. A program that
+// marks its streams with data (longLived(res, { data })) has them continued
+// by the new version on the same connections: no stream sees an error or a
+// reconnect. Otherwise each stream is ended cleanly at commit and reconnects
+// to the new version with Last-Event-ID. Either way every stream sees every
+// event id exactly once, in order. A rollback leaves the streams open and
+// untouched.
 import t from 'tap'
 import { request } from 'undici'
 import { EventSource } from 'eventsource'
@@ -82,9 +85,15 @@ function write(port: number): Writers {
   }
 }
 
-for (const outcome of ['committed', 'rolled-back'] as const) {
-  t.test(`${STREAMS} open SSE streams under write load, then ${outcome === 'committed' ? 'a commit' : 'a rollback'}`, async (t) => {
-    const sup = await runSupervised(fixture('sse-feed.js'), ['--version-label', '1.0.0'])
+const runs = [
+  { mode: 'continue', outcome: 'committed' },
+  { mode: 'end', outcome: 'committed' },
+  { mode: 'continue', outcome: 'rolled-back' },
+] as const
+for (const { mode, outcome } of runs) {
+  const how = mode === 'continue' ? 'continued by the new version' : 'ended and reconnected'
+  t.test(`${STREAMS} open SSE streams under write load, then ${outcome === 'committed' ? `a commit (streams ${how})` : 'a rollback'}`, async (t) => {
+    const sup = await runSupervised(fixture('sse-feed.js'), ['--version-label', '1.0.0'], mode === 'continue' ? { DSU_TEST_SSE: 'continue' } : {})
     const streams = await Promise.all(Array.from({ length: STREAMS }, () => open(sup.port)))
     const writers = write(sup.port)
     t.teardown(async () => {
@@ -114,8 +123,9 @@ for (const outcome of ['committed', 'rolled-back'] as const) {
     const failed = streams.flatMap((s) => s.errors.filter((m) => m !== undefined))
     t.same(failed, [], 'no stream saw an error other than a clean reconnect')
     const reconnects = streams.reduce((n, s) => n + s.errors.length, 0)
-    if (outcome === 'committed') t.equal(reconnects, STREAMS, 'each stream was ended once, cleanly, at commit and reconnected')
-    else t.equal(reconnects, 0, 'after a rollback the streams simply continue')
+    if (outcome === 'rolled-back') t.equal(reconnects, 0, 'after a rollback the streams simply continue')
+    else if (mode === 'continue') t.equal(reconnects, 0, 'no stream saw an error event or a reconnect: each went on on its connection')
+    else t.equal(reconnects, STREAMS, 'each stream was ended once, cleanly, at commit and reconnected')
     t.equal((await getJson(sup.port, '/stats')).streams, STREAMS, `${STREAMS} streams open afterwards, on ${version}`)
 
     // The longest any stream waited for an event, from its publish request to its arrival.
@@ -124,7 +134,33 @@ for (const outcome of ['committed', 'rolled-back'] as const) {
       if (Number.isNaN(p.sentAt)) continue
       for (const s of streams) longest = Math.max(longest, (s.receivedAt.get(p.id) ?? 0) - p.sentAt)
     }
-    t.comment(`${outcome}: pause ${result.pauseMs?.toFixed(1)} ms (quiesce ${result.phases?.quiesce?.toFixed(1)} ms), ` +
-      `${writers.published.length + 1} events to ${STREAMS} streams, longest client-seen event delay ${longest.toFixed(1)} ms, ${reconnects} clean reconnects`)
+    t.comment(`${mode}, ${outcome}: pause ${result.pauseMs?.toFixed(1)} ms (quiesce ${result.phases?.quiesce?.toFixed(1)} ms), ` +
+      `${writers.published.length + 1} events to ${STREAMS} streams, longest client-seen event delay ${longest.toFixed(1)} ms, ${reconnects} clean reconnects, ${result.connectionsMoved ?? 0} connections moved`)
   })
 }
+
+t.test('SSE streams continued through two upgrades in a row (each version marks the streams it adopted)', async (t) => {
+  const sup = await runSupervised(fixture('sse-feed.js'), ['--version-label', '1.0.0'], { DSU_TEST_SSE: 'continue' })
+  const streams = await Promise.all(Array.from({ length: 20 }, () => open(sup.port)))
+  const writers = write(sup.port)
+  t.teardown(async () => {
+    await writers.stop()
+    for (const s of streams) s.source.close()
+    await sup.stop()
+  })
+  await writers.reach(20)
+  for (const version of ['2.0.0', '3.0.0']) {
+    const up = await dsu(['upgrade', '--to', fixture('sse-feed.js'), '--version-label', version, '--state-dir', sup.stateDir, '--json'])
+    const result = JSON.parse(up.stdout)
+    t.equal(result.outcome, 'committed', `upgraded to ${version}: ${up.stderr}`)
+    t.comment(`to ${version}: pause ${result.pauseMs?.toFixed(1)} ms, ${result.connectionsMoved} connections moved`)
+    await writers.reach(20, version)
+  }
+  await writers.stop()
+  const last = JSON.parse(await (await request(`http://127.0.0.1:${sup.port}/publish`, { method: 'POST' })).body.text())
+  await Promise.all(streams.map((s) => reach(s, last.id)))
+  t.equal(streams.filter((s) => s.ids.length !== last.id || s.ids.some((id, i) => id !== i + 1)).length, 0, `every stream saw ids 1..${last.id} exactly once, in order`)
+  t.same(writers.failures, [], 'no publish failed')
+  t.equal(streams.reduce((n, s) => n + s.errors.length, 0), 0, 'no error event, no reconnect, through both upgrades')
+  t.same(await getJson(sup.port, '/stats'), { version: '3.0.0', streams: 20, events: last.id }, 'all 20 streams continued by 3.0.0')
+})

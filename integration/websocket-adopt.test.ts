@@ -24,7 +24,8 @@ interface Client {
 }
 
 function connect(port: number, name: string, ackWaiters: Array<() => void>, flood = false): Promise<Client> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/?name=${name}`)
+  // Compression offered, every message compressed when the server agrees (threshold 0).
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/?name=${name}`, { perMessageDeflate: { threshold: 0 } })
   let running = true
   const client: Client = { name, ws, sent: 0, acks: [], sentAt: new Map(), longestAck: 0, closes: [], errors: [], stop: () => { running = false } }
   ws.on('close', (code) => client.closes.push(code))
@@ -106,8 +107,42 @@ for (const outcome of ['committed', 'rolled-back'] as const) {
   })
 }
 
-t.test('a WebSocket with permessage-deflate cannot move: 1012, and no message lost', async (t) => {
+t.test('permessage-deflate: dsu negotiates no context takeover, and the compressed WebSocket moves', async (t) => {
   const sup = await runSupervised(fixture('ws-adopt.js'), ['--version-label', '1.0.0'], { DSU_TEST_DEFLATE: '1' })
+  const ackWaiters: Array<() => void> = []
+  const clients = await Promise.all(Array.from({ length: 3 }, (_, i) => connect(sup.port, `z${i}`, ackWaiters)))
+  t.teardown(async () => {
+    for (const c of clients) c.ws.terminate()
+    await sup.stop()
+  })
+  const params = (c: Client): Record<string, unknown> => (c.ws as unknown as { _extensions: Record<string, { params: Record<string, unknown> }> })._extensions['permessage-deflate']!.params
+  t.same(clients.map((c) => c.ws.extensions), clients.map(() => 'permessage-deflate'), 'compression negotiated')
+  t.same(clients.map((c) => [params(c).server_no_context_takeover, params(c).client_no_context_takeover]), clients.map(() => [true, true]),
+    'with no context takeover both ways')
+  const acked = async (check: (c: Client) => boolean): Promise<void> => {
+    while (!clients.every(check)) await new Promise<void>((resolve) => ackWaiters.push(resolve))
+  }
+  await acked((c) => c.acks.length >= 10)
+  for (const outcome of ['rolled-back', 'committed'] as const) {
+    const args = outcome === 'committed' ? [] : ['--transformer', fixture('throwing-transform.js')]
+    const up = await dsu(['upgrade', '--to', fixture('ws-adopt.js'), '--version-label', '2.0.0', ...args, '--state-dir', sup.stateDir, '--json'])
+    t.equal(JSON.parse(up.stdout).outcome, outcome, `the upgrade ${outcome}: ${up.stderr}`)
+    const mark = clients.map((c) => c.acks.length)
+    await acked((c) => c.acks.length >= mark[clients.indexOf(c)]! + 10)
+  }
+  for (const c of clients) c.stop()
+  await acked((c) => c.acks.length >= c.sent)
+  t.same(clients.flatMap((c) => c.closes), [], 'no WebSocket was closed')
+  t.same(clients.flatMap((c) => c.errors), [], 'no client saw an error (every compressed frame decoded on both sides)')
+  t.same(clients.filter((c) => c.acks.some((a, i) => a.n !== i + 1)).map((c) => c.name), [], 'one acknowledgement per message, in order')
+  t.same(clients.map((c) => c.acks.at(-1)!.version), clients.map(() => '2.0.0'), 'the last messages were processed by 2.0.0')
+  const { last, anomalies } = await getJson(sup.port, '/received') as { last: Record<string, number>; anomalies: string[] }
+  t.same(last, Object.fromEntries(clients.map((c) => [c.name, c.sent])), 'the new version\'s state holds every message')
+  t.same(anomalies, [], 'none lost, repeated or out of order in the state')
+})
+
+t.test('a WebSocket that keeps a compression context cannot move: 1012, and no message lost', async (t) => {
+  const sup = await runSupervised(fixture('ws-adopt.js'), ['--version-label', '1.0.0'], { DSU_TEST_DEFLATE: 'takeover' })
   const ackWaiters: Array<() => void> = []
   const client = await connect(sup.port, 'z', ackWaiters)
   t.teardown(async () => {

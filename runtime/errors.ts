@@ -40,6 +40,7 @@ export const catalogue = {
   DSU_ERR_CRASH_LOOP: 'The program kept crashing right after each restart; fix the crash (its output above says why), then start it again.',
   DSU_ERR_NO_REVERSE_TRANSFORMER: 'Declare a reverse transformer (B → A): export `reverse` from the transformer, or put dsu.reverse.js beside the current entry.',
   DSU_ERR_NO_PREVIOUS_VERSION: 'There is no committed upgrade to go back from; `dsu history` lists what happened.',
+  DSU_ERR_SOCKET_IO: 'carrySocketIo(io) needs a socket.io Server (4.6+) created with { connectionStateRecovery: {} } and the default in-memory adapter.',
   DSU_ERR_INTERNAL: 'This is a bug in dsu; please report it with the output above.',
 } as const
 

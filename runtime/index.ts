@@ -27,8 +27,9 @@ export { state } from './program/roots.js'
 export { registerClass, registerType, type TypeCodec, type ClassOptions } from './transfer/registry.js'
 export { transaction, updatePoint, onPause, onQuiesced, onResume } from './program/quiescence.js'
 export { ready, deferReady } from './program/successor.js'
-export { longLived } from './program/long-lived.js'
+export { longLived, adoptLongLived, type LongLivedOptions, type LongLivedStream } from './program/long-lived.js'
 export { adoptWebSockets, type AdoptOptions } from './program/websockets.js'
+export { carrySocketIo } from './program/socket-io.js'
 export { DsuError, isDsuError, catalogue, type ErrorCode } from './errors.js'
 
 /** The version label the supervisor gave this program, or null when run alone. */

@@ -16,7 +16,10 @@ export const ENV_FROM = 'DSU_FROM'
 export const ENV_MANIFEST = 'DSU_MANIFEST'
 
 /** A WebSocket moving with its connection: its subprotocol and the program's data (JSON). */
-export interface WebSocketHandOver { protocol: string; data: unknown }
+/** `deflate`: the permessage-deflate parameters negotiated (no context takeover), when compressed. */
+/** A long-lived response moving with its socket: the program's data, and whether its body is chunked. */
+export interface LongLivedHandOver { data: unknown; chunked: boolean }
+export interface WebSocketHandOver { protocol: string; data: unknown; deflate?: Record<string, unknown> }
 
 export type RootKind = 'map' | 'set' | 'array' | 'object' | 'value'
 export interface RootManifest {
@@ -62,7 +65,7 @@ export type ProgramMessage =
   | { dsu: 'restore-failed'; error: WireError }
   | { dsu: 'ready' }
   | { dsu: 'active'; keys: string[] }
-  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver } // + accepted connection handle
+  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver; stream?: LongLivedHandOver } // + accepted connection handle
   | { dsu: 'handed-off'; connections: number }
   | { dsu: 'checkpointed'; bytes: number; records: number; roots: number }
   | { dsu: 'manifest'; roots: RootManifest[] }
@@ -79,7 +82,7 @@ export type SupervisorMessage =
   | { dsu: 'activate'; keys: string[] }
   | { dsu: 'listen-handle'; key: string } // + listening handle
   | { dsu: 'commit' }
-  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver } // + accepted connection handle
+  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver; stream?: LongLivedHandOver } // + accepted connection handle
   | { dsu: 'stop'; timeoutMs: number }
   | { dsu: 'checkpoint'; path: string; token: string; timeoutMs: number }
   | { dsu: 'manifest' }

@@ -13,7 +13,7 @@
 // timer afresh.
 //
 // A WebSocket (the `ws` package) moves when the program opted in with
-// adoptWebSockets() and it uses no compression (websockets.ts): it is frozen
+// adoptWebSockets() and it keeps no compression context (websockets.ts): it is frozen
 // at a frame boundary and rebuilt in the new version on the same socket.
 // Otherwise it cannot move: frames the old version reads after its state is
 // captured could only be dropped or applied to state that is already gone, so
@@ -26,9 +26,9 @@
 import net from 'node:net'
 import http from 'node:http'
 import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
-import { endLongLived, isLongLived } from './long-lived.js'
-import { adopterFor, adoptOn, atFrameBoundary, closeFrame, movable, webSocketOf, type WebSocketLike } from './websockets.js'
-import type { WebSocketHandOver } from '../protocol.js'
+import { adoptStream, endLongLived, handOverOf, isLongLived, type LongLivedStream } from './long-lived.js'
+import { adopterFor, adoptOn, atFrameBoundary, closeFrame, deflateParams, movable, webSocketOf, type WebSocketLike } from './websockets.js'
+import type { LongLivedHandOver, WebSocketHandOver } from '../protocol.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
 interface StreamHandle { readStart(): number; readStop(): number; close(cb?: () => void): void; onconnection?: OnConnection }
@@ -54,6 +54,10 @@ export class ServerConnections implements Participant {
   private closeWebSocketsNow = false
   /** WebSockets frozen at a frame boundary to move at commit, with what moves along. */
   private readonly handOver = new Map<InternalSocket, WebSocketHandOver>()
+  /** Responses the old version moved here, continued by the program. */
+  private readonly adoptedStreams = new Map<InternalSocket, LongLivedStream>()
+  /** Long-lived responses written out at commit, to move on their sockets with their data. */
+  private readonly streams = new Map<InternalSocket, LongLivedHandOver>()
   /** WebSockets the last settle() found in the middle of a frame. */
   private midFrame = 0
   /** Responses not yet closed, each with its in-flight count's release. */
@@ -93,6 +97,8 @@ export class ServerConnections implements Participant {
       this.frozen.delete(socket)
       this.upgraded.delete(socket)
       this.handOver.delete(socket)
+      this.streams.delete(socket)
+      this.adoptedStreams.delete(socket)
     })
   }
 
@@ -136,7 +142,8 @@ export class ServerConnections implements Participant {
         if (data !== undefined) {
           socket._handle?.readStop()
           this.frozen.set(socket, 0)
-          this.handOver.set(socket, { protocol: ws.protocol, data })
+          const deflate = deflateParams(ws)
+          this.handOver.set(socket, { protocol: ws.protocol, data, ...(deflate ? { deflate } : {}) })
           continue
         }
       }
@@ -215,16 +222,27 @@ export class ServerConnections implements Participant {
   }
 
   /**
-   * Commit: ends every long-lived response cleanly (an EventSource reconnects
-   * to the new version) and resolves once each is written out, so its
-   * connection moves idle, between requests. One not written out within
+   * Commit: a long-lived response marked with data moves (`handOver`; not
+   * on stop): once what was written to it has left this process, its socket
+   * goes with its data. Every other one is ended cleanly (an EventSource
+   * reconnects to the new version). Resolves once each is written out, so
+   * its connection moves idle, between requests. One not written out within
    * `timeoutMs` (a client that stopped reading) is destroyed instead: moved
    * with a half-written response it would be corrupt.
    */
-  async endLongLived(timeoutMs: number): Promise<void> {
+  async endLongLived(timeoutMs: number, handOver = true): Promise<void> {
     const ending: Array<Promise<void>> = []
     for (const res of this.responses.keys()) {
       if (!isLongLived(res) || res.writableEnded) continue
+      const moving = handOver ? handOverOf(res) : null
+      const socket = res.socket as InternalSocket | null
+      if (moving && socket) {
+        ending.push(written(socket, timeoutMs).then((ok) => {
+          if (ok) this.streams.set(socket, moving)
+          else socket.destroy()
+        }))
+        continue
+      }
       ending.push(new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           res.socket?.destroy()
@@ -241,6 +259,32 @@ export class ServerConnections implements Participant {
         }
       }))
     }
+    // Streams this version adopted: they move again when the program marked
+    // them (longLived(stream, { data })), or end cleanly (the client reconnects).
+    for (const [socket, stream] of this.adoptedStreams) {
+      if (stream.writableEnded || stream.destroyed) continue
+      const moving = handOver ? handOverOf(stream) : null
+      if (moving) {
+        ending.push(written(socket, timeoutMs).then((ok) => {
+          if (ok) this.streams.set(socket, moving)
+          else socket.destroy()
+        }))
+        continue
+      }
+      ending.push(new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          socket.destroy()
+          resolve()
+        }, timeoutMs)
+        const done = (): void => {
+          clearTimeout(timer)
+          resolve()
+        }
+        socket.once('close', done)
+        socket.once('finish', done)
+        stream.end()
+      }))
+    }
     await Promise.all(ending)
   }
 
@@ -250,27 +294,21 @@ export class ServerConnections implements Participant {
    * behind in its buffer when the socket moves; at most `timeoutMs`.
    */
   async flushWebSockets(timeoutMs: number): Promise<void> {
-    const pending = [...this.handOver.keys()].filter((socket) => socket.writableLength > 0)
-    await Promise.all(pending.map((socket) => new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeoutMs)
-      function done(): void {
-        clearTimeout(timer)
-        socket.off('drain', done)
-        socket.off('close', done)
-        resolve()
-      }
-      socket.once('drain', done)
-      socket.once('close', done)
-    })))
+    await Promise.all([...this.handOver.keys()].map((socket) => written(socket, timeoutMs)))
   }
 
   /** The raw handles of every connection to move to the new version. */
-  takeConnections(): Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> {
-    const moved: Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver }> = []
+  takeConnections(): Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver; stream?: LongLivedHandOver }> {
+    const moved: Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver; stream?: LongLivedHandOver }> = []
     for (const socket of this.open) {
       const ws = this.handOver.get(socket)
       if (ws && socket._handle) {
         moved.push({ handle: socket._handle, release: () => socket.destroy(), ws })
+        continue
+      }
+      const stream = this.streams.get(socket)
+      if (stream && socket._handle) {
+        moved.push({ handle: socket._handle, release: () => socket.destroy(), stream })
         continue
       }
       if (this.upgraded.has(socket)) {
@@ -292,13 +330,19 @@ export class ServerConnections implements Participant {
   }
 
   /** Adopts a connection moved here from the old version. */
-  adopt(handle: unknown, ws?: WebSocketHandOver): void {
+  adopt(handle: unknown, ws?: WebSocketHandOver, stream?: LongLivedHandOver): void {
     const options = { handle, readable: true, writable: true } as unknown as net.SocketConstructorOpts
     const socket = new net.Socket(options) as InternalSocket
     socket.server = this.server
     socket._server = this.server
     this.server._connections++
     if (ws) return this.adoptWebSocket(socket, ws)
+    if (stream) {
+      // The rest of a response: no HTTP parser, straight to the program.
+      this.track(socket)
+      this.adoptedStreams.set(socket, adoptStream(socket, stream))
+      return
+    }
     this.server.emit('connection', socket)
     // Node treats this as a new connection, which waits up to headersTimeout
     // (a minute) for a first request. It is an idle keep-alive connection:
@@ -352,6 +396,27 @@ export class ServerConnections implements Participant {
     const list = (this.server as unknown as Record<symbol, { idle(): unknown[] } | undefined>)[this.connectionsSymbol]
     return list ? new Set(list.idle()) : null
   }
+}
+
+/**
+ * Resolves true once everything written to `socket` so far has left this
+ * process (an empty write's callback runs after every earlier write), false
+ * if it closes first or `timeoutMs` passes (a client that stopped reading).
+ */
+function written(socket: net.Socket, timeoutMs: number): Promise<boolean> {
+  if (socket.destroyed) return Promise.resolve(false)
+  if (socket.writableLength === 0) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer)
+      socket.off('close', onClose)
+      resolve(ok)
+    }
+    const onClose = (): void => finish(false)
+    const timer = setTimeout(() => finish(false), timeoutMs)
+    socket.once('close', onClose)
+    socket.write(Buffer.alloc(0), (error) => finish(!error && !socket.destroyed))
+  })
 }
 
 // https.Server is a tls.Server that also takes HTTP options; recognised by

@@ -3,7 +3,7 @@
 import http from 'node:http'
 import t from 'tap'
 import { request } from 'undici'
-import { endLongLived, isLongLived, longLived } from './long-lived.js'
+import { endLongLived, handOverOf, isLongLived, longLived, LongLivedStream } from './long-lived.js'
 
 const cases: Array<{ name: string; respond: (res: http.ServerResponse) => void; expected: boolean }> = [
   { name: 'setHeader text/event-stream', respond: (res) => { res.setHeader('Content-Type', 'text/event-stream; charset=utf-8'); res.write(':\n\n') }, expected: true },
@@ -43,4 +43,35 @@ t.test('a marked response is ended by the program\'s own end function', async (t
   const { port } = server.address() as { port: number }
   const res = await request(`http://127.0.0.1:${port}/`)
   t.equal(await res.body.text(), 'waiting;ask again')
+})
+
+t.test('a response marked with data moves: its data, and the rest of its chunked body from a LongLivedStream', async (t) => {
+  const seen: Array<ReturnType<typeof handOverOf>> = []
+  const server = http.createServer((req, res) => {
+    if (req.url === '/plain') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write('a')
+      seen.push(handOverOf(res)) // recognised, but no data: ended, not moved
+      return res.end()
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    longLived(res, { data: () => ({ channel: 'feed', lastId: 7 }) })
+    res.write('id: 7\n\n')
+    const handOver = handOverOf(res)
+    seen.push(handOver)
+    // What the new version does with the moved socket: go on with the body, then end it.
+    const stream = new LongLivedStream(res.socket!, handOver!.chunked)
+    stream.write('id: 8\n\n')
+    stream.write('')
+    stream.end('id: 9\n\n')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const { port } = server.address() as { port: number }
+  const res = await request(`http://127.0.0.1:${port}/`)
+  t.equal(await res.body.text(), 'id: 7\n\nid: 8\n\nid: 9\n\n', 'one body, chunks continued and terminated')
+  t.same(seen[0], { data: { channel: 'feed', lastId: 7 }, chunked: true })
+  const plain = await request(`http://127.0.0.1:${port}/plain`)
+  await plain.body.text()
+  t.equal(seen[1], null, 'an unmarked stream does not move')
 })

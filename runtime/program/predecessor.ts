@@ -124,8 +124,8 @@ async function handOff(): Promise<void> {
     connections.flushWebSockets(END_LONG_LIVED_MS),
   ]))
   for (const [key, connections] of servers) {
-    for (const { handle, release, ws } of connections.takeConnections()) {
-      await send({ dsu: 'connection', key, ...(ws ? { ws } : {}) }, handle)
+    for (const { handle, release, ws, stream } of connections.takeConnections()) {
+      await send({ dsu: 'connection', key, ...(ws ? { ws } : {}), ...(stream ? { stream } : {}) }, handle)
       release()
       moved++
     }
@@ -141,7 +141,7 @@ async function stop(timeoutMs: number): Promise<void> {
     server.close()
     if (server instanceof http.Server) server.closeIdleConnections()
     // Open streams would hold the stop until its deadline: end them (clients reconnect later).
-    void connections.endLongLived(END_LONG_LIVED_MS)
+    void connections.endLongLived(END_LONG_LIVED_MS, false)
     connections.closeWebSockets()
   }
   const deadline = Date.now() + timeoutMs

@@ -161,7 +161,7 @@ export function startSuccessor(): (key: string) => void {
   })
   on('connection', (message, handle) => {
     const target = servers.get(message.key)
-    if (target) target.adopt(handle, message.ws)
+    if (target) target.adopt(handle, message.ws, message.stream)
     else (handle as { close?: () => void })?.close?.()
   })
 

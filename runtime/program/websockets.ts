@@ -8,8 +8,15 @@
 // WebSocket on it with its WebSocketServer's own class and options, and calls
 // `adopt(ws, data)`: the client sees no close, and the frames it sent during
 // the pause reach the new version once, in order. permessage-deflate keeps a
-// compression context in memory that cannot move: such a connection is
-// closed with 1012 instead, as for a program that does not opt in.
+// compression context in memory that cannot move, so a server that opts in
+// negotiates no_context_takeover in both directions for every connection it
+// accepts afterwards: at a message boundary neither side then holds any
+// context, and the new version rebuilds the extension from the negotiated
+// parameters. A connection that still uses context takeover (accepted
+// before the opt-in) is closed with 1012, as for a program that does not
+// opt in.
+import { createRequire } from 'node:module'
+import path from 'node:path'
 import type net from 'node:net'
 import type { WebSocketHandOver } from '../protocol.js'
 
@@ -30,6 +37,7 @@ export interface WebSocketServerLike {
     allowSynchronousEvents?: boolean
     maxPayload?: number
     skipUTF8Validation?: boolean
+    perMessageDeflate?: boolean | Record<string, unknown>
   } & Record<string, unknown>
   clients?: Set<WebSocketLike>
   _server?: net.Server | null
@@ -53,6 +61,13 @@ const adopters: Adopter[] = []
  */
 export function adoptWebSockets<T>(wss: WebSocketServerLike, options: AdoptOptions<T>): void {
   adopters.push({ wss, options: options as AdoptOptions<unknown> })
+  // ws builds each connection's extension from these options (spread per
+  // upgrade), so connections accepted from now on keep no compression
+  // context between messages, and can move.
+  const deflate = wss.options?.perMessageDeflate
+  if (deflate) {
+    wss.options.perMessageDeflate = { ...(deflate === true ? {} : deflate), serverNoContextTakeover: true, clientNoContextTakeover: true }
+  }
 }
 
 /** The adopter for WebSockets arriving on `server`, if the program opted in. */
@@ -74,10 +89,48 @@ export function webSocketOf(socket: net.Socket): WebSocketLike | null {
 }
 
 const WS_OPEN = 1
+const DEFLATE = 'permessage-deflate'
+
+interface DeflateLike { params?: Record<string, unknown> | null }
+
+/**
+ * The negotiated permessage-deflate parameters of a WebSocket that keeps no
+ * compression context between messages (no_context_takeover both ways);
+ * null when it is not compressed; undefined when its context cannot move.
+ */
+export function deflateParams(ws: WebSocketLike): Record<string, unknown> | null | undefined {
+  if (ws.extensions === '') return null
+  const extensions = (ws as unknown as { _extensions?: Record<string, DeflateLike> })._extensions
+  if (ws.extensions !== DEFLATE || !extensions) return undefined
+  const params = extensions[DEFLATE]?.params
+  if (!params || params.server_no_context_takeover !== true || params.client_no_context_takeover !== true) return undefined
+  return perMessageDeflateClass(ws) ? { ...params } : undefined
+}
 
 /** Whether this WebSocket can move at all (open, no compression context). */
 export function movable(ws: WebSocketLike): boolean {
-  return ws.readyState === WS_OPEN && ws.extensions === ''
+  return ws.readyState === WS_OPEN && deflateParams(ws) !== undefined
+}
+
+type PerMessageDeflateClass = new (options: object, isServer?: boolean, maxPayload?: number) => DeflateLike
+
+/**
+ * ws's PerMessageDeflate, from the same copy of ws as the WebSocket class
+ * (ws does not export it; its module sits beside websocket.js in Node's
+ * module cache), or null.
+ */
+function perMessageDeflateClass(ws: object): PerMessageDeflateClass | null {
+  const WebSocketClass = (typeof ws === 'function' ? ws : ws.constructor) as { prototype?: object }
+  const cache = createRequire(import.meta.url).cache
+  for (const [file, module] of Object.entries(cache)) {
+    const exported = module?.exports as unknown
+    if (typeof exported !== 'function' || path.basename(file) !== 'websocket.js') continue
+    // The class itself, or a subclass the program gave its WebSocketServer.
+    if (exported !== WebSocketClass && !(WebSocketClass.prototype instanceof exported)) continue
+    const sibling = cache[path.join(path.dirname(file), 'permessage-deflate.js')]?.exports
+    return typeof sibling === 'function' ? sibling as PerMessageDeflateClass : null
+  }
+  return null
 }
 
 /**
@@ -98,6 +151,16 @@ export function adoptOn(adopter: Adopter, socket: net.Socket, handOver: WebSocke
   const { wss, options } = adopter
   const ws = new wss.options.WebSocket(null, undefined, wss.options)
   ;(ws as unknown as { _protocol: string })._protocol = handOver.protocol
+  if (handOver.deflate) {
+    // The extension as ws's server builds it after a handshake, with the
+    // parameters the client agreed to (no context to carry: see above).
+    const PerMessageDeflate = perMessageDeflateClass(wss.options.WebSocket)
+    if (!PerMessageDeflate) throw new Error('permessage-deflate is not found beside this version\'s ws WebSocket')
+    const options = { ...(typeof wss.options.perMessageDeflate === 'object' ? wss.options.perMessageDeflate : {}), isServer: true, maxPayload: wss.options.maxPayload }
+    const extension = new PerMessageDeflate(options, true, wss.options.maxPayload)
+    extension.params = handOver.deflate
+    ;(ws as unknown as { _extensions: Record<string, DeflateLike> })._extensions = { [DEFLATE]: extension }
+  }
   // As ws's WebSocketServer does after a handshake; no bytes were read ahead.
   ;(ws as unknown as { setSocket(s: net.Socket, head: Buffer, o: object): void }).setSocket(socket, Buffer.alloc(0), {
     allowSynchronousEvents: wss.options.allowSynchronousEvents,

@@ -503,6 +503,6 @@ t.test('a schema 1 journal migrates to add output, precopy and init, keeping its
   t.same(errors, [])
   const check = new Database(journalPath(dir), { readonly: true })
   t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
-  t.equal(SCHEMA_VERSION, 3)
+  t.equal(SCHEMA_VERSION, 4)
   check.close()
 })

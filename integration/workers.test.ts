@@ -226,6 +226,31 @@ t.test('--workers 2: a worker killed during a rolling upgrade restarts and is up
   t.ok(events.some((e: { kind: string; detail: string | null }) => e.kind === 'crash' && JSON.parse(e.detail ?? '{}').worker === 1), 'the crash is journalled for worker 1')
 })
 
+t.test('--workers 2: checkpoints are per worker; a killed worker restarts from its own', async (t) => {
+  const sup = await runSupervised(fixture('sharded-kv.js'), ['--workers', '2', '--version-label', '1.0.0'])
+  const clients = await connect(sup, 2)
+  t.teardown(async () => {
+    await Promise.all(clients.map(({ client }) => client.close()))
+    await sup.stop()
+  })
+  const writers = new Writers(clients)
+  writers.start()
+  await writers.more(300)
+  await writers.stop()
+  const checkpoint = await dsu(['checkpoint', '--json', '--state-dir', sup.stateDir])
+  t.equal(checkpoint.exitCode, 0, checkpoint.stderr)
+  const taken = JSON.parse(checkpoint.stdout)
+  t.equal(taken.workers.length, 2, 'one checkpoint per worker')
+  t.ok(fs.readdirSync(path.join(sup.stateDir, 'workers', '1', 'checkpoints')).some((f) => f.endsWith('.state')), 'worker 1\'s in workers/1/')
+  const victim = (await status(sup)).workers[1]!
+  process.kill(victim.pid, 'SIGKILL')
+  await sup.waitForOutput(/restarted 1\.0\.0 worker 1 \(pid \d+\) from checkpoint/)
+  const held = new Map<number, Set<string>>()
+  await keysOfEach(sup.port, [0, 1], held)
+  assertNoLostWrite(t, writers.acks, held, [0, 1])
+  t.ok(writers.acks.some((a) => a.worker === 1), 'worker 1 had acknowledged writes to lose')
+})
+
 t.test('a node:cluster program is refused at start with DSU_ERR_CLUSTER, pointing to --workers', async (t) => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-cluster-'))
   t.teardown(() => fs.rmSync(stateDir, { recursive: true, force: true }))

@@ -251,14 +251,16 @@ t.test('--workers 2: checkpoints are per worker; a killed worker restarts from i
   t.ok(writers.acks.some((a) => a.worker === 1), 'worker 1 had acknowledged writes to lose')
 })
 
-t.test('a node:cluster program is refused at start with DSU_ERR_CLUSTER, pointing to --workers', async (t) => {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-cluster-'))
-  t.teardown(() => fs.rmSync(stateDir, { recursive: true, force: true }))
-  const r = await dsu(['run', fixture('cluster-app.js'), '--state-dir', stateDir])
-  t.equal(r.exitCode, 2, 'exit code 2')
-  t.match(r.stderr, /DSU_ERR_CLUSTER: .*--workers/)
-  t.notMatch(r.stderr, /EPIPE/)
-})
+for (const workers of ['1', '2']) {
+  t.test(`a node:cluster program is refused at start with DSU_ERR_CLUSTER, pointing to --workers (--workers ${workers})`, async (t) => {
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-cluster-'))
+    t.teardown(() => fs.rmSync(stateDir, { recursive: true, force: true }))
+    const r = await dsu(['run', fixture('cluster-app.js'), '--workers', workers, '--state-dir', stateDir])
+    t.equal(r.exitCode, 2, 'exit code 2')
+    t.match(r.stderr, /DSU_ERR_CLUSTER: .*--workers/)
+    t.notMatch(r.stderr, /EPIPE/)
+  })
+}
 
 t.test('a listen() in a worker thread is refused with DSU_ERR_WORKER_THREAD_LISTEN', async (t) => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-thread-'))

@@ -251,6 +251,34 @@ t.test('--workers 2: checkpoints are per worker; a killed worker restarts from i
   t.ok(writers.acks.some((a) => a.worker === 1), 'worker 1 had acknowledged writes to lose')
 })
 
+t.test('--workers 2: a listener of each worker\'s own (an address per worker) survives upgrades of both strategies and a crash restart', async (t) => {
+  const sup = await runSupervised(fixture('sharded-kv.js'), ['--workers', '2', '--version-label', '1.0.0'], { DSU_TEST_ADMIN: '1' })
+  t.teardown(() => sup.stop())
+  const urls = await Promise.all([0, 1].map(async (i) => (await sup.waitForOutput(new RegExp(`worker ${i} admin on (http://\\S+)`)))[1]!))
+  const ask = async (i: number): Promise<{ worker: number; version: string }> => {
+    const client = new Client(urls[i]!)
+    try {
+      return await (await client.request({ method: 'GET', path: '/' })).body.json() as { worker: number; version: string }
+    } finally {
+      await client.close()
+    }
+  }
+  t.match(await ask(0), { worker: 0, version: '1.0.0' })
+  t.match(await ask(1), { worker: 1, version: '1.0.0' })
+  let version = 1
+  for (const strategy of ['atomic', 'rolling']) {
+    const r = await dsu(['upgrade', '--to', fixture('sharded-kv.js'), '--version-label', `${++version}.0.0`, '--strategy', strategy, '--json', '--state-dir', sup.stateDir])
+    t.equal(JSON.parse(r.stdout).outcome, 'committed', `${strategy}: ${r.stderr}`)
+    t.match(await ask(0), { worker: 0, version: `${version}.0.0` }, `${strategy}: worker 0's own address reaches worker 0`)
+    t.match(await ask(1), { worker: 1, version: `${version}.0.0` }, `${strategy}: worker 1's own address reaches worker 1`)
+  }
+  const s = await status(sup)
+  process.kill(s.workers[1]!.pid, 'SIGKILL')
+  await sup.waitForOutput(/restarted 3\.0\.0 worker 1/)
+  t.match(await ask(1), { worker: 1, version: '3.0.0' }, 'the restarted worker 1 binds its own address again')
+  t.match(await ask(0), { worker: 0 })
+})
+
 for (const workers of ['1', '2']) {
   t.test(`a node:cluster program is refused at start with DSU_ERR_CLUSTER, pointing to --workers (--workers ${workers})`, async (t) => {
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-cluster-'))

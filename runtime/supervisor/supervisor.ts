@@ -83,6 +83,8 @@ interface Slot {
   restarting: Promise<void> | null
   /** Checkpoints found unusable since start: crash restarts do not try them again. */
   badCheckpoints: Set<string>
+  /** Listen keys this worker binds: shared with others (the same listen()), or its own (a port per worker). */
+  keys: Set<string>
 }
 
 export class Supervisor {
@@ -127,8 +129,30 @@ export class Supervisor {
   }
 
   private slot(index: number): Slot {
-    this.slots[index] ??= { index, current: undefined as unknown as ProgramProcess, crashes: [], restarts: 0, upgrading: null, restarting: null, badCheckpoints: new Set() }
+    this.slots[index] ??= { index, current: undefined as unknown as ProgramProcess, crashes: [], restarts: 0, upgrading: null, restarting: null, badCheckpoints: new Set(), keys: new Set() }
     return this.slots[index]!
+  }
+
+  /** The held listening handles worker i binds: with one worker, all of them. */
+  private listenersOf(index: number): Map<string, unknown> {
+    if (this.count === 1) return this.listeners
+    const keys = this.slot(index).keys
+    return new Map([...this.listeners].filter(([key]) => keys.has(key)))
+  }
+
+  /**
+   * A handle worker i's new process did not claim: it is no longer worker
+   * i's, and is closed only when no other worker binds it. (One worker: the
+   * default, closed.)
+   */
+  private unclaimedOf(index: number): ((key: string, handle: unknown) => void) | undefined {
+    if (this.count === 1) return undefined
+    return (key, handle) => {
+      this.slot(index).keys.delete(key)
+      if (this.slots.some((s) => s.keys.has(key))) return
+      if (this.listeners.get(key) === handle) this.listeners.delete(key)
+      ;(handle as { close?: () => void }).close?.()
+    }
   }
 
   /** Where worker i's checkpoints live: worker 0's (the only one's) where they always did. */
@@ -194,21 +218,25 @@ export class Supervisor {
     }
     for (let i = 1; i < this.count; i++) {
       const ids = this.options.restore ? checkpointIds(this.slotStateDir(i)) : []
-      await this.bringUp(i, this.options.entry, this.options.version, ids)
+      // Offered worker 0's sockets; it binds those its listen() calls name, and
+      // listens itself on the others (a port of its own). Ready once restored:
+      // which of worker 0's sockets it shares is only known once it listens.
+      this.slot(i).keys = new Set(this.slot(0).keys)
+      await this.bringUp(i, this.options.entry, this.options.version, ids, [])
     }
   }
 
   /** Starts worker i from the newest of `ids` that loads (else fresh state), bound to the held sockets. */
-  private async bringUp(index: number, entry: string, version: string, ids: string[]): Promise<Restored> {
+  private async bringUp(index: number, entry: string, version: string, ids: string[], expected?: string[]): Promise<Restored> {
     const slot = this.slot(index)
     const spawn = (checkpoint: VerifiedCheckpoint | null): ProgramProcess => {
       // A stop during the restart: stop() deals with the program it found; start no other.
       if (this.stopping) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', 'the supervisor is stopping')
       const transformer = checkpoint && checkpoint.version !== version ? resolveTransformer(null, entry) : null
       // Current from its spawn: if it dies, onExit counts it as another crash.
-      return (slot.current = this.spawn({ entry, version, role: 'successor', listeners: [...this.listeners.keys()], transformer, from: checkpoint?.version }, index))
+      return (slot.current = this.spawn({ entry, version, role: 'successor', listeners: expected ?? [...this.listenersOf(index).keys()], transformer, from: checkpoint?.version }, index))
     }
-    return restoreNewest(ids, this.fallbackEnv(spawn, (program) => startFresh(program, this.activationEnv()), index))
+    return restoreNewest(ids, this.fallbackEnv(spawn, (program) => startFresh(program, this.activationEnv(index)), index))
   }
 
   private started(program: ProgramProcess): Promise<unknown> {
@@ -249,7 +277,7 @@ export class Supervisor {
   /** What restoreNewest needs; skipped checkpoints are remembered so a crash restart does not retry them. */
   private fallbackEnv(spawn: (checkpoint: VerifiedCheckpoint | null) => ProgramProcess, startCold: (program: ProgramProcess) => Promise<unknown>, index = 0) {
     return {
-      ...this.activationEnv(),
+      ...this.activationEnv(index),
       stateDir: this.slotStateDir(index),
       spawn,
       startCold,
@@ -321,8 +349,9 @@ export class Supervisor {
     return path.join(this.options.stateDir, `stream-${process.pid}-${++this.streams}.sock`)
   }
 
-  private activationEnv(): ActivationEnv {
-    return { listeners: this.listeners, timeoutMs: this.options.timeoutMs, streamPath: () => this.streamPath() }
+  private activationEnv(index = 0): ActivationEnv {
+    const unclaimed = this.unclaimedOf(index)
+    return { listeners: this.listenersOf(index), ...(unclaimed ? { unclaimed } : {}), timeoutMs: this.options.timeoutMs, streamPath: () => this.streamPath() }
   }
 
   async status(): Promise<Record<string, unknown>> {
@@ -339,7 +368,7 @@ export class Supervisor {
         index: slot.index, pid: w.pid, version: w.version, entry: w.entry,
         startedAt: new Date(w.startedAt).toISOString(), uptimeMs: Date.now() - w.startedAt,
         state: slot.restarting || w.exit ? 'restarting' : slot.upgrading ? 'upgrading' : 'serving',
-        restarts: slot.restarts, roots: await rootsOf(w),
+        restarts: slot.restarts, listeners: [...slot.keys], roots: await rootsOf(w),
       }
     }))
     const p = this.current
@@ -389,7 +418,8 @@ export class Supervisor {
         spawn: (spec) => this.spawn(spec, index),
         now: () => performance.now(),
         streamPath: () => this.streamPath(),
-        listeners: this.listeners,
+        listeners: this.listenersOf(index),
+        ...(this.unclaimedOf(index) ? { unclaimed: this.unclaimedOf(index)! } : {}),
         nodeArgs: this.options.nodeArgs,
         ...(barrier ? { barrier } : {}),
       }, tell)
@@ -521,7 +551,10 @@ export class Supervisor {
     const program = spawnProgram({ ...spec, nodeArgs: this.nodeArgsFor(spec), cwd, worker: { index, count: this.count } })
     program.onMessage((message: ProgramMessage, handle) => {
       // Fresh listening sockets register here; a successor's only count once it serves.
-      if (message.dsu === 'listener' && handle) this.listeners.set(message.key, handle)
+      if (message.dsu === 'listener' && handle) {
+        this.listeners.set(message.key, handle)
+        this.slot(index).keys.add(message.key)
+      }
       if (message.dsu === 'refused') this.refuse(message.error, index)
     })
     void program.exited.then((exit) => this.onExit(program, exit, index))

@@ -35,6 +35,8 @@ export interface UpgradeEnv {
   streamPath(): string
   /** Listening handles the supervisor holds, by listen key. */
   listeners: Map<string, unknown>
+  /** A handle the new version did not claim (activation.ts); default: closed. */
+  unclaimed?: (key: string, handle: unknown) => void
   nodeArgs?: string[]
   /** Extra fields of the new version's spawn (its worker index under `--workers`). */
   spawnExtra?: Partial<SpawnSpec>
@@ -295,7 +297,7 @@ export async function runUpgrade(
     // Ready: the new version binds the inherited listening sockets. Until it
     // answers, the old version still holds every connection and can resume.
     signal = arm('the new version did not bind its listening sockets')
-    await activate(next, env.listeners, { signal, phase })
+    await activate(next, env.listeners, { signal, phase }, env.unclaimed)
     const pauseEnd = env.now()
     finishPhase('commit')
 

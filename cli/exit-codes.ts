@@ -27,6 +27,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'DSU_ERR_STATE_DIR':
     case 'DSU_ERR_CONTROL_MESSAGE':
     case 'DSU_ERR_TYPESCRIPT':
+    case 'DSU_ERR_CLUSTER':
+    case 'DSU_ERR_WORKER_THREAD_LISTEN':
       return EXIT.usage
     case 'DSU_ERR_NO_SUPERVISOR':
       return EXIT.noSupervisor

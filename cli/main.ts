@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `dsu` command: argument parsing only; each command lives in commands/.
+import os from 'node:os'
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { DsuError } from '../runtime/errors.js'
@@ -22,6 +23,15 @@ const history = async (a: Parameters<typeof import('./commands/history.js').hist
 const checkpoint = async (a: Parameters<typeof import('./commands/checkpoint.js').checkpoint>[0]) => (await import('./commands/checkpoint.js')).checkpoint(a)
 const rollback = async (a: Parameters<typeof import('./commands/rollback.js').rollback>[0]) => (await import('./commands/rollback.js')).rollback(a)
 const checkCommand = async (a: Parameters<typeof import('./commands/check.js').checkCommand>[0]) => (await import('./commands/check.js')).checkCommand(a)
+
+const MAX_WORKERS = 64
+
+/** `--workers`: a count, or auto (one per core); NaN when it is neither. */
+function workerCount(value: unknown): number {
+  if (value === 'auto') return os.availableParallelism()
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN
+  return n >= 1 && n <= MAX_WORKERS ? n : NaN
+}
 
 /** A wrong argument found by our own checks (yargs' own come without an error). */
 class UsageError extends Error {}
@@ -55,7 +65,8 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
     .option('version-label', { type: 'string', describe: 'version label (default: nearest package.json version)' })
     .option('node-arg', { type: 'string', default: [] as string[], coerce: nodeArgList, describe: 'extra node flag for program processes, one per --node-arg (repeatable; --node-arg --import=x works)' })
     .option('restore', { type: 'string', describe: 'start from a checkpoint: latest or an id' })
-    .option('restart', { choices: ['no', 'on-failure', 'always'] as const, default: 'no' as const, describe: 'restart the program when it dies (from the latest checkpoint)' })
+    .option('restart', { choices: ['no', 'on-failure', 'always'] as const, describe: 'restart the program when it dies (from the latest checkpoint); default: no, or on-failure with --workers > 1' })
+    .option('workers', { type: 'string', default: '1', describe: 'program processes sharing the listening sockets, each with its own state: a number, or auto (one per core)' })
     .option('restart-delay', { type: 'number', default: 100, describe: 'first restart delay, ms (doubles per crash, capped at 10 s)' })
     .option('max-restarts', { type: 'number', default: 5, describe: 'crashes within 60 s after which dsu gives up' })
     .option('checkpoint-every', { type: 'string', describe: 'take a checkpoint this often (500ms, 30s, 5m, 1h)' })
@@ -63,7 +74,7 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
   async (argv) => finish(await run({
     entry: argv.entry as string, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout as Timeouts | undefined, stopTimeout: argv.stopTimeout,
     versionLabel: argv.versionLabel, nodeArg: argv.nodeArg as string[], restore: argv.restore,
-    restart: argv.restart, restartDelay: argv.restartDelay, maxRestarts: argv.maxRestarts,
+    restart: argv.restart ?? (workerCount(argv.workers) > 1 ? 'on-failure' : 'no'), restartDelay: argv.restartDelay, workers: workerCount(argv.workers), maxRestarts: argv.maxRestarts,
     checkpointEvery: argv.checkpointEvery === undefined ? undefined : parseDuration(argv.checkpointEvery)!,
     keepCheckpoints: argv.keepCheckpoints,
   })))
@@ -78,15 +89,17 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
     .conflicts('transformer', 'transformers')
     .option('timeout', { type: 'string', coerce: timeouts, describe: `${TIMEOUT_HELP} (default: dsu run's)` })
     .option('version-label', { type: 'string', describe: 'version label of the new version' })
+    .option('strategy', { choices: ['atomic', 'rolling'] as const, describe: 'with --workers > 1: atomic (default; all workers switch together, one version serves) or rolling (one worker at a time, the others serve)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }),
   async (argv) => finish(await upgrade({
     to: argv.to, transformer: argv.transformer, transformers: argv.transformers, timeout: argv.timeout as Timeouts | undefined, json: argv.json,
-    stateDir: argv.stateDir, name: argv.name, versionLabel: argv.versionLabel,
+    stateDir: argv.stateDir, name: argv.name, versionLabel: argv.versionLabel, strategy: argv.strategy,
   })))
   .command('rollback [name]', 'upgrade back to the previous version, live (needs a reverse transformer)', (y) => y
     .option('timeout', { type: 'string', coerce: timeouts, describe: `${TIMEOUT_HELP} (default: dsu run's)` })
+    .option('strategy', { choices: ['atomic', 'rolling'] as const, describe: 'with --workers > 1: atomic (default) or rolling' })
     .option('json', { type: 'boolean', default: false }),
-  async (argv) => finish(await rollback({ json: argv.json, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout as Timeouts | undefined })))
+  async (argv) => finish(await rollback({ json: argv.json, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout as Timeouts | undefined, strategy: argv.strategy })))
   .command('check [name]', 'dry-run an upgrade\'s transformer and validators against a snapshot of the running state', (y) => y
     .option('to', { type: 'string', demandOption: true, describe: 'new entry file or directory' })
     .option('transformer', { type: 'string', describe: 'transformer module (default: dsu.transform.js beside the new entry)' })
@@ -122,6 +135,9 @@ await yargs(joinNodeArgs(hideBin(process.argv)))
       } catch (error) {
         throw new UsageError((error as Error).message)
       }
+    }
+    if (argv.workers !== undefined && !Number.isInteger(workerCount(argv.workers))) {
+      throw new UsageError(`--workers must be auto or a whole number from 1 to ${MAX_WORKERS}`)
     }
     if (argv['checkpoint-every'] !== undefined && parseDuration(String(argv['checkpoint-every'])) === null) {
       throw new UsageError(`--checkpoint-every must be a duration such as 500ms, 30s, 5m or 1h, at most ${MAX_DEADLINE_MS} ms (about 24.8 days)`)

@@ -13,16 +13,29 @@ export interface PhaseDisplay {
 
 export function phaseDisplay(stream: NodeJS.WriteStream = process.stdout): PhaseDisplay {
   const line = (phase: string, value: number): string => `  ${phase.padEnd(10)} ${ms(value).padStart(10)}`
+  let spinning = true
+  // Several workers upgrade at once (atomic): one plain line per worker's phase; no spinner.
+  const workerLine = (e: UpgradeEvent): string => e.event === 'phase'
+    ? `  worker ${e.worker} ${line(e.phase, e.ms).trimStart()}`
+    : `  worker ${e.worker} ${e.phase} failed: ${e.error.code}`
   if (!stream.isTTY) {
     return {
-      onEvent: (e) => { if (e.event === 'phase') stream.write(line(e.phase, e.ms) + '\n') },
+      onEvent: (e) => {
+        if (e.worker !== undefined) stream.write(workerLine(e) + '\n')
+        else if (e.event === 'phase') stream.write(line(e.phase, e.ms) + '\n')
+      },
       end: () => {},
     }
   }
   let spinner: Ora | null = ora({ text: PHASES[0], stream, indent: 2 }).start()
   return {
     onEvent(e) {
-      if (e.event === 'phase') {
+      if (e.worker !== undefined) {
+        if (spinning) spinner?.stop()
+        spinner = null
+        spinning = false
+        stream.write(workerLine(e) + '\n')
+      } else if (e.event === 'phase') {
         spinner?.stopAndPersist({ symbol: '✔', text: line(e.phase, e.ms).trimStart() })
         // The state machine names the phase that starts: pre-copy runs only
         // for some upgrades, so "the next in PHASES" would be wrong.

@@ -17,6 +17,11 @@ export interface UpgradeOutcome {
   error?: { code: string; message: string; phase: string; output?: string }
   pid: number
   connectionsMoved: number
+  /** With several workers (`dsu run --workers N`). */
+  strategy?: string
+  pids?: number[]
+  mixed?: boolean
+  workers?: Array<{ worker: number; outcome: string; pid: number; pauseMs: number | null; error?: { code: string; phase: string } }>
 }
 
 export function printOutcome(result: UpgradeOutcome, json: boolean): number {
@@ -25,7 +30,8 @@ export function printOutcome(result: UpgradeOutcome, json: boolean): number {
   } else if (result.outcome === 'committed') {
     const s = result.state
     const size = s ? `, ${s.roots} roots, ${s.records} records, ${bytes(s.bytes)}` : ''
-    process.stdout.write(`committed ${result.from} → ${result.to} (pid ${result.pid}) in ${ms(result.totalMs)}; pause ${ms(result.pauseMs)}${size}\n`)
+    const pids = result.pids ? `${result.pids.length} workers, ${result.strategy}, pids ${result.pids.join(', ')}` : `pid ${result.pid}`
+    process.stdout.write(`committed ${result.from} → ${result.to} (${pids}) in ${ms(result.totalMs)}; pause ${ms(result.pauseMs)}${size}\n`)
     const hint = initHint(result)
     if (hint) process.stdout.write(hint + '\n')
   } else if (result.outcome === 'failed') {
@@ -37,7 +43,8 @@ export function printOutcome(result: UpgradeOutcome, json: boolean): number {
     const e = result.error!
     process.stderr.write(`rolled back ${result.from} → ${result.to} in phase ${e.phase}: ${e.code}: ${e.message}\n`)
     if (e.output) process.stderr.write(outputBlock(e.output, '  '))
-    process.stderr.write(`${result.from} (pid ${result.pid}) keeps serving with its state unchanged.\n`)
+    if (result.mixed) process.stderr.write(`Workers that committed serve ${result.to}; the others serve ${result.from} with their state unchanged.\n`)
+    else process.stderr.write(`${result.from} (${result.pids ? `pids ${result.pids.join(', ')}` : `pid ${result.pid}`}) keeps serving with its state unchanged.\n`)
   }
   return result.outcome === 'committed' ? EXIT.ok : result.outcome === 'failed' ? EXIT.programDied : EXIT.rolledBack
 }

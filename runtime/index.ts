@@ -21,7 +21,8 @@ import { role, send } from './program/channel.js'
 import { interceptListen } from './program/listeners.js'
 import { startPredecessor } from './program/predecessor.js'
 import { startSuccessor } from './program/successor.js'
-import { ENV_VERSION } from './protocol.js'
+import { ENV_VERSION, ENV_WORKER, ENV_WORKERS } from './protocol.js'
+import { installGuards } from './program/guards.js'
 
 export { state } from './program/roots.js'
 export { registerClass, registerType, type TypeCodec, type ClassOptions } from './transfer/registry.js'
@@ -37,6 +38,17 @@ export function version(): string | null {
   return role === null ? null : (process.env[ENV_VERSION] ?? null)
 }
 
+/**
+ * Which worker this process is under `dsu run --workers N`: index 0…N-1 and
+ * count N; { index: 0, count: 1 } with one worker or run alone. Each worker
+ * has its own marked state: a program shards by it (or routes to it).
+ */
+export function worker(): { index: number; count: number } {
+  const index = Number(process.env[ENV_WORKER])
+  const count = Number(process.env[ENV_WORKERS])
+  return role !== null && Number.isInteger(index) && Number.isInteger(count) && count > 0 ? { index, count } : { index: 0, count: 1 }
+}
+
 /** True when this process runs under `dsu run`. */
 export function supervised(): boolean {
   return role !== null
@@ -45,6 +57,7 @@ export function supervised(): boolean {
 if (role !== null) {
   const onClaim = role === 'successor' ? startSuccessor() : () => {}
   interceptListen(onClaim)
+  installGuards()
   startPredecessor()
   void send({ dsu: 'hello', role, version: process.env[ENV_VERSION] ?? '', pid: process.pid })
 }

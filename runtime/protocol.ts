@@ -14,6 +14,9 @@ export const ENV_TRANSFORMERS = 'DSU_TRANSFORMERS'
 export const ENV_FROM = 'DSU_FROM'
 /** The running version's roots (names, kinds, counts; no values), for pre-flight. */
 export const ENV_MANIFEST = 'DSU_MANIFEST'
+/** `dsu run --workers N`: this process's worker index (0…N-1) and N. */
+export const ENV_WORKER = 'DSU_WORKER'
+export const ENV_WORKERS = 'DSU_WORKERS'
 
 /** A WebSocket moving with its connection: its subprotocol and the program's data (JSON). */
 /** `deflate`: the permessage-deflate parameters negotiated (no context takeover), when compressed. */
@@ -70,6 +73,8 @@ export type ProgramMessage =
   | { dsu: 'checkpointed'; bytes: number; records: number; roots: number }
   | { dsu: 'manifest'; roots: RootManifest[] }
   | { dsu: 'checkpoint-failed'; error: WireError }
+  /** The program does something dsu cannot supervise (node:cluster, a listen() in a worker thread): dsu run stops with this error. */
+  | { dsu: 'refused'; error: WireError }
 
 // supervisor -> program
 export type SupervisorMessage =

@@ -6,12 +6,12 @@ import { phaseDisplay } from '../progress.js'
 import { printOutcome, type UpgradeOutcome } from '../upgrade-result.js'
 import type { Timeouts } from '../timeouts.js'
 
-export async function rollback(args: { json: boolean; stateDir?: string; name?: string; timeout?: Timeouts }): Promise<number> {
+export async function rollback(args: { json: boolean; stateDir?: string; name?: string; timeout?: Timeouts; strategy?: 'atomic' | 'rolling' }): Promise<number> {
   try {
     const stateDir = findStateDir(args)
     if (!args.json) process.stdout.write('dsu: rolling back to the previous version\n')
     const display = args.json ? null : phaseDisplay()
-    const result = (await request(stateDir, { cmd: 'rollback', ...(args.timeout ? { deadlines: args.timeout.deadlines } : {}) }, (e) => display?.onEvent(e as UpgradeEvent))
+    const result = (await request(stateDir, { cmd: 'rollback', ...(args.timeout ? { deadlines: args.timeout.deadlines } : {}), ...(args.strategy ? { strategy: args.strategy } : {}) }, (e) => display?.onEvent(e as UpgradeEvent))
       .finally(() => display?.end())) as UpgradeOutcome
     return printOutcome(result, args.json)
   } catch (error) {

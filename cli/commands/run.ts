@@ -23,6 +23,8 @@ export interface RunArgs {
   maxRestarts: number
   checkpointEvery?: number
   keepCheckpoints: number
+  /** Program processes sharing the listening sockets. */
+  workers: number
 }
 
 export async function run(args: RunArgs): Promise<number> {
@@ -50,6 +52,7 @@ export async function run(args: RunArgs): Promise<number> {
       restart: { ...DEFAULT_RESTART, mode: args.restart, delayMs: args.restartDelay, maxRestarts: args.maxRestarts },
       checkpointEveryMs: args.checkpointEvery ?? 0,
       keepCheckpoints: args.keepCheckpoints,
+      workers: args.workers,
       log: (line) => process.stderr.write(line + '\n'),
     })
     await supervisor.start()

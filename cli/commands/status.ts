@@ -14,6 +14,8 @@ interface Status {
   roots: Array<{ name: string; kind: string; count: number }> | null
   upgrading: boolean
   lastUpgrade: { outcome: string; from: string; to: string; at: string; pauseMs: number | null } | null
+  /** Added with --workers; older supervisors leave it out. */
+  workers?: Array<{ index: number; pid: number; version: string; uptimeMs: number; state: string; restarts: number; roots: Status['roots'] }>
 }
 
 export async function status(args: { json: boolean; stateDir?: string; name?: string }): Promise<number> {
@@ -36,6 +38,13 @@ export async function status(args: { json: boolean; stateDir?: string; name?: st
       `upgrading   ${s.upgrading ? 'yes' : 'no'}`,
       `last        ${last ? `${last.outcome} ${last.from} → ${last.to} at ${last.at} (pause ${ms(last.pauseMs)})` : 'no upgrade yet'}`,
     ]
+    if (s.workers && s.workers.length > 1) {
+      lines.push(`workers     ${s.workers.length}`)
+      for (const w of s.workers) {
+        const roots = w.roots === null ? '(busy)' : w.roots.map((r) => `${r.name} ×${r.count}`).join(', ') || 'no roots'
+        lines.push(`  ${String(w.index).padStart(2)}  ${w.version}  pid ${w.pid}  ${w.state}  up ${formatUptime(w.uptimeMs)}  restarts ${w.restarts}  ${roots}`)
+      }
+    }
     process.stdout.write(lines.join('\n') + '\n')
     return EXIT.ok
   } catch (error) {

@@ -18,6 +18,8 @@ export interface UpgradeArgs {
   stateDir?: string
   name?: string
   versionLabel?: string
+  /** With several workers: atomic (default) or rolling. */
+  strategy?: 'atomic' | 'rolling'
 }
 
 export async function upgrade(args: UpgradeArgs): Promise<number> {
@@ -34,6 +36,7 @@ export async function upgrade(args: UpgradeArgs): Promise<number> {
       transformers: args.transformers ? path.resolve(operatorDir(), args.transformers) : null,
       ...(args.timeout ? { deadlines: args.timeout.deadlines } : {}),
       ...(args.versionLabel ? { version: args.versionLabel } : {}),
+      ...(args.strategy ? { strategy: args.strategy } : {}),
     }, onEvent).finally(() => display?.end())) as UpgradeOutcome
     return printOutcome(result, args.json)
   } catch (error) {

@@ -60,6 +60,16 @@ export function formatHistory(rows: readonly HistoryRow[], options: FormatOption
     c.map((cell, i) => (i === c.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()
   return line(header) + '\n' + cells.map((c, i) => {
     const output = rows[i]!.error?.output
-    return line(c) + '\n' + (output ? outputBlock(output, '    ') : '')
+    return line(c) + '\n' + workerLines(rows[i]!) + (output ? outputBlock(output, '    ') : '')
+  }).join('')
+}
+
+/** An upgrade of several workers: one line per worker under its row. */
+function workerLines(row: HistoryRow): string {
+  if (!row.workers?.length) return ''
+  return `    ${row.strategy ?? ''} upgrade of ${row.workers.length} workers:\n` + row.workers.map((w) => {
+    const phases = PHASES.filter((p) => typeof w.phases?.[p] === 'number').map((p) => `${p} ${formatMs(w.phases[p])}`).join(', ')
+    const failed = w.error ? `  ${[w.error.phase, w.error.code].filter(Boolean).join(' ')}` : ''
+    return `      worker ${w.worker}  ${w.outcome.padEnd(11)}  pid ${w.pid}  pause ${formatMs(w.pauseMs)}  total ${formatMs(w.totalMs)}${phases ? `  (${phases})` : ''}${failed}\n`
   }).join('')
 }

@@ -503,6 +503,29 @@ t.test('a schema 1 journal migrates to add output, precopy and init, keeping its
   t.same(errors, [])
   const check = new Database(journalPath(dir), { readonly: true })
   t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
-  t.equal(SCHEMA_VERSION, 3)
+  t.equal(SCHEMA_VERSION, 4)
   check.close()
+})
+
+t.test('schema 4: an upgrade of several workers keeps its strategy and each worker; a schema-3 file migrates, its rows without them', async (t) => {
+  const dir = stateDir(t)
+  fs.mkdirSync(dir, { recursive: true })
+  const old = new Database(journalPath(dir))
+  for (const m of migrations.slice(0, 3)) m(old)
+  old.pragma('user_version = 3')
+  old.close()
+  const { errors, onError } = collect()
+  const journal = Journal.open(dir, { onError })
+  t.teardown(() => journal.close())
+  journal.recordUpgrade(committed)
+  const workers = [
+    { worker: 0, outcome: 'committed', from: '1.0.0', to: '2.0.0', pid: 10, phases: { spawn: 70, quiesce: 1 }, pauseMs: 8, totalMs: 80 },
+    { worker: 1, outcome: 'rolled-back', from: '1.0.0', to: '2.0.0', pid: 11, phases: { spawn: 71 }, pauseMs: 3, totalMs: 75, error: { code: 'DSU_ERR_TRANSFORM_FAILED', message: 'x', phase: 'transform' } },
+  ]
+  journal.recordUpgrade({ ...committed, strategy: 'rolling', workers })
+  const [fleet, single] = journal.upgrades()
+  t.equal(fleet!.strategy, 'rolling')
+  t.same(fleet!.workers, workers)
+  t.notOk('strategy' in single! || 'workers' in single!, 'one worker: no new keys, the row reads as before')
+  t.same(errors, [])
 })

@@ -60,6 +60,23 @@ export interface UpgradeRecord {
   state?: { bytes: number; records: number; roots: number } | null
   /** `output`: the failed new version's last stderr lines (upgrade.ts keeps at most 20 lines, 4 KB). */
   error?: { code: string; message: string; phase?: string | null; output?: string | null } | null
+  /** `dsu run --workers N`: the strategy, and one entry per worker (schema 4). */
+  strategy?: string | null
+  workers?: WorkerRecord[] | null
+}
+
+/** One worker's part of an upgrade of several workers. */
+export interface WorkerRecord {
+  worker: number
+  outcome: string
+  from: string
+  to: string
+  pid: number
+  phases: Partial<Record<PhaseName, number>>
+  pauseMs: number | null
+  totalMs: number
+  state?: { bytes: number; records: number; roots: number } | null
+  error?: { code: string; message: string; phase?: string | null } | null
 }
 
 export interface EventRecord {
@@ -100,6 +117,11 @@ export interface EventRecord {
  *     "error": null    // | { "code": "DSU_ERR_…", "message": "…", "phase": "transfer" | null,
  *                      //     "output": "…" | null }  the new version's last stderr lines,
  *                      //     when it caused the rollback (schema 2; null before)
+ *     // only for an upgrade of several workers (`dsu run --workers N`, schema 4):
+ *     "strategy": "atomic",                  // "atomic" | "rolling"
+ *     "workers": [ { "worker": 0, "outcome": "committed", "from": "1.0.0", "to": "2.0.0", "pid": 4242,
+ *                    "phases": { "spawn": 70.1, … }, "pauseMs": 8.1, "totalMs": 80.2, "state": {…} | null,
+ *                    "error"?: {…} }, … ]  // outcome also "skipped" | "not-started"
  *   }
  */
 export interface HistoryRow {
@@ -117,6 +139,9 @@ export interface HistoryRow {
   totalMs: number
   state: { bytes: number; records: number; roots: number } | null
   error: { code: string; message: string; phase: string | null; output: string | null } | null
+  /** Present only for an upgrade of several workers. */
+  strategy?: string
+  workers?: WorkerRecord[]
 }
 
 /** One event as read back (`at` ISO 8601, UTC). */
@@ -225,6 +250,19 @@ export function toHistoryRow(r: DbRow): HistoryRow {
       ? null
       : { bytes: bytes ?? 0, records: records ?? 0, roots: roots ?? 0 },
     error: code === null ? null : { code, message: str(r.error_message) ?? '', phase: str(r.error_phase), output: str(r.output) },
+    ...(str(r.strategy) !== null ? { strategy: str(r.strategy)! } : {}),
+    ...workersOf(r.workers),
+  }
+}
+
+function workersOf(value: unknown): { workers?: WorkerRecord[] } {
+  const text = str(value)
+  if (text === null) return {}
+  try {
+    const parsed = JSON.parse(text) as unknown
+    return Array.isArray(parsed) ? { workers: parsed as WorkerRecord[] } : {}
+  } catch {
+    return {} // a damaged cell loses the per-worker detail, not the row
   }
 }
 
@@ -261,11 +299,11 @@ const PHASE_COLUMNS = PHASES.map((p) => `${p}_ms`)
 const INSERT_UPGRADE = `INSERT INTO upgrades (
   from_version, to_version, from_entry, to_entry, transformer, started_at, ended_at, outcome,
   ${PHASE_COLUMNS.join(', ')},
-  pause_ms, total_ms, state_bytes, state_records, state_roots, error_code, error_message, error_phase, output
+  pause_ms, total_ms, state_bytes, state_records, state_roots, error_code, error_message, error_phase, output, strategy, workers
 ) VALUES (
   @from_version, @to_version, @from_entry, @to_entry, @transformer, @started_at, @ended_at, @outcome,
   ${PHASE_COLUMNS.map((c) => `@${c}`).join(', ')},
-  @pause_ms, @total_ms, @state_bytes, @state_records, @state_roots, @error_code, @error_message, @error_phase, @output
+  @pause_ms, @total_ms, @state_bytes, @state_records, @state_roots, @error_code, @error_message, @error_phase, @output, @strategy, @workers
 )`
 
 const INSERT_EVENT = `INSERT INTO events (at, kind, version, pid, code, signal, detail)
@@ -478,6 +516,8 @@ export class Journal {
         error_message: error ? String(error.message) : null,
         error_phase: error ? str(error.phase) : null,
         output: error ? str(error.output) : null,
+        strategy: str(row.strategy),
+        workers: row.workers ? JSON.stringify(row.workers) : null,
       })
       const fromEntry = str(row.fromEntry)
       const toEntry = str(row.toEntry)

@@ -11,7 +11,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 
 type Db = BetterSqlite3.Database
 
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 export const migrations: ReadonlyArray<(db: Db) => void> = [
   // 0 → 1: the first schema.
@@ -76,6 +76,13 @@ export const migrations: ReadonlyArray<(db: Db) => void> = [
     for (const column of ['precopy_ms', 'init_ms']) {
       if (!columns.has(column)) db.exec(`ALTER TABLE upgrades ADD COLUMN ${column} REAL`)
     }
+  },
+  // 3 → 4: `dsu run --workers N`: the strategy of an upgrade of several
+  // workers, and each worker's outcome, phases and pause (JSON). NULL for one worker.
+  (db) => {
+    const columns = new Set((db.prepare('PRAGMA table_info(upgrades)').all() as Array<{ name: string }>).map((c) => c.name))
+    if (!columns.has('strategy')) db.exec('ALTER TABLE upgrades ADD COLUMN strategy TEXT')
+    if (!columns.has('workers')) db.exec('ALTER TABLE upgrades ADD COLUMN workers TEXT')
   },
 ]
 

@@ -6,6 +6,9 @@ import { ENV_ROLE, isDsuMessage, type ProgramMessage, type Role, type Supervisor
 function detectRole(): Role | null {
   const value = process.env[ENV_ROLE]
   if (typeof process.send !== 'function') return null
+  // A node:cluster worker inherits the environment and has an IPC channel,
+  // but it is cluster's, not the supervisor's (guards.ts refuses the fork).
+  if (process.env.NODE_UNIQUE_ID !== undefined) return null
   return value === 'primary' || value === 'successor' ? value : null
 }
 

@@ -8,6 +8,15 @@ export async function activate(
   program: ProgramProcess,
   listeners: Map<string, unknown>,
   wait: { timeoutMs?: number; signal?: AbortSignal; phase: string },
+  /**
+   * What becomes of a handle the program did not claim; by default the
+   * supervisor forgets and closes it. With several workers (supervisor.ts)
+   * another worker may still use it.
+   */
+  unclaimed: (key: string, handle: unknown) => void = (key, handle) => {
+    if (listeners.get(key) === handle) listeners.delete(key)
+    ;(handle as { close?: () => void }).close?.()
+  },
 ): Promise<void> {
   // Only the handles offered here can be unclaimed: a listener the program
   // binds fresh while activating registers in `listeners` too, possibly
@@ -18,8 +27,6 @@ export async function activate(
   void program.send({ dsu: 'activate', keys: offered.map(([key]) => key) })
   const { keys } = await active
   for (const [key, handle] of offered) {
-    if (keys.includes(key)) continue
-    if (listeners.get(key) === handle) listeners.delete(key)
-    ;(handle as { close?: () => void }).close?.()
+    if (!keys.includes(key)) unclaimed(key, handle)
   }
 }

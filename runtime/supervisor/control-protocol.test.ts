@@ -9,6 +9,9 @@ t.test('valid requests', async (t) => {
   t.same(parseRequest('{"cmd":"upgrade","entry":"/a.js","transformer":null,"deadlines":{"precopy":120000,"quiesce":5000}}'),
     { cmd: 'upgrade', entry: '/a.js', transformer: null, transformers: null, deadlines: { precopy: 120000, quiesce: 5000 }, version: undefined })
   t.same(parseRequest('{"cmd":"rollback","deadlines":{"init":1000}}'), { cmd: 'rollback', deadlines: { init: 1000 } })
+  t.same(parseRequest('{"cmd":"upgrade","entry":"/a.js","transformer":null,"strategy":"rolling"}'),
+    { cmd: 'upgrade', entry: '/a.js', transformer: null, transformers: null, deadlines: undefined, version: undefined, strategy: 'rolling' })
+  t.same(parseRequest('{"cmd":"rollback","strategy":"atomic"}'), { cmd: 'rollback', deadlines: undefined, strategy: 'atomic' })
 })
 
 t.test('malformed requests get DSU_ERR_CONTROL_MESSAGE saying what is wrong', async (t) => {
@@ -25,6 +28,7 @@ t.test('malformed requests get DSU_ERR_CONTROL_MESSAGE saying what is wrong', as
     ['{"cmd":"rollback","deadlines":{"init":"1s"}}', /deadlines: init must be a positive duration/],
     ['{"cmd":"upgrade","entry":"a","transformer":null,"timeoutMs":1,"version":7}', /version must be a string/],
     ['{"cmd":"stop","timeoutMs":"soon"}', /timeoutMs must be a positive number/],
+    ['{"cmd":"upgrade","entry":"a","transformer":null,"strategy":"blue-green"}', /strategy must be atomic or rolling/],
     ['{"cmd":"stop","timeoutMs":1e12}', /timeoutMs must be a positive number of ms up to 2147483647/],
   ]
   for (const [line, message] of bad) {

@@ -2,14 +2,15 @@
 // supervisor answers with zero or more event lines and one final line.
 import { DsuError, type WireError } from '../errors.js'
 import { deadlinesProblem, MAX_DEADLINE_MS, type Deadlines } from './deadlines.js'
+import { STRATEGIES, type Strategy } from './fleet-upgrade.js'
 
 export type ControlRequest =
   | { cmd: 'status' }
   | { cmd: 'stop'; timeoutMs?: number }
   | { cmd: 'checkpoint'; list: boolean }
-  | { cmd: 'rollback'; deadlines?: Partial<Deadlines> }
-  /** `deadlines`: ms per phase it names; the others keep the supervisor's (`dsu run --timeout`). */
-  | { cmd: 'upgrade'; entry: string; transformer: string | null; transformers?: string | null; deadlines?: Partial<Deadlines>; version?: string }
+  | { cmd: 'rollback'; deadlines?: Partial<Deadlines>; strategy?: Strategy }
+  /** `deadlines`: ms per phase it names; the others keep the supervisor's (`dsu run --timeout`). `strategy`: with several workers. */
+  | { cmd: 'upgrade'; entry: string; transformer: string | null; transformers?: string | null; deadlines?: Partial<Deadlines>; version?: string; strategy?: Strategy }
 
 export type ControlReply =
   | { type: 'event'; event: unknown }
@@ -36,7 +37,7 @@ export function parseRequest(line: string): ControlRequest {
       if (r.timeoutMs !== undefined && !isPositive(r.timeoutMs)) return bad(`timeoutMs must be a positive number of ms up to ${MAX_DEADLINE_MS}`)
       return { cmd: 'stop', timeoutMs: r.timeoutMs as number | undefined }
     case 'rollback':
-      return { cmd: 'rollback', deadlines: deadlines(r.deadlines, bad) }
+      return { cmd: 'rollback', deadlines: deadlines(r.deadlines, bad), ...strategy(r.strategy, bad) }
     case 'checkpoint':
       if (r.list !== undefined && typeof r.list !== 'boolean') return bad('list must be a boolean')
       return { cmd: 'checkpoint', list: r.list === true }
@@ -45,7 +46,7 @@ export function parseRequest(line: string): ControlRequest {
       if (r.transformer !== null && typeof r.transformer !== 'string') return bad('transformer must be a string or null')
       if (r.version !== undefined && typeof r.version !== 'string') return bad('version must be a string')
       if (r.transformers !== undefined && r.transformers !== null && typeof r.transformers !== 'string') return bad('transformers must be a string or null')
-      return { cmd: 'upgrade', entry: r.entry, transformer: r.transformer as string | null, transformers: (r.transformers as string | null | undefined) ?? null, deadlines: deadlines(r.deadlines, bad), version: r.version as string | undefined }
+      return { cmd: 'upgrade', entry: r.entry, transformer: r.transformer as string | null, transformers: (r.transformers as string | null | undefined) ?? null, deadlines: deadlines(r.deadlines, bad), version: r.version as string | undefined, ...strategy(r.strategy, bad) }
     default:
       return bad(`unknown cmd ${JSON.stringify(r.cmd)}`)
   }
@@ -59,4 +60,9 @@ function deadlines(value: unknown, bad: (why: string) => never): Partial<Deadlin
   if (value === undefined) return undefined
   const problem = deadlinesProblem(value)
   return problem ? bad(`deadlines: ${problem}`) : { ...(value as Partial<Deadlines>) }
+}
+
+function strategy(value: unknown, bad: (why: string) => never): { strategy?: Strategy } {
+  if (value === undefined) return {}
+  return STRATEGIES.includes(value as Strategy) ? { strategy: value as Strategy } : bad(`strategy must be ${STRATEGIES.join(' or ')}`)
 }

@@ -22,6 +22,8 @@ import { openCheckpointState, verifyCheckpoint, type VerifiedCheckpoint } from '
 
 export interface ActivationEnv {
   listeners: Map<string, unknown>
+  /** A handle the program did not claim (activation.ts); default: closed. */
+  unclaimed?: (key: string, handle: unknown) => void
   timeoutMs: number
   streamPath(): string
 }
@@ -96,7 +98,7 @@ async function restoreInto(
       : error)
   }
   await waitFor(program, 'ready', { timeoutMs, phase: 'ready', failures: ['restore-failed'], timeoutCode: 'DSU_ERR_READY_TIMEOUT' })
-  await activate(program, env.listeners, { timeoutMs, phase: 'activate' })
+  await activate(program, env.listeners, { timeoutMs, phase: 'activate' }, env.unclaimed)
   return { bytes: r.bytes, records: r.records, roots: r.roots }
 }
 

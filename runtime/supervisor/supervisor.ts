@@ -1,7 +1,9 @@
 // The supervisor behind `dsu run`: spawns the program, holds a copy of every
 // listening handle, owns the control socket, and runs upgrades one at a time.
-// Invariant (guarantee 1): at most two program processes exist, and at most
-// one of them is uncommitted; a second upgrade request is refused.
+// Invariant (guarantee 1): at most two program processes exist per worker, and
+// at most one of them is uncommitted; a second upgrade request is refused.
+// With `--workers N` it runs N program processes (workers) sharing the held
+// listening sockets, each with its own state, crash restarts and checkpoints.
 import fs from 'node:fs'
 import type net from 'node:net'
 import path from 'node:path'
@@ -21,6 +23,8 @@ import { restoreFromFile, restoreNewest, startFresh, type ActivationEnv, type Re
 import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
 import { planRollback, type CommittedUpgrade } from './rollback.js'
 import { nodeArgsFor } from './typescript-loader.js'
+import { upgradeFleet, type FleetResult, type Strategy } from './fleet-upgrade.js'
+import { fromWire, type WireError } from '../errors.js'
 
 export interface SupervisorOptions {
   entry: string
@@ -52,6 +56,8 @@ export interface SupervisorOptions {
   checkpointEveryMs?: number
   /** Checkpoints kept on disk. */
   keepCheckpoints?: number
+  /** Program processes sharing the listening sockets (`--workers`); 1 by default. */
+  workers?: number
   log(line: string): void
 }
 
@@ -65,21 +71,36 @@ export interface UpgradeSummary {
   error?: UpgradeResult['error']
 }
 
+/** One worker: the process serving it now, and its own crash history and checkpoints. */
+interface Slot {
+  index: number
+  current: ProgramProcess
+  crashes: number[]
+  restarts: number
+  /** The upgrade of this worker under way: its death is that upgrade's to handle first. */
+  upgrading: Promise<unknown> | null
+  /** A crash restart under way. */
+  restarting: Promise<void> | null
+  /** Checkpoints found unusable since start: crash restarts do not try them again. */
+  badCheckpoints: Set<string>
+  /** Listen keys this worker binds: shared with others (the same listen()), or its own (a port per worker). */
+  keys: Set<string>
+}
+
 export class Supervisor {
   readonly options: SupervisorOptions
   readonly listeners = new Map<string, unknown>()
   readonly startedAt = Date.now()
-  private current!: ProgramProcess
+  private slots: Slot[] = []
+  /** What the program did that dsu refuses to supervise (node:cluster…): dsu run stops with it. */
+  private refusal: WireError | null = null
   private control: net.Server | null = null
   private journal: Journal | null = null
   private upgrading: Promise<UpgradeResult> | null = null
   /** What the supervisor is doing that excludes an upgrade: one thing at a time. */
   private busy: 'upgrade' | 'checkpoint' | 'restart' | null = null
-  private crashes: number[] = []
   /** Processes stopped on purpose (a refused checkpoint): their exit is not a crash. */
   private readonly discarded = new WeakSet<ProgramProcess>()
-  /** Checkpoints found unusable since start: crash restarts do not try them again. */
-  private readonly badCheckpoints = new Set<string>()
   private checkpointTimer: NodeJS.Timeout | null = null
   private stopping = false
   private lastUpgrade: UpgradeSummary | null = null
@@ -92,6 +113,51 @@ export class Supervisor {
 
   constructor(options: SupervisorOptions) {
     this.options = options
+  }
+
+  /** Worker 0's process: with one worker, the program. */
+  private get current(): ProgramProcess {
+    return this.slots[0]!.current
+  }
+
+  private set current(program: ProgramProcess) {
+    this.slot(0).current = program
+  }
+
+  private get count(): number {
+    return Math.max(1, this.options.workers ?? 1)
+  }
+
+  private slot(index: number): Slot {
+    this.slots[index] ??= { index, current: undefined as unknown as ProgramProcess, crashes: [], restarts: 0, upgrading: null, restarting: null, badCheckpoints: new Set(), keys: new Set() }
+    return this.slots[index]!
+  }
+
+  /** The held listening handles worker i binds: with one worker, all of them. */
+  private listenersOf(index: number): Map<string, unknown> {
+    if (this.count === 1) return this.listeners
+    const keys = this.slot(index).keys
+    return new Map([...this.listeners].filter(([key]) => keys.has(key)))
+  }
+
+  /**
+   * A handle worker i's new process did not claim: it is no longer worker
+   * i's, and is closed only when no other worker binds it. (One worker: the
+   * default, closed.)
+   */
+  private unclaimedOf(index: number): ((key: string, handle: unknown) => void) | undefined {
+    if (this.count === 1) return undefined
+    return (key, handle) => {
+      this.slot(index).keys.delete(key)
+      if (this.slots.some((s) => s.keys.has(key))) return
+      if (this.listeners.get(key) === handle) this.listeners.delete(key)
+      ;(handle as { close?: () => void }).close?.()
+    }
+  }
+
+  /** Where worker i's checkpoints live: worker 0's (the only one's) where they always did. */
+  private slotStateDir(index: number): string {
+    return index === 0 ? this.options.stateDir : path.join(this.options.stateDir, 'workers', String(index))
   }
 
   async start(): Promise<void> {
@@ -110,24 +176,67 @@ export class Supervisor {
         this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'primary' })
         await this.started(this.current)
       }
+      if (this.count > 1) await this.startOtherWorkers()
     } catch (error) {
-      this.current?.kill()
+      for (const slot of this.slots) slot?.current?.kill()
       this.closeControl()
-      throw error
+      // A refusal (node:cluster…) says more than the death it caused.
+      throw this.refusal ? fromWire(this.refusal) : error
     }
     this.journal.recordEvent({ kind: 'start', version: this.current.version, entry: this.current.entry, pid: this.current.pid, detail })
-    this.options.log(`dsu: running ${path.basename(this.options.entry)} ${this.options.version} (pid ${this.current.pid}); control socket ${controlSocketPath(this.options.stateDir)}`)
+    for (const slot of this.slots.slice(1)) {
+      this.journal.recordEvent({ kind: 'start', version: slot.current.version, entry: slot.current.entry, pid: slot.current.pid, detail: { worker: slot.index } })
+    }
+    const pids = this.slots.map((slot) => slot.current.pid).join(', ')
+    this.options.log(`dsu: running ${path.basename(this.options.entry)} ${this.options.version} (${this.count > 1 ? `${this.count} workers, pids ${pids}` : `pid ${this.current.pid}`}); control socket ${controlSocketPath(this.options.stateDir)}`)
     const every = this.options.checkpointEveryMs ?? 0
     if (every > 0) {
       this.checkpointTimer = setInterval(() => {
         if (this.busy) return
-        this.checkpoint().then(
-          (c) => this.options.log(`dsu: checkpoint ${c.id} (${c.version}, ${c.records} records, ${c.bytes} bytes)`),
+        this.checkpointAll().then(
+          (all) => {
+            for (const [i, c] of all.entries()) this.options.log(`dsu: checkpoint ${c.id}${all.length > 1 ? ` of worker ${i}` : ''} (${c.version}, ${c.records} records, ${c.bytes} bytes)`)
+          },
           () => {}, // logged and journaled by checkpoint(); the next one is tried on schedule
         )
       }, every)
       this.checkpointTimer.unref()
     }
+  }
+
+  /**
+   * Workers 1…N-1 start once worker 0 listens: in the successor role, bound
+   * to the listening sockets it registered (so a port 0 is one port for all),
+   * from their own newest checkpoint with --restore, else with fresh state.
+   */
+  private async startOtherWorkers(): Promise<void> {
+    if (this.listeners.size === 0) {
+      await waitFor(this.current, 'listener', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' }).catch((error: Error) => {
+        error.message += `; with --workers, worker 0 must listen() within ${this.options.timeoutMs} ms so the other workers can share its sockets`
+        throw error
+      })
+    }
+    for (let i = 1; i < this.count; i++) {
+      const ids = this.options.restore ? checkpointIds(this.slotStateDir(i)) : []
+      // Offered worker 0's sockets; it binds those its listen() calls name, and
+      // listens itself on the others (a port of its own). Ready once restored:
+      // which of worker 0's sockets it shares is only known once it listens.
+      this.slot(i).keys = new Set(this.slot(0).keys)
+      await this.bringUp(i, this.options.entry, this.options.version, ids, [])
+    }
+  }
+
+  /** Starts worker i from the newest of `ids` that loads (else fresh state), bound to the held sockets. */
+  private async bringUp(index: number, entry: string, version: string, ids: string[], expected?: string[]): Promise<Restored> {
+    const slot = this.slot(index)
+    const spawn = (checkpoint: VerifiedCheckpoint | null): ProgramProcess => {
+      // A stop during the restart: stop() deals with the program it found; start no other.
+      if (this.stopping) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', 'the supervisor is stopping')
+      const transformer = checkpoint && checkpoint.version !== version ? resolveTransformer(null, entry) : null
+      // Current from its spawn: if it dies, onExit counts it as another crash.
+      return (slot.current = this.spawn({ entry, version, role: 'successor', listeners: expected ?? [...this.listenersOf(index).keys()], transformer, from: checkpoint?.version }, index))
+    }
+    return restoreNewest(ids, this.fallbackEnv(spawn, (program) => startFresh(program, this.activationEnv(index)), index))
   }
 
   private started(program: ProgramProcess): Promise<unknown> {
@@ -166,41 +275,55 @@ export class Supervisor {
   }
 
   /** What restoreNewest needs; skipped checkpoints are remembered so a crash restart does not retry them. */
-  private fallbackEnv(spawn: (checkpoint: VerifiedCheckpoint | null) => ProgramProcess, startCold: (program: ProgramProcess) => Promise<unknown>) {
+  private fallbackEnv(spawn: (checkpoint: VerifiedCheckpoint | null) => ProgramProcess, startCold: (program: ProgramProcess) => Promise<unknown>, index = 0) {
     return {
-      ...this.activationEnv(),
-      stateDir: this.options.stateDir,
+      ...this.activationEnv(index),
+      stateDir: this.slotStateDir(index),
       spawn,
       startCold,
       discard: (program: ProgramProcess) => {
         this.discarded.add(program)
         program.kill('SIGKILL')
       },
-      skipped: (id: string) => this.badCheckpoints.add(id),
+      skipped: (id: string) => this.slot(index).badCheckpoints.add(id),
       log: this.options.log,
     }
   }
 
   /** Snapshots the marked state at a brief quiescent point; the program resumes at once. */
   async checkpoint(): Promise<CheckpointMeta> {
+    return (await this.checkpointAll())[0]!
+  }
+
+  /** One checkpoint per worker, each in its own directory, one worker after the other. */
+  async checkpointAll(): Promise<CheckpointMeta[]> {
     this.refuseIfBusy('checkpoint')
     this.busy = 'checkpoint'
-    const program = this.current
+    try {
+      const all: CheckpointMeta[] = []
+      for (const slot of this.slots) all.push(await this.checkpointOne(slot.index))
+      return all
+    } finally {
+      if (this.busy === 'checkpoint') this.busy = null
+    }
+  }
+
+  private async checkpointOne(index: number): Promise<CheckpointMeta> {
+    const program = this.slot(index).current
+    const worker = this.count > 1 ? { worker: index } : {}
     try {
       const meta = await takeCheckpoint(program, {
-        stateDir: this.options.stateDir, streamPath: () => this.streamPath(),
+        stateDir: this.slotStateDir(index), streamPath: () => this.streamPath(),
         timeoutMs: this.options.timeoutMs, keep: this.options.keepCheckpoints ?? 5,
       })
-      this.journal?.recordEvent({ kind: 'checkpoint', version: meta.version, pid: program.pid, detail: { id: meta.id, bytes: meta.bytes, records: meta.records } })
+      this.journal?.recordEvent({ kind: 'checkpoint', version: meta.version, pid: program.pid, detail: { id: meta.id, bytes: meta.bytes, records: meta.records, ...worker } })
       return meta
     } catch (error) {
       // Periodic or asked for, a failed checkpoint is told and the program serves on.
       const e = error as { code?: string; message?: string }
-      this.options.log(`dsu: checkpoint failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message ?? String(error)}`)
-      this.journal?.recordEvent({ kind: 'checkpoint-failed', version: program.version, pid: program.pid, detail: { code: e.code ?? 'DSU_ERR_INTERNAL', message: e.message ?? String(error) } })
+      this.options.log(`dsu: checkpoint${this.count > 1 ? ` of worker ${index}` : ''} failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message ?? String(error)}`)
+      this.journal?.recordEvent({ kind: 'checkpoint-failed', version: program.version, pid: program.pid, detail: { code: e.code ?? 'DSU_ERR_INTERNAL', message: e.message ?? String(error), ...worker } })
       throw error
-    } finally {
-      if (this.busy === 'checkpoint') this.busy = null
     }
   }
 
@@ -212,7 +335,11 @@ export class Supervisor {
 
   private refuseIfBusy(what: string): void {
     if (this.stopping) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', `the supervisor is stopping; no ${what} can start`)
-    if (this.current.exit) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', `${this.current.version} has exited and is being restarted; try again when it serves`)
+    for (const slot of this.slots) {
+      if (slot.current.exit || slot.restarting) {
+        throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', `${slot.current.version}${this.count > 1 ? ` (worker ${slot.index})` : ''} has exited and is being restarted; try again when it serves`)
+      }
+    }
     if (this.busy) {
       throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', this.busy === 'upgrade'
         ? `an upgrade of ${this.current.version} is already running; one upgrade at a time`
@@ -224,19 +351,29 @@ export class Supervisor {
     return path.join(this.options.stateDir, `stream-${process.pid}-${++this.streams}.sock`)
   }
 
-  private activationEnv(): ActivationEnv {
-    return { listeners: this.listeners, timeoutMs: this.options.timeoutMs, streamPath: () => this.streamPath() }
+  private activationEnv(index = 0): ActivationEnv {
+    const unclaimed = this.unclaimedOf(index)
+    return { listeners: this.listenersOf(index), ...(unclaimed ? { unclaimed } : {}), timeoutMs: this.options.timeoutMs, streamPath: () => this.streamPath() }
   }
 
   async status(): Promise<Record<string, unknown>> {
-    const p = this.current
-    // Marked roots with their sizes, from the program itself (no values, no pause).
-    let roots: RootManifest[] | null = null
-    if (!this.busy) {
+    // Marked roots with their sizes, from each program itself (no values, no pause).
+    const rootsOf = async (p: ProgramProcess): Promise<RootManifest[] | null> => {
+      if (this.busy || p.exit) return null
       const reply = waitFor(p, 'manifest', { timeoutMs: 1000, phase: 'status' })
       void p.send({ dsu: 'manifest' })
-      roots = await reply.then((m) => m.roots, () => null)
+      return reply.then((m) => m.roots, () => null)
     }
+    const workers = await Promise.all(this.slots.map(async (slot) => {
+      const w = slot.current
+      return {
+        index: slot.index, pid: w.pid, version: w.version, entry: w.entry,
+        startedAt: new Date(w.startedAt).toISOString(), uptimeMs: Date.now() - w.startedAt,
+        state: slot.restarting || w.exit ? 'restarting' : slot.upgrading ? 'upgrading' : 'serving',
+        restarts: slot.restarts, listeners: [...slot.keys], roots: await rootsOf(w),
+      }
+    }))
+    const p = this.current
     const recorded = this.journal?.lastUpgrade()
     return {
       pid: p.pid,
@@ -248,17 +385,19 @@ export class Supervisor {
       stateDir: this.options.stateDir,
       supervisorPid: process.pid,
       listeners: [...this.listeners.keys()],
-      roots,
+      roots: workers[0]!.roots,
       upgrading: this.upgrading !== null,
       busy: this.busy,
       checkpoints: listCheckpoints(this.options.stateDir).length,
       lastUpgrade: recorded
         ? { outcome: recorded.outcome, from: recorded.from, to: recorded.to, at: recorded.endedAt, totalMs: recorded.totalMs, pauseMs: recorded.pauseMs, ...(recorded.error ? { error: recorded.error } : {}) }
         : this.lastUpgrade,
+      // Added with --workers; the fields above are worker 0's.
+      workers,
     }
   }
 
-  async upgrade(target: { entry: string; transformer: string | null; transformers?: string | null; deadlines?: Partial<Deadlines>; version?: string; conventional?: boolean }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
+  async upgrade(target: { entry: string; transformer: string | null; transformers?: string | null; deadlines?: Partial<Deadlines>; version?: string; conventional?: boolean; strategy?: Strategy }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
     this.refuseIfBusy('upgrade')
     const entry = resolveEntry(target.entry)
     const version = target.version ?? versionOf(entry)
@@ -270,20 +409,44 @@ export class Supervisor {
     const { transformer, transformers } = resolveTransformation(target, entry, conventional)
     // Refused before the upgrade starts when the new version is TypeScript Node cannot run.
     this.nodeArgsFor({ entry, transformer, transformers })
-    this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})`)
+    const strategy: Strategy | null = this.count > 1 ? (target.strategy ?? 'atomic') : null
+    this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})${strategy ? `, ${this.count} workers, ${strategy}` : ''}`)
     this.busy = 'upgrade'
     const deadlines = withOverrides(withOverrides(everyPhase(this.options.timeoutMs), this.options.deadlines), target.deadlines)
-    this.upgrading = runUpgrade(old, { entry, version, transformer, transformers, deadlines }, {
-      spawn: (spec) => this.spawn(spec),
-      now: () => performance.now(),
-      streamPath: () => this.streamPath(),
-      listeners: this.listeners,
-      nodeArgs: this.options.nodeArgs,
-    }, report)
+    const request = { entry, version, transformer, transformers, deadlines }
+    const upgradeOne = (index: number, from: ProgramProcess, barrier?: (point: 'quiesce' | 'activate', signal: AbortSignal) => Promise<void>, tell = report): Promise<UpgradeResult> => {
+      const slot = this.slot(index)
+      const running = runUpgrade(from, request, {
+        spawn: (spec) => this.spawn(spec, index),
+        now: () => performance.now(),
+        streamPath: () => this.streamPath(),
+        listeners: this.listenersOf(index),
+        ...(this.unclaimedOf(index) ? { unclaimed: this.unclaimedOf(index)! } : {}),
+        nodeArgs: this.options.nodeArgs,
+        ...(barrier ? { barrier } : {}),
+      }, tell)
+      // The slot serves what the upgrade leaves serving before anyone else looks.
+      const settled = running.then((result) => {
+        slot.current = result.serving
+        return result
+      })
+      slot.upgrading = settled
+      void settled.finally(() => {
+        if (slot.upgrading === settled) slot.upgrading = null
+      })
+      return settled
+    }
+    this.upgrading = strategy === null
+      ? upgradeOne(0, old)
+      : upgradeFleet(this.count, { version, entry }, strategy, {
+        serving: (index) => this.servingWorker(index),
+        upgrade: (index, from, barrier) => upgradeOne(index, from, barrier, (e) => report({ ...e, worker: index })),
+        now: () => performance.now(),
+      })
     const startedAt = Date.now()
     try {
       const result = await this.upgrading
-      this.current = result.serving
+      const fleet = strategy === null ? null : (result as FleetResult)
       if (result.outcome === 'failed' && result.error) {
         // What happens next is the crash policy's (onExit runs once this returns): say it here too.
         result.error.message += `; ${this.afterCrash()}`
@@ -291,6 +454,7 @@ export class Supervisor {
       this.journal?.recordUpgrade({
         ...result, startedAt, fromEntry: old.entry, toEntry: entry, transformer: transformer ?? (transformers ? `${transformers}/` : null),
         error: result.error ?? undefined,
+        ...(fleet ? { strategy: fleet.strategy, workers: fleet.workers } : {}),
       })
       if (result.outcome === 'committed') {
         this.lastCommitted = { from: result.from, to: result.to, fromEntry: old.entry, toEntry: entry, transformer: transformer ?? (transformers ? `${transformers}/` : null) }
@@ -299,11 +463,12 @@ export class Supervisor {
         outcome: result.outcome, from: result.from, to: result.to, at: new Date().toISOString(),
         totalMs: result.totalMs, pauseMs: result.pauseMs, ...(result.error ? { error: result.error } : {}),
       }
+      const pid = fleet ? `pids ${fleet.servingAll.map((p) => p.pid).join(', ')}` : `pid ${result.serving.pid}`
       this.options.log(result.outcome === 'committed'
-        ? `dsu: committed ${result.from} → ${result.to} (pid ${result.serving.pid}) in ${result.totalMs.toFixed(1)} ms, pause ${result.pauseMs?.toFixed(1)} ms`
+        ? `dsu: committed ${result.from} → ${result.to} (${pid}) in ${result.totalMs.toFixed(1)} ms, pause ${result.pauseMs?.toFixed(1)} ms`
         : result.outcome === 'failed'
           ? `dsu: upgrade ${result.from} → ${result.to} failed in ${result.error?.phase}: ${result.error?.code} ${result.error?.message}`
-          : `dsu: rolled back ${result.from} → ${result.to} in ${result.error?.phase}: ${result.error?.code} ${result.error?.message}; ${result.from} keeps serving`)
+          : `dsu: rolled back ${result.from} → ${result.to} in ${result.error?.phase}: ${result.error?.code} ${result.error?.message}; ${fleet?.mixed ? 'both versions serve' : `${result.from} keeps serving`}`)
       return result
     } finally {
       this.upgrading = null
@@ -311,19 +476,28 @@ export class Supervisor {
     }
   }
 
+  /** Worker i's process once it serves: a crash restart under way is waited for. */
+  private async servingWorker(index: number): Promise<ProgramProcess> {
+    const slot = this.slot(index)
+    while (slot.restarting) await slot.restarting
+    if (slot.current.exit) throw new DsuError('DSU_ERR_PROGRAM_EXITED', `worker ${index} (${slot.current.version}) has exited and is not restarted`)
+    return slot.current
+  }
+
   /** What the restart policy will do about the current program's death, in words. */
   private afterCrash(): string {
     const policy = this.options.restart ?? DEFAULT_RESTART
     if (policy.mode === 'no') return 'dsu run does not restart it (--restart no) and exits; start it again, with --restore latest to load the last checkpoint'
+    if (this.count > 1) return 'dsu run restarts the worker that died from its newest checkpoint (else with fresh state); the others keep serving'
     // The newest one the restart will try first (it falls back to older ones, then to fresh state).
-    const checkpoint = listCheckpoints(this.options.stateDir).find((meta) => !this.badCheckpoints.has(meta.id))
+    const checkpoint = listCheckpoints(this.options.stateDir).find((meta) => !this.slot(0).badCheckpoints.has(meta.id))
     return checkpoint
       ? `dsu run restarts ${this.current.version} from checkpoint ${checkpoint.id} (${checkpoint.createdAt}); writes since then are lost`
       : `dsu run restarts ${this.current.version} with fresh state: there is no checkpoint to restore`
   }
 
   /** `dsu rollback`: back to the version before the last committed upgrade. */
-  async rollback(report: (e: UpgradeEvent) => void = () => {}, deadlines?: Partial<Deadlines>): Promise<UpgradeResult> {
+  async rollback(report: (e: UpgradeEvent) => void = () => {}, deadlines?: Partial<Deadlines>, strategy?: Strategy): Promise<UpgradeResult> {
     this.refuseIfBusy('rollback')
     const recorded = this.journal?.upgrades({ limit: 50 }).find((u) => u.outcome === 'committed')
     const last: CommittedUpgrade | null = recorded && recorded.fromEntry && recorded.toEntry
@@ -331,7 +505,7 @@ export class Supervisor {
       : this.lastCommitted
     const plan = planRollback(last, this.current)
     // Only the reverse plan applies: the old entry's own dsu.transform.js maps the other way.
-    return this.upgrade({ entry: plan.entry, version: plan.version, transformer: plan.transformer, deadlines, conventional: false }, report)
+    return this.upgrade({ entry: plan.entry, version: plan.version, transformer: plan.transformer, deadlines, conventional: false, ...(strategy ? { strategy } : {}) }, report)
   }
 
   /**
@@ -353,16 +527,20 @@ export class Supervisor {
     if (this.stopping) return null
     this.stopping = true
     await this.upgrading?.catch(() => {})
-    const program = this.current
-    void program.send({ dsu: 'stop', timeoutMs })
-    const timer = setTimeout(() => program.kill('SIGKILL'), timeoutMs + 1000)
-    const exit = await program.exited
-    clearTimeout(timer)
-    this.journal?.recordEvent({ kind: 'stop', version: program.version, entry: program.entry, pid: program.pid, code: exit.code, signal: exit.signal })
+    const exits = await Promise.all(this.slots.map(async (slot) => {
+      const program = slot.current
+      void program.send({ dsu: 'stop', timeoutMs })
+      const timer = setTimeout(() => program.kill('SIGKILL'), timeoutMs + 1000)
+      const exit = await program.exited
+      clearTimeout(timer)
+      this.journal?.recordEvent({ kind: 'stop', version: program.version, entry: program.entry, pid: program.pid, code: exit.code, signal: exit.signal, ...(this.count > 1 ? { detail: { worker: slot.index } } : {}) })
+      this.options.log(`dsu: stopped ${program.version} (pid ${program.pid})`)
+      return exit
+    }))
     this.closeControl()
-    this.options.log(`dsu: stopped ${program.version} (pid ${program.pid})`)
-    this.resolveDone(0)
-    return exit
+    // A refusal (node:cluster…) ends dsu run as a usage error (exit code 2).
+    this.resolveDone(this.refusal ? 2 : 0)
+    return exits[0]!
   }
 
   /** The node flags of a program process: the user's, with a TypeScript loader when one is needed. */
@@ -370,77 +548,102 @@ export class Supervisor {
     return nodeArgsFor({ entry: spec.entry, modules: [spec.transformer, spec.transformers], nodeArgs: this.options.nodeArgs })
   }
 
-  private spawn(spec: SpawnSpec): ProgramProcess {
+  private spawn(spec: SpawnSpec, index = 0): ProgramProcess {
     const cwd = this.options.cwd && fs.existsSync(this.options.cwd) ? this.options.cwd : path.dirname(spec.entry)
-    const program = spawnProgram({ ...spec, nodeArgs: this.nodeArgsFor(spec), cwd })
+    const program = spawnProgram({ ...spec, nodeArgs: this.nodeArgsFor(spec), cwd, worker: { index, count: this.count } })
     program.onMessage((message: ProgramMessage, handle) => {
       // Fresh listening sockets register here; a successor's only count once it serves.
-      if (message.dsu === 'listener' && handle) this.listeners.set(message.key, handle)
+      if (message.dsu === 'listener' && handle) {
+        this.listeners.set(message.key, handle)
+        this.slot(index).keys.add(message.key)
+      }
+      if (message.dsu === 'refused') this.refuse(message.error, index)
     })
-    void program.exited.then((exit) => this.onExit(program, exit))
+    void program.exited.then((exit) => this.onExit(program, exit, index))
     return program
   }
 
-  private async onExit(program: ProgramProcess, exit: Exit): Promise<void> {
-    await this.upgrading?.catch(() => {})
-    if (program !== this.current || this.stopping || this.discarded.has(program)) return
+  /** The program did what dsu cannot supervise: say so by name and stop, whatever the restart policy. */
+  private refuse(error: WireError, index: number): void {
+    if (this.refusal) return
+    this.refusal = error
+    this.options.log(`dsu: ${error.code}: ${error.message}${this.count > 1 ? ` (worker ${index})` : ''}; stopping`)
+    if (this.control) void this.stop()
+  }
+
+  private async onExit(program: ProgramProcess, exit: Exit, index = 0): Promise<void> {
+    const slot = this.slot(index)
+    await (this.count > 1 ? slot.upgrading : this.upgrading)?.catch(() => {})
+    if (program !== slot.current || this.stopping || this.discarded.has(program) || this.refusal) return
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
-    this.options.log(`dsu: ${program.version} (pid ${program.pid}) ${how}; DSU_ERR_PROGRAM_EXITED`)
-    this.journal?.recordEvent({ kind: exit.code === 0 ? 'exit' : 'crash', version: program.version, entry: program.entry, pid: program.pid, code: exit.code, signal: exit.signal })
-    this.crashes.push(Date.now())
+    const who = this.count > 1 ? ` worker ${index}` : ''
+    this.options.log(`dsu: ${program.version}${who} (pid ${program.pid}) ${how}; DSU_ERR_PROGRAM_EXITED`)
+    this.journal?.recordEvent({ kind: exit.code === 0 ? 'exit' : 'crash', version: program.version, entry: program.entry, pid: program.pid, code: exit.code, signal: exit.signal, ...(this.count > 1 ? { detail: { worker: index } } : {}) })
+    slot.crashes.push(Date.now())
     const policy = this.options.restart ?? DEFAULT_RESTART
-    const delay = nextRestart(policy, this.crashes, exit.code)
-    if (delay !== null) return this.restart(program, delay)
-    if (policy.mode !== 'no' && !(policy.mode === 'on-failure' && exit.code === 0)) {
-      this.options.log(`dsu: DSU_ERR_CRASH_LOOP: ${program.version} crashed ${this.crashes.length} times, more than ${policy.maxRestarts} within ${policy.windowMs / 1000}s; giving up`)
+    const delay = nextRestart(policy, slot.crashes, exit.code)
+    if (delay !== null) {
+      const restarting = this.restart(slot, program, delay)
+      slot.restarting = restarting
+      await restarting
+      if (slot.restarting === restarting) slot.restarting = null
+      return
     }
+    if (policy.mode !== 'no' && !(policy.mode === 'on-failure' && exit.code === 0)) {
+      this.options.log(`dsu: DSU_ERR_CRASH_LOOP: ${program.version}${who} crashed ${slot.crashes.length} times, more than ${policy.maxRestarts} within ${policy.windowMs / 1000}s; giving up`)
+    }
+    await this.giveUp(exit.code === 0 ? 0 : (exit.code ?? 1))
+  }
+
+  /** No restart: dsu run ends, stopping the workers still running. */
+  private async giveUp(code: number): Promise<void> {
     this.stopping = true
+    await Promise.all(this.slots.filter((s) => !s.current.exit).map(async (s) => {
+      void s.current.send({ dsu: 'stop', timeoutMs: this.options.stopTimeoutMs })
+      const timer = setTimeout(() => s.current.kill('SIGKILL'), this.options.stopTimeoutMs + 1000)
+      await s.current.exited
+      clearTimeout(timer)
+    }))
     this.closeControl()
-    this.resolveDone(exit.code === 0 ? 0 : (exit.code ?? 1))
+    this.resolveDone(code)
   }
 
   /**
    * Crash restart: from the newest checkpoint that loads, keeping the
    * listening sockets; bad checkpoints are skipped (and not tried again), and
-   * with none left the program starts with fresh state.
+   * with none left the program starts with fresh state. With several
+   * workers, only the worker that died restarts, from its own checkpoints.
    */
-  private async restart(crashed: ProgramProcess, delayMs: number): Promise<void> {
-    this.busy = 'restart'
-    this.options.log(`dsu: restarting ${crashed.version} in ${delayMs} ms`)
+  private async restart(slot: Slot, crashed: ProgramProcess, delayMs: number): Promise<void> {
+    if (this.count === 1 || !this.busy) this.busy = 'restart'
+    const who = this.count > 1 ? ` worker ${slot.index}` : ''
+    this.options.log(`dsu: restarting ${crashed.version}${who} in ${delayMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, delayMs))
     if (this.stopping) return
     const { entry, version } = crashed
-    const spawn = (checkpoint: VerifiedCheckpoint | null): ProgramProcess => {
-      // A stop during the restart: stop() deals with the program it found; start no other.
-      if (this.stopping) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', 'the supervisor is stopping')
-      const transformer = checkpoint && checkpoint.version !== version ? resolveTransformer(null, entry) : null
-      // Current from its spawn: if it dies, onExit counts it as another crash.
-      return (this.current = this.spawn({ entry, version, role: 'successor', listeners: [...this.listeners.keys()], transformer, from: checkpoint?.version }))
-    }
     try {
-      const ids = checkpointIds(this.options.stateDir).filter((id) => !this.badCheckpoints.has(id))
-      const restored = await restoreNewest(ids, this.fallbackEnv(spawn, (program) => startFresh(program, this.activationEnv())))
+      const ids = checkpointIds(this.slotStateDir(slot.index)).filter((id) => !slot.badCheckpoints.has(id))
+      const restored = await this.bringUp(slot.index, entry, version, ids)
       const next = restored.program
+      slot.restarts++
       const from = restored.checkpoint ? `checkpoint ${restored.checkpoint.id}` : 'no checkpoint: state initialised'
-      this.journal?.recordEvent({ kind: 'restart', version: next.version, entry: next.entry, pid: next.pid, detail: { from, delayMs, ...(restored.skipped.length ? { skipped: restored.skipped } : {}) } })
-      this.options.log(`dsu: restarted ${next.version} (pid ${next.pid}) from ${from}`)
+      this.journal?.recordEvent({ kind: 'restart', version: next.version, entry: next.entry, pid: next.pid, detail: { from, delayMs, ...(restored.skipped.length ? { skipped: restored.skipped } : {}), ...(this.count > 1 ? { worker: slot.index } : {}) } })
+      this.options.log(`dsu: restarted ${next.version}${who} (pid ${next.pid}) from ${from}`)
     } catch (error) {
       if (this.stopping) return
       // Its exit, if it died, goes through onExit and counts as another crash.
       const e = error as { code?: string; message?: string }
-      this.options.log(`dsu: restart of ${version} failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`)
-      if (this.current === crashed || this.discarded.has(this.current)) {
+      this.options.log(`dsu: restart of ${version}${who} failed: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}`)
+      if (slot.current === crashed || this.discarded.has(slot.current)) {
         // No process of this attempt is left whose exit would count as another
         // crash and retry: stop rather than supervise nothing.
-        this.options.log(`dsu: giving up on ${version}: no program is running`)
-        this.stopping = true
-        this.closeControl()
-        this.resolveDone(crashed.exit?.code || 1)
+        this.options.log(`dsu: giving up on ${version}${who}: no program is running`)
+        await this.giveUp(crashed.exit?.code || 1)
         return
       }
-      this.current.kill('SIGKILL')
+      slot.current.kill('SIGKILL')
     } finally {
-      if (this.busy === 'restart') this.busy = null
+      if (this.busy === 'restart' && this.slots.every((s) => s === slot || !s.restarting)) this.busy = null
     }
   }
 
@@ -452,17 +655,15 @@ export class Supervisor {
         const exit = await this.stop(request.timeoutMs)
         return { stopped: true, exit }
       }
-      case 'checkpoint':
-        return request.list ? this.checkpoints() : { checkpoint: await this.checkpoint() }
-      case 'rollback': {
-        const { serving, ...rest } = await this.rollback(emit, request.deadlines)
-        return { ...rest, pid: serving.pid }
+      case 'checkpoint': {
+        if (request.list) return this.checkpoints()
+        const all = await this.checkpointAll()
+        return { checkpoint: all[0], ...(this.count > 1 ? { workers: all } : {}) }
       }
-      case 'upgrade': {
-        const result = await this.upgrade(request, emit)
-        const { serving, ...rest } = result
-        return { ...rest, pid: serving.pid }
-      }
+      case 'rollback':
+        return wireResult(await this.rollback(emit, request.deadlines, request.strategy))
+      case 'upgrade':
+        return wireResult(await this.upgrade(request, emit))
     }
   }
 
@@ -480,4 +681,10 @@ export class Supervisor {
       // already gone
     }
   }
+}
+
+/** An upgrade's result as the CLI gets it: processes become pids. */
+function wireResult(result: UpgradeResult): Record<string, unknown> {
+  const { serving, servingAll, quiescedAt: _q, servingAt: _s, ...rest } = result as FleetResult
+  return { ...rest, pid: serving.pid, ...(servingAll ? { pids: servingAll.map((p) => p.pid) } : {}) }
 }

@@ -133,7 +133,7 @@ function newScript(overrides: Partial<Record<SupervisorMessage['dsu'] | 'boot', 
   }
 }
 
-function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides: Parameters<typeof oldScript>[0] = {}, deadlines: Deadlines = everyPhase(200)) {
+function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides: Parameters<typeof oldScript>[0] = {}, deadlines: Deadlines = everyPhase(200), extra: Partial<UpgradeEnv> = {}) {
   const clock = new FakeClock()
   const old = new FakeProgram(1, '1.0.0', oldScript(oldOverrides))
   let spawned: FakeProgram | null = null
@@ -153,6 +153,7 @@ function setup(newOverrides: Parameters<typeof newScript>[0] = {}, oldOverrides:
     timers: clock,
     streamPath: () => '/tmp/fake.sock',
     listeners,
+    ...extra,
   }
   const run = () => runUpgrade(old, { entry: '/app/2.0.0.js', version: '2.0.0', transformer: null, deadlines }, env, (e) => events.push(e))
   return { old, next: () => spawned!, events, run, listeners, spec: () => spawnSpec!, clock }
@@ -463,4 +464,34 @@ t.test('a new version killed while its transformer runs failed in transform, not
   t.equal(result.outcome, 'rolled-back')
   t.equal(result.error?.phase, 'transform')
   t.same(s.old.received.map((m) => m.dsu), ['manifest', 'quiesce', 'send-state', 'resume'], 'the old version resumes')
+})
+
+t.test('atomic (several workers): the barriers come before the pause and before binding; a failed one rolls this worker back', async (t) => {
+  const points: string[] = []
+  const passing = setup({ 'receive-state': restoring }, {}, everyPhase(200), {
+    barrier: async (point) => {
+      // What the old version was told by then: not paused before 'quiesce'; paused, not committed at 'activate'.
+      points.push(`${point}: ${passing.old.received.map((m) => m.dsu).join(',')}`)
+    },
+  })
+  readyAfterSend(passing)
+  const result = await passing.run()
+  t.equal(result.outcome, 'committed')
+  t.same(points, ['quiesce: manifest', 'activate: manifest,quiesce,send-state'])
+  t.type(result.quiescedAt, 'number')
+  t.type(result.servingAt, 'number')
+
+  const failing = setup({ 'receive-state': restoring }, {}, everyPhase(200), {
+    barrier: async (point) => {
+      if (point === 'activate') throw Object.assign(new Error('worker 1 rolled back in transform'), { code: 'DSU_ERR_WORKER_ROLLED_BACK' })
+    },
+  })
+  readyAfterSend(failing)
+  const rolled = await failing.run()
+  t.equal(rolled.outcome, 'rolled-back')
+  t.equal(rolled.error?.code, 'DSU_ERR_WORKER_ROLLED_BACK')
+  t.equal(rolled.serving, failing.old)
+  t.same(failing.old.received.map((m) => m.dsu), ['manifest', 'quiesce', 'send-state', 'resume'], 'the old version resumes; it never commits')
+  t.equal(failing.next().killedWith, 'SIGKILL', 'the new version is stopped')
+  t.notOk(failing.next().received.some((m) => m.dsu === 'activate'), 'the new version never bound the sockets')
 })

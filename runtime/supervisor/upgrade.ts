@@ -35,14 +35,27 @@ export interface UpgradeEnv {
   streamPath(): string
   /** Listening handles the supervisor holds, by listen key. */
   listeners: Map<string, unknown>
+  /** A handle the new version did not claim (activation.ts); default: closed. */
+  unclaimed?: (key: string, handle: unknown) => void
   nodeArgs?: string[]
+  /** Extra fields of the new version's spawn (its worker index under `--workers`). */
+  spawnExtra?: Partial<SpawnSpec>
+  /**
+   * An atomic upgrade of several workers (fleet-upgrade.ts): awaited before
+   * the old version quiesces ('quiesce': every new version booted) and before
+   * the new one binds its sockets ('activate': every new version holds its
+   * state). A rejection rolls this worker back, like any failure before commit.
+   */
+  barrier?(point: 'quiesce' | 'activate', signal: AbortSignal): Promise<void>
 }
 
-export type UpgradeEvent =
+/** `worker`: which worker's upgrade, with `dsu run --workers N`. */
+export type UpgradeEvent = (
   /** `phase` finished in `ms`; `next` is the phase that starts now (null: done). */
   | { event: 'phase'; phase: Phase; ms: number; next: Phase | null }
   | { event: 'rollback'; phase: Phase; error: WireError }
   | { event: 'failed'; phase: Phase; error: WireError }
+) & { worker?: number }
 
 export interface UpgradeResult {
   /**
@@ -64,6 +77,9 @@ export interface UpgradeResult {
   serving: ProgramProcess
   /** Connections moved from the old version to the new one at commit. */
   connectionsMoved: number
+  /** env.now() when the old version was told to quiesce, and when the new one served (null: it did not). */
+  quiescedAt?: number | null
+  servingAt?: number | null
 }
 
 /** How often the old version reports pre-copy progress, given the stall deadline. */
@@ -144,6 +160,7 @@ export async function runUpgrade(
     transformers: request.transformers ?? null,
     listeners: [...env.listeners.keys()],
     nodeArgs: env.nodeArgs,
+    ...env.spawnExtra,
   })
   try {
     await waitFor(next, 'booted', { signal, phase, failures: ['restore-failed'], exitCode: 'DSU_ERR_SPAWN_FAILED' })
@@ -194,6 +211,13 @@ export async function runUpgrade(
       finishPhase('quiesce')
     }
 
+    if (env.barrier) {
+      // Atomic: no worker pauses before every new version has booted. The
+      // wait is not the quiesce phase's: it ends before the pause starts.
+      signal = arm('the other workers\' new versions did not boot', deadlines.spawn)
+      await env.barrier('quiesce', signal)
+      mark = env.now()
+    }
     // The old version enforces the quiesce deadline itself and resumes; the
     // margin here only covers a process that stopped answering.
     signal = arm('the old version did not answer', deadlines.quiesce + 1000)
@@ -264,10 +288,16 @@ export async function runUpgrade(
     await waitFor(next, 'ready', { signal, phase, failures: ['restore-failed'] })
     finishPhase('ready')
 
+    if (env.barrier) {
+      // Atomic: no new version serves before every one holds its state; the
+      // wait is in the pause, counted in ready.
+      signal = arm('the other workers did not get their state', deadlines.quiesce + deadlines.transfer + deadlines.transform + deadlines.init)
+      await env.barrier('activate', signal)
+    }
     // Ready: the new version binds the inherited listening sockets. Until it
     // answers, the old version still holds every connection and can resume.
     signal = arm('the new version did not bind its listening sockets')
-    await activate(next, env.listeners, { signal, phase })
+    await activate(next, env.listeners, { signal, phase }, env.unclaimed)
     const pauseEnd = env.now()
     finishPhase('commit')
 
@@ -291,7 +321,7 @@ export async function runUpgrade(
     return {
       outcome: 'committed', from: old.version, to: request.version, phases,
       pauseMs: pauseEnd - quiesceStart, totalMs: env.now() - t0, state: stateStats,
-      serving: next, connectionsMoved,
+      serving: next, connectionsMoved, quiescedAt: quiesceStart, servingAt: pauseEnd,
     }
   } catch (cause) {
     next.kill('SIGKILL')
@@ -319,7 +349,7 @@ export async function runUpgrade(
     }
     // The new version's stack trace says why, unless the old version failed.
     // Read once it has died (the timings above do not include the wait).
-    const oldFailed = ['DSU_ERR_QUIESCE_TIMEOUT', 'DSU_ERR_UNSERIALIZABLE', 'DSU_ERR_PROGRAM_EXITED'].includes(wire.code)
+    const oldFailed = ['DSU_ERR_QUIESCE_TIMEOUT', 'DSU_ERR_UNSERIALIZABLE', 'DSU_ERR_PROGRAM_EXITED', 'DSU_ERR_WORKER_ROLLED_BACK'].includes(wire.code)
     const output = oldFailed ? '' : await next.recentStderr?.()
     if (output) wire.output = output
     report({ event: 'rollback', phase: failedPhase, error: wire })

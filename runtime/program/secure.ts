@@ -63,9 +63,11 @@ export class TlsEnding {
   private readonly lastActive = new WeakMap<net.Socket, number>()
   private readonly endedAt = new Map<net.Socket, number>()
 
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
   /** A TLS connection finished its handshake or a response: idle from now. */
   touch(socket: net.Socket): void {
-    this.lastActive.set(socket, performance.now())
+    this.lastActive.set(socket, this.now())
   }
 
   /**
@@ -74,7 +76,7 @@ export class TlsEnding {
    */
   endIdle(socket: net.Socket): boolean {
     if (socket.destroyed) return true
-    const now = performance.now()
+    const now = this.now()
     const ended = this.endedAt.get(socket)
     if (ended !== undefined) {
       // close_notify and FIN went out; a client that never answers with its own FIN is cut off.

@@ -16,9 +16,12 @@
 // - HTTP/2 (node:http2, h2 and h2c): every session is sent GOAWAY with the
 //   highest stream id (RFC 9113 §6.8's shutdown notice) at quiesce: the client
 //   opens no new stream on it, and streams it sent meanwhile are still served.
-//   Node's client then closes the session itself once its streams are done;
-//   one that does not is closed by the server SESSION_GRACE_MS later (a
-//   second GOAWAY with the last stream id processed, after its open streams).
+//   Node's client then closes the session itself once its streams are done.
+//   The server closes it (a second GOAWAY with the last stream id processed,
+//   after its open streams) as soon as it has no open stream, or
+//   SESSION_GRACE_MS after the first GOAWAY: nghttp2 reads nothing more on
+//   an idle session that sent GOAWAY, so a stream the client opens after that
+//   can only be refused (REFUSED_STREAM: not processed, safe to retry).
 // A checkpoint (a snapshot) ends nothing: TLS connections are frozen like
 // plain ones, and HTTP/2 streams count as in flight.
 import type net from 'node:net'
@@ -110,18 +113,28 @@ export class TlsEnding {
 /** The sessions of an http2 server, as part of its ServerConnections. */
 export class Http2Sessions {
   private readonly sessions = new Map<Session, number>()
+  /** Open streams per session. */
+  private readonly streams = new Map<Session, number>()
   private draining = false
 
   constructor(server: net.Server) {
     server.on('session', (session: Session) => {
       this.sessions.set(session, 0)
-      session.once('close', () => this.sessions.delete(session))
+      session.once('close', () => {
+        this.sessions.delete(session)
+        this.streams.delete(session)
+      })
       if (this.draining) this.goaway(session)
     })
     // A stream is work in flight until it closes (a snapshot waits for it).
-    server.on('stream', (stream: { once(event: 'close', fn: () => void): void }) => {
+    server.on('stream', (stream: { session?: Session; once(event: 'close', fn: () => void): void }) => {
       const done = begin()
-      stream.once('close', done)
+      const session = stream.session
+      if (session) this.streams.set(session, (this.streams.get(session) ?? 0) + 1)
+      stream.once('close', () => {
+        if (session) this.streams.set(session, (this.streams.get(session) ?? 1) - 1)
+        done()
+      })
     })
   }
 
@@ -145,7 +158,12 @@ export class Http2Sessions {
   settle(): boolean {
     const now = performance.now()
     for (const [session, since] of this.sessions) {
-      if (!session.closed && since > 0 && now - since >= SESSION_GRACE_MS) session.close()
+      if (session.closed || since === 0) continue
+      // nghttp2 stops reading a session that sent GOAWAY once it has no open
+      // stream: a stream the client opens after that would wait unanswered.
+      // Closing it then sends the last stream id at once, so the client
+      // knows such a stream was not processed (REFUSED_STREAM) and retries it.
+      if ((this.streams.get(session) ?? 0) === 0 || now - since >= SESSION_GRACE_MS) session.close()
     }
     return this.sessions.size === 0
   }

@@ -162,7 +162,7 @@ async function idleConnection(port: number, ca: Buffer): Promise<Promise<{ hadEr
   }))
 }
 
-async function upgrade(sup: Supervised, label: string, transformer?: string): Promise<{ outcome: string }> {
+async function upgrade(sup: Supervised, label: string, transformer?: string): Promise<{ outcome: string; pauseMs: number; phases: Record<string, number> }> {
   const r = await dsu(['upgrade', '--to', fixture('secure.js'), ...(transformer ? ['--transformer', fixture(transformer)] : []),
     '--version-label', label, '--state-dir', sup.stateDir, '--json'])
   return JSON.parse(r.stdout)
@@ -188,7 +188,9 @@ for (const proto of ['https', 'h2'] as const) {
 
     const idle1 = proto === 'https' ? await idleConnection(port, ca) : null
     const opened = load.opened()
-    t.equal((await upgrade(sup, '2.0.0')).outcome, 'committed', 'the upgrade committed')
+    const committed = await upgrade(sup, '2.0.0')
+    t.equal(committed.outcome, 'committed', 'the upgrade committed')
+    t.comment(`pause ${committed.pauseMs.toFixed(1)} ms, quiesce ${committed.phases.quiesce?.toFixed(1)} ms`)
     await load.reach(load.ok() + 100)
     t.ok(load.versions.has('2.0.0'), 'v2 serves the clients after commit')
     t.ok(load.opened() > opened, `the clients reconnected (${load.opened() - opened} new ${proto === 'h2' ? 'sessions' : 'connections'})`)

@@ -35,8 +35,11 @@ t.test('an idle TLS connection is ended once it has been idle for the grace, and
   t.equal(ending.endIdle(s), false, 'not closed yet')
   t.equal(socket.ended, 0, 'not ended before the grace')
   clock += 1
+  t.equal(ending.endIdle(s), false, 'idle by the clock…')
+  t.equal(socket.ended, 0, '… but not ended before this process has polled for I/O')
+  await new Promise((resolve) => setImmediate(resolve))
   t.equal(ending.endIdle(s), false, 'waits for the close')
-  t.equal(socket.ended, 1, 'ended (close_notify, FIN) after the grace')
+  t.equal(socket.ended, 1, 'ended (close_notify, FIN) after the grace and a poll that found nothing')
   ending.endIdle(s)
   t.equal(socket.ended, 1, 'ended once')
   t.equal(ending.ending(), 1, 'counted as ending')

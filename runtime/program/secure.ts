@@ -65,12 +65,15 @@ interface Session {
 export class TlsEnding {
   private readonly lastActive = new WeakMap<net.Socket, number>()
   private readonly endedAt = new Map<net.Socket, number>()
+  /** Idle long enough: false until this process has polled for I/O since, then true. */
+  private readonly candidates = new WeakMap<net.Socket, boolean>()
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
   /** A TLS connection finished its handshake or a response: idle from now. */
   touch(socket: net.Socket): void {
     this.lastActive.set(socket, this.now())
+    this.candidates.delete(socket)
   }
 
   /**
@@ -87,6 +90,21 @@ export class TlsEnding {
       return false
     }
     if (now - (this.lastActive.get(socket) ?? 0) < IDLE_GRACE_MS) return false
+    // Idle by the clock is not enough: this process may itself have been
+    // descheduled with the client's next request unread in the kernel. End it
+    // only after an event-loop turn that polled for I/O (setImmediate runs
+    // right after the poll phase) found nothing on it.
+    const candidate = this.candidates.get(socket)
+    if (candidate !== true) {
+      if (candidate === undefined) {
+        this.candidates.set(socket, false)
+        setImmediate(() => {
+          if (this.candidates.get(socket) === false) this.candidates.set(socket, true)
+        })
+      }
+      return false
+    }
+    this.candidates.delete(socket)
     this.endedAt.set(socket, now)
     // A request that crosses the close_notify (the client reused the
     // connection just as it was closed) is never processed: its response could

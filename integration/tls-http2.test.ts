@@ -98,11 +98,13 @@ function httpsLoad(port: number, ca: Buffer, retried: string[]): Load {
       else reject(error)
     })
   })
-  const load = loadLoop(() => get().catch((error: Error & { retry?: boolean }) => {
-    if (!error.retry) throw error
+  // The retry may land on another pooled connection that is being closed too.
+  const attempt = (left: number): Promise<{ version: string }> => get().catch((error: Error & { retry?: boolean }) => {
+    if (!error.retry || left === 0) throw error
     retried.push(error.message)
-    return get()
-  }))
+    return attempt(left - 1)
+  })
+  const load = loadLoop(() => attempt(CLIENTS))
   return { ...load, opened: () => opened, stop: async () => { await load.stop(); agent.destroy() } }
 }
 

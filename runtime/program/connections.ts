@@ -23,12 +23,18 @@
 // for every such closing handshake. Other upgraded
 // connections are frozen and ended at commit. A snapshot's quiescence (a
 // checkpoint) only freezes WebSockets: the program resumes right after.
+//
+// TLS connections and HTTP/2 sessions cannot move: at an upgrade's quiescence
+// they are ended cleanly instead (close_notify then FIN, GOAWAY; secure.ts).
+// A TLS server's connections are tracked as their TLSSockets, from the end of
+// the handshake; until then they are only waited for.
 import net from 'node:net'
 import http from 'node:http'
 import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
 import { adoptStream, endLongLived, handOverOf, isLongLived, type LongLivedStream } from './long-lived.js'
 import { adopterFor, adoptOn, atFrameBoundary, closeFrame, deflateParams, movable, webSocketOf, type WebSocketLike } from './websockets.js'
 import type { LongLivedHandOver, WebSocketHandOver } from '../protocol.js'
+import { Http2Sessions, isHttp2, isTls, TlsEnding } from './secure.js'
 
 type OnConnection = (this: unknown, err: number, clientHandle: unknown) => void
 interface StreamHandle { readStart(): number; readStop(): number; close(cb?: () => void): void; onconnection?: OnConnection }
@@ -64,20 +70,45 @@ export class ServerConnections implements Participant {
   private readonly responses = new Map<http.ServerResponse, () => void>()
   private acceptHandler: OnConnection | undefined
   private readonly connectionsSymbol: symbol | undefined
+  /** TLS: raw connections still in their handshake; the ending of idle ones at an upgrade. */
+  private readonly tls: TlsEnding | null
+  private readonly handshaking = new Set<net.Socket>()
+  private readonly http2: Http2Sessions | null
 
   constructor(server: net.Server, key: string) {
     this.server = server as Internal
     this.key = key
     this.connectionsSymbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections')
-    server.on('connection', (socket: InternalSocket) => this.track(socket))
+    this.tls = isTls(server) ? new TlsEnding() : null
+    this.http2 = isHttp2(server) ? new Http2Sessions(server) : null
+    if (this.tls) {
+      const tls = this.tls
+      server.on('connection', (raw: net.Socket) => {
+        this.handshaking.add(raw)
+        raw.once('close', () => this.handshaking.delete(raw))
+      })
+      server.on('secureConnection', (socket: InternalSocket & { _parent?: net.Socket }) => {
+        if (socket._parent) this.handshaking.delete(socket._parent)
+        tls.touch(socket)
+        this.track(socket)
+      })
+      server.on('tlsClientError', (_error: unknown, socket: { _parent?: net.Socket }) => {
+        if (socket?._parent) this.handshaking.delete(socket._parent)
+      })
+    } else {
+      server.on('connection', (socket: InternalSocket) => this.track(socket))
+    }
     if (isHttp(server)) {
       // prepend: the request counts as in flight before the app sees it.
       server.prependListener('request', (req, res) => {
         this.firstRequest(req.socket)
         const done = begin()
         this.responses.set(res, done)
+        // Quiescing for an upgrade: this TLS connection closes after this response.
+        if (this.tls && this.closeWebSocketsNow) res.shouldKeepAlive = false
         res.once('close', () => {
           this.responses.delete(res)
+          this.tls?.touch(req.socket)
           done()
         })
       })
@@ -105,6 +136,11 @@ export class ServerConnections implements Participant {
   stop(purpose: QuiescePurpose): void {
     // A snapshot resumes at once: its WebSockets are only frozen, like idle connections.
     this.closeWebSocketsNow = purpose === 'upgrade'
+    if (purpose === 'upgrade') {
+      // TLS: responses not begun yet close their connection (Connection: close).
+      if (this.tls) for (const res of this.responses.keys()) if (!res.headersSent) res.shouldKeepAlive = false
+      this.http2?.drain()
+    }
     const handle = this.server._handle
     if (!handle || this.acceptHandler) return
     this.acceptHandler = handle.onconnection
@@ -117,6 +153,11 @@ export class ServerConnections implements Participant {
     // A long-lived response (SSE…) stops counting as in flight: it is frozen
     // with its connection below, and ended at commit (endLongLived()).
     for (const [res, done] of this.responses) if (isLongLived(res)) done()
+    const ending = this.closeWebSocketsNow && (this.tls !== null || this.http2 !== null)
+    // A handshake under way ends in a connection like any other (ended below, or frozen).
+    if (ending && this.handshaking.size > 0) return false
+    // HTTP/2: its sessions own the connections; they went away at stop().
+    if (this.http2) return this.closeWebSocketsNow ? this.http2.settle() : true
     const idle = this.idleParsers()
     const adopter = this.closeWebSocketsNow ? adopterFor(this.server) : null
     let all = true
@@ -124,7 +165,7 @@ export class ServerConnections implements Participant {
     for (const socket of this.open) {
       if (this.frozen.has(socket)) continue
       const ws = this.closeWebSocketsNow && this.upgraded.has(socket) ? webSocketOf(socket) : null
-      if (ws && adopter && movable(ws) && !this.closing.has(ws)) {
+      if (ws && adopter && movable(ws) && !this.tls && !this.closing.has(ws)) {
         // Keep reading until ws holds no partial frame, then stop reads there.
         if (!atFrameBoundary(ws)) {
           this.midFrame++
@@ -159,6 +200,11 @@ export class ServerConnections implements Participant {
         all = false
         continue
       }
+      if (ending && this.tls && !this.upgraded.has(socket)) {
+        // Idle between requests: close_notify then FIN, once idle long enough.
+        if (!this.tls.endIdle(socket)) all = false
+        continue
+      }
       // Leave `_handle.reading` as it is so net.Socket does not restart reads.
       socket._handle?.readStop()
       // `timeout` is what the last setTimeout() set: Node's keep-alive wait
@@ -182,11 +228,18 @@ export class ServerConnections implements Participant {
     if (n > 0) parts.push(`${n} WebSocket${n === 1 ? '' : 's'} sent a 1012 close frame whose client did not answer`)
     const m = this.midFrame
     if (m > 0) parts.push(`${m} WebSocket${m === 1 ? '' : 's'} still in the middle of a frame`)
+    const h = this.handshaking.size
+    if (this.closeWebSocketsNow && h > 0) parts.push(`${h} TLS handshake${h === 1 ? '' : 's'} under way`)
+    const e = this.tls?.ending() ?? 0
+    if (e > 0) parts.push(`${e} TLS connection${e === 1 ? '' : 's'} sent close_notify whose client did not close`)
+    const s = this.http2?.busy()
+    if (s) parts.push(s)
     return parts.length > 0 ? parts.join(', ') : null
   }
 
   /** Graceful stop: a real close frame, 1001 (Going Away), to every WebSocket. */
   closeWebSockets(): void {
+    this.http2?.closeAll()
     for (const socket of this.upgraded) {
       const ws = webSocketOf(socket)
       if (ws && ws.readyState !== WS_CLOSED) ws.close(1001, 'Going Away')
@@ -203,6 +256,7 @@ export class ServerConnections implements Participant {
     this.closing.clear()
     this.handOver.clear()
     this.closeWebSocketsNow = false
+    this.http2?.resume()
     const handle = this.server._handle
     if (handle && this.acceptHandler) {
       handle.onconnection = this.acceptHandler
@@ -311,8 +365,10 @@ export class ServerConnections implements Participant {
         moved.push({ handle: socket._handle, release: () => socket.destroy(), stream })
         continue
       }
-      if (this.upgraded.has(socket)) {
-        // Not a WebSocket dsu knows (those closed at quiesce): FIN, the best it can do.
+      if (this.upgraded.has(socket) || this.tls || this.http2) {
+        // Not a WebSocket dsu knows (those closed at quiesce), or a TLS
+        // connection or HTTP/2 session left open (ended at quiesce): it
+        // cannot move; a clean end is the best it can do.
         socket.end()
         continue
       }
@@ -344,6 +400,8 @@ export class ServerConnections implements Participant {
       return
     }
     this.server.emit('connection', socket)
+    // TLS: a connection moved before its handshake; Node's own timers apply.
+    if (this.tls || this.http2) return
     // Node treats this as a new connection, which waits up to headersTimeout
     // (a minute) for a first request. It is an idle keep-alive connection:
     // give it this version's keep-alive wait, cleared at its next request as

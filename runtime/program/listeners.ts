@@ -8,6 +8,7 @@ import net from 'node:net'
 import { role, send } from './channel.js'
 import { ServerConnections } from './connections.js'
 import { addParticipant } from './quiescence.js'
+import { activateDatagrams, interceptBind } from './datagrams.js'
 
 type Listen = (this: net.Server, ...args: unknown[]) => net.Server
 const realListen = net.Server.prototype.listen as unknown as Listen
@@ -85,6 +86,8 @@ export function interceptListen(onClaim: (key: string) => void): void {
   if (role === null) return
   claimHook = onClaim
   net.Server.prototype.listen = interceptedListen as unknown as typeof net.Server.prototype.listen
+  // UDP sockets' bind() is handed over the same way (datagrams.ts).
+  interceptBind(() => active, onClaim)
 }
 
 export function inheritHandle(key: string, handle: unknown): void {
@@ -94,7 +97,7 @@ export function inheritHandle(key: string, handle: unknown): void {
 /** Commit: binds every deferred listen(), inherited handles first. */
 export function activate(): string[] {
   active = true
-  const bound: string[] = []
+  const bound: string[] = activateDatagrams(inherited)
   for (const { server, key, args } of deferred.splice(0)) {
     const handle = inherited.get(key)
     if (handle === undefined) {

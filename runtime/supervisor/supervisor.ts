@@ -13,14 +13,20 @@ import type { ControlRequest } from './control-protocol.js'
 import { resolveEntry, resolveTransformation, resolveTransformer, versionOf } from './entry.js'
 import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
 import { controlSocketPath, prepareStateDir } from './state-dir.js'
-import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
+import type { UpgradeEvent, UpgradeResult } from './upgrade.js'
 import { everyPhase, withOverrides, type Deadlines } from './deadlines.js'
-import { takeCheckpoint } from './checkpointing.js'
 import { checkpointDir, checkpointIds, listCheckpoints, verifiedCheckpoint, type CheckpointMeta, type VerifiedCheckpoint } from './checkpoint-store.js'
-import { restoreFromFile, restoreNewest, startFresh, type ActivationEnv, type Restored } from './restore.js'
+import type { ActivationEnv, Restored } from './restore.js'
 import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
 import { planRollback, type CommittedUpgrade } from './rollback.js'
 import { nodeArgsFor } from './typescript-loader.js'
+
+// Loaded on first use: a supervisor whose program is never upgraded,
+// checkpointed or restored does not carry that code (and the state codec
+// restore.ts pulls in) for the months it runs.
+const upgradeCode = (): Promise<typeof import('./upgrade.js')> => import('./upgrade.js')
+const restoreCode = (): Promise<typeof import('./restore.js')> => import('./restore.js')
+const checkpointCode = (): Promise<typeof import('./checkpointing.js')> => import('./checkpointing.js')
 
 export interface SupervisorOptions {
   entry: string
@@ -148,6 +154,7 @@ export class Supervisor {
       transformer = checkpoint.version === version ? null : resolveTransformer(null, entry)
       return (this.current = this.spawn({ entry, version, role: 'successor', listeners: [], transformer, from: checkpoint.version }))
     }
+    const { restoreFromFile, restoreNewest } = await restoreCode()
     let restored: Restored
     if (which === 'latest') {
       const ids = checkpointIds(this.options.stateDir)
@@ -187,6 +194,7 @@ export class Supervisor {
     this.busy = 'checkpoint'
     const program = this.current
     try {
+      const { takeCheckpoint } = await checkpointCode()
       const meta = await takeCheckpoint(program, {
         stateDir: this.options.stateDir, streamPath: () => this.streamPath(),
         timeoutMs: this.options.timeoutMs, keep: this.options.keepCheckpoints ?? 5,
@@ -271,13 +279,13 @@ export class Supervisor {
     this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})`)
     this.busy = 'upgrade'
     const deadlines = withOverrides(withOverrides(everyPhase(this.options.timeoutMs), this.options.deadlines), target.deadlines)
-    this.upgrading = runUpgrade(old, { entry, version, transformer, transformers, deadlines }, {
+    this.upgrading = upgradeCode().then(({ runUpgrade }) => runUpgrade(old, { entry, version, transformer, transformers, deadlines }, {
       spawn: (spec) => this.spawn(spec),
       now: () => performance.now(),
       streamPath: () => this.streamPath(),
       listeners: this.listeners,
       nodeArgs: this.options.nodeArgs,
-    }, report)
+    }, report))
     const startedAt = Date.now()
     try {
       const result = await this.upgrading
@@ -417,6 +425,7 @@ export class Supervisor {
     }
     try {
       const ids = checkpointIds(this.options.stateDir).filter((id) => !this.badCheckpoints.has(id))
+      const { restoreNewest, startFresh } = await restoreCode()
       const restored = await restoreNewest(ids, this.fallbackEnv(spawn, (program) => startFresh(program, this.activationEnv())))
       const next = restored.program
       const from = restored.checkpoint ? `checkpoint ${restored.checkpoint.id}` : 'no checkpoint: state initialised'

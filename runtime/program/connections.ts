@@ -25,7 +25,7 @@
 // checkpoint) only freezes WebSockets: the program resumes right after.
 import net from 'node:net'
 import http from 'node:http'
-import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
+import { beginWork, endWork, type Participant, type QuiescePurpose } from './quiescence.js'
 import { endLongLived, isLongLived } from './long-lived.js'
 import { adopterFor, adoptOn, atFrameBoundary, closeFrame, movable, webSocketOf, type WebSocketLike } from './websockets.js'
 import type { WebSocketHandOver } from '../protocol.js'
@@ -56,8 +56,10 @@ export class ServerConnections implements Participant {
   private readonly handOver = new Map<InternalSocket, WebSocketHandOver>()
   /** WebSockets the last settle() found in the middle of a frame. */
   private midFrame = 0
-  /** Responses not yet closed, each with its in-flight count's release. */
-  private readonly responses = new Map<http.ServerResponse, () => void>()
+  /** Responses not yet closed; each counts as in flight until it closes or is found long-lived. */
+  private readonly responses = new Set<http.ServerResponse>()
+  /** Long-lived responses among them, no longer counted (settle()). */
+  private readonly released = new Set<http.ServerResponse>()
   private acceptHandler: OnConnection | undefined
   private readonly connectionsSymbol: symbol | undefined
 
@@ -68,14 +70,17 @@ export class ServerConnections implements Participant {
     server.on('connection', (socket: InternalSocket) => this.track(socket))
     if (isHttp(server)) {
       // prepend: the request counts as in flight before the app sees it.
+      // This runs for every request the program serves: no closure, Map
+      // entry or once() wrapper per request, one shared 'close' listener.
+      const connections = this
+      const closed = function (this: http.ServerResponse): void {
+        connections.responseClosed(this)
+      }
       server.prependListener('request', (req, res) => {
         this.firstRequest(req.socket)
-        const done = begin()
-        this.responses.set(res, done)
-        res.once('close', () => {
-          this.responses.delete(res)
-          done()
-        })
+        beginWork()
+        this.responses.add(res)
+        res.on('close', closed)
       })
       // An upgraded connection (WebSocket) is no longer HTTP: it cannot be
       // handed to the new version's HTTP parser. It is closed at commit.
@@ -110,7 +115,11 @@ export class ServerConnections implements Participant {
   settle(): boolean {
     // A long-lived response (SSE…) stops counting as in flight: it is frozen
     // with its connection below, and ended at commit (endLongLived()).
-    for (const [res, done] of this.responses) if (isLongLived(res)) done()
+    for (const res of this.responses) {
+      if (this.released.has(res) || !isLongLived(res)) continue
+      this.released.add(res)
+      endWork()
+    }
     const idle = this.idleParsers()
     const adopter = this.closeWebSocketsNow ? adopterFor(this.server) : null
     let all = true
@@ -223,7 +232,7 @@ export class ServerConnections implements Participant {
    */
   async endLongLived(timeoutMs: number): Promise<void> {
     const ending: Array<Promise<void>> = []
-    for (const res of this.responses.keys()) {
+    for (const res of this.responses) {
       if (!isLongLived(res) || res.writableEnded) continue
       ending.push(new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -330,6 +339,11 @@ export class ServerConnections implements Participant {
       if (ws) ws.close(1011, 'Internal Error')
       else socket.end(closeFrame(1011, 'Internal Error'))
     }
+  }
+
+  private responseClosed(res: http.ServerResponse): void {
+    if (!this.responses.delete(res)) return
+    if (!this.released.delete(res)) endWork()
   }
 
   /** A request arrived on an adopted connection: back to the server's own timeout, as Node does. */

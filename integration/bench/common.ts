@@ -48,6 +48,16 @@ export function procMemory(pid: number): { rss: number; hwm: number } | null {
   return rss === null || hwm === null ? null : { rss, hwm }
 }
 
+/** CPU time (user + system) a process has used so far, in ms (clock ticks of 10 ms), or NaN once it is gone. */
+export function procCpuMs(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return NaN
+  }
+}
+
 /** Runs the built CLI and parses its one JSON object. */
 export async function dsuJson(args: string[]): Promise<any> {
   const r = await dsu([...args, '--json'])

@@ -16,7 +16,10 @@ export interface OverheadResult {
 export async function overhead(rounds: number, seconds: number, connections = 10): Promise<OverheadResult> {
   const entry = benchApp('records.js')
   const env = { DSU_BENCH_RECORDS: '0' }
-  const plain = await startPlain([entry], env)
+  // Detached like dsu's program (its own session): otherwise the load
+  // generator and plain node share a scheduling group (autogroup) that the
+  // dsu program does not, and the comparison measures the scheduler.
+  const plain = await startPlain([entry], env, true)
   const sup = await runSupervised(entry, [], env)
   const out: OverheadResult = { seconds, connections, plain: { rps: [], p99: [], cpuUs: [] }, dsu: { rps: [], p99: [], cpuUs: [] } }
   try {

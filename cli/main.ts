@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 // The `dsu` command: argument parsing only; each command lives in commands/.
 import os from 'node:os'
-import yargs from 'yargs'
-import { hideBin } from 'yargs/helpers'
 import { DsuError } from '../runtime/errors.js'
 import { parseDuration } from './duration.js'
 import { MAX_DEADLINE_MS } from '../runtime/supervisor/deadlines.js'
@@ -10,6 +8,7 @@ import { joinNodeArgs, nodeArgList } from './node-arg.js'
 import { fail } from './output.js'
 import { validateAppName } from '../runtime/supervisor/state-dir.js'
 import { parseTimeouts, type Timeouts } from './timeouts.js'
+import { plainRunArgs } from './run-args.js'
 
 const TIMEOUT_HELP = 'deadline of each upgrade phase: 10s, or per phase: precopy=120s,quiesce=5s (pre-copy: longest time without progress; plain numbers are ms)'
 
@@ -53,7 +52,13 @@ const finish = (code: number): void => {
   process.exitCode = code
 }
 
-await yargs(joinNodeArgs(hideBin(process.argv)))
+// What node was given after the script (yargs' hideBin, for plain node).
+const argv = joinNodeArgs(process.argv.slice(2))
+// A plain `dsu run` is read without loading yargs (cli/run-args.ts): the
+// supervisor does not carry it for months. Anything else goes through yargs.
+const plainRun = plainRunArgs(argv)
+if (plainRun) finish(await run(plainRun))
+else await (await import('yargs')).default(argv)
   .scriptName('dsu')
   .usage('$0 <command> [options]\n\nLive upgrades for stateful Node.js servers.')
   .option('state-dir', { type: 'string', describe: 'state directory (default: .dsu/ where `dsu run` was started; other commands search upwards from here; also $DSU_STATE_DIR)' })

@@ -18,16 +18,12 @@
  *  - on rollback the old version resumes exactly where it stopped.
  */
 import { role, send } from './program/channel.js'
-import { interceptListen } from './program/listeners.js'
-import { startPredecessor } from './program/predecessor.js'
-import { startSuccessor } from './program/successor.js'
 import { ENV_VERSION, ENV_WORKER, ENV_WORKERS } from './protocol.js'
-import { installGuards } from './program/guards.js'
 
 export { state } from './program/roots.js'
 export { registerClass, registerType, type TypeCodec, type ClassOptions } from './transfer/registry.js'
 export { transaction, updatePoint, onPause, onQuiesced, onResume } from './program/quiescence.js'
-export { ready, deferReady } from './program/successor.js'
+export { ready, deferReady } from './program/ready.js'
 export { longLived, adoptLongLived, type LongLivedOptions, type LongLivedStream } from './program/long-lived.js'
 export { adoptWebSockets, type AdoptOptions } from './program/websockets.js'
 export { carrySocketIo } from './program/socket-io.js'
@@ -54,8 +50,17 @@ export function supervised(): boolean {
   return role !== null
 }
 
+// The upgrade machinery loads only under a supervisor, and a new version's
+// side only in a new version: `node server.js` carries none of it. Awaited
+// here, so listen() is intercepted before the program's own code runs.
 if (role !== null) {
-  const onClaim = role === 'successor' ? startSuccessor() : () => {}
+  const [{ interceptListen }, { startPredecessor }, { installGuards }, successor] = await Promise.all([
+    import('./program/listeners.js'),
+    import('./program/predecessor.js'),
+    import('./program/guards.js'),
+    role === 'successor' ? import('./program/successor.js') : null,
+  ])
+  const onClaim = successor ? successor.startSuccessor() : () => {}
   interceptListen(onClaim)
   installGuards()
   startPredecessor()

@@ -40,7 +40,7 @@ for (let i = 0; i < (quick ? 1 : 3); i++) {
   plainPaired.push(await pauseForSize(classSize, pauseRuns))
   classes.push(await pauseForSize(classSize, pauseRuns, false, true))
 }
-const over = quick ? await overhead(1, 2) : await overhead(5, 5)
+const over = quick ? await overhead(1, 2) : await overhead(10, 5)
 const idle = await idleMemory(quick ? 1 : 3)
 const peak = await peakMemory(sizes.at(-1)!)
 

@@ -32,7 +32,6 @@ const bytesRange = (xs: number[]): string => {
   const lo = fmtBytes(Math.min(...xs)), hi = fmtBytes(Math.max(...xs))
   return lo === hi ? lo : `${lo} – ${hi}`
 }
-const paired = (a: number[], b: number[]): number => median(a.map((x, i) => x / b[i]!))
 const runsOf = (xs: number[]): string => xs.map(fmtMs).join(', ')
 
 export function pauseChart(r: Results): string {
@@ -79,9 +78,9 @@ function targetsTable(r: Results): string[] {
     pauseRow(100000, 50),
     pauseRow(1000000, 250),
     classRow(r),
-    row(['throughput overhead', '≤ 1 %', `${pct(o.rpsLoss)} (req/s dsu run / node = ${(1 - o.rpsLoss).toFixed(3)})`, verdict(o.rpsLoss <= 0.01)]),
-    row(['p99 latency overhead', '≤ 5 %', `${pct(o.p99Gain)} (${median(r.overhead.plain.p99).toFixed(3)} → ${median(r.overhead.dsu.p99).toFixed(3)} ms)`, verdict(o.p99Gain <= 0.05)]),
-    row(['supervisor RSS', '≤ 60 MB', `${fmtMB(idle.supervisor)} MB idle; ${fmtMB(r.peak.supervisorRssAfter)} MB after the ${fmtCount(r.peak.records)} upgrade`, verdict(Math.max(idle.supervisor, r.peak.supervisorRssAfter) <= 60 * MB)]),
+    row(['throughput overhead', '≤ 1 %', `${pct(o.rpsLoss)} (median of ${r.overhead.dsu.rps.length} per-round ratios req/s dsu run / node = ${(1 - o.rpsLoss).toFixed(3)}; server CPU per request ${pct(o.cpuGain)})`, verdict(o.rpsLoss <= 0.01)]),
+    row(['p99 latency overhead', '≤ 5 %', `${pct(o.p99Gain)} (median of per-round ratios; medians ${median(r.overhead.plain.p99).toFixed(3)} → ${median(r.overhead.dsu.p99).toFixed(3)} ms)`, verdict(o.p99Gain <= 0.05)]),
+    row(['supervisor RSS', '≤ 50 MB (issue 13)', `${fmtMB(idle.supervisor)} MB idle; ${fmtMB(r.peak.supervisorRssAfter)} MB after the ${fmtCount(r.peak.records)} upgrade`, verdict(Math.max(idle.supervisor, r.peak.supervisorRssAfter) <= 50 * MB)]),
     row(['runtime memory in the program', '≤ 5 MB', `${fmtMB(runtime)} MB (hello app under dsu run vs without dsu; unsupervised with dsu: ${fmtMB(idle.dsuNode - idle.plainNode)} MB)`, verdict(runtime <= 5 * MB)]),
     row(['peak memory', 'no process holds the whole serialized state twice', `${fmtCount(r.peak.records)} records, ${fmtMB(r.peak.bytes)} MB serialized: v1 peak ${signedMB(extra.v1)}, v2 peak ${signedMB(extra.v2)} over the live state`, verdict(peakOk)]),
   ]
@@ -156,12 +155,15 @@ export function markdown(r: Results): string {
   L.push('', '## 3. Steady-state overhead', '',
     `\`apps/records.js\` with 0 records, plain \`node\` vs under \`dsu run\`, both running the whole time; autocannon ${o.connections} keep-alive connections, ${o.seconds} s per run, runs interleaved (node, dsu, node, dsu, …) after a 1 s warm-up of each.`, '',
     row(['', 'node app', 'dsu run app', 'dsu / node']), '|---|---:|---:|---:|',
-    row(['req/s (median)', median(o.plain.rps).toFixed(0), median(o.dsu.rps).toFixed(0), (1 - ratios.rpsLoss).toFixed(3)]),
-    row(['p99 latency, ms (median)', median(o.plain.p99).toFixed(3), median(o.dsu.p99).toFixed(3), (1 + ratios.p99Gain).toFixed(3)]),
-    row(['median of per-round ratios (req/s; p99)', '', '', `${paired(o.dsu.rps, o.plain.rps).toFixed(3)}; ${paired(o.dsu.p99, o.plain.p99).toFixed(3)}`]),
+    row(['req/s (median)', median(o.plain.rps).toFixed(0), median(o.dsu.rps).toFixed(0), (median(o.dsu.rps) / median(o.plain.rps)).toFixed(3)]),
+    row(['p99 latency, ms (median)', median(o.plain.p99).toFixed(3), median(o.dsu.p99).toFixed(3), (median(o.dsu.p99) / median(o.plain.p99)).toFixed(3)]),
+    row(['server CPU per request, µs (median)', median(o.plain.cpuUs).toFixed(2), median(o.dsu.cpuUs).toFixed(2), (median(o.dsu.cpuUs) / median(o.plain.cpuUs)).toFixed(3)]),
+    row(['median of per-round ratios (req/s; p99; CPU/request)', '', '', `${(1 - ratios.rpsLoss).toFixed(3)}; ${(1 + ratios.p99Gain).toFixed(3)}; ${(1 + ratios.cpuGain).toFixed(3)}`]),
     row(['req/s per run', o.plain.rps.map((x) => x.toFixed(0)).join(', '), o.dsu.rps.map((x) => x.toFixed(0)).join(', '), '']),
     row(['p99 per run, ms', o.plain.p99.map((x) => x.toFixed(3)).join(', '), o.dsu.p99.map((x) => x.toFixed(3)).join(', '), '']),
-    '', 'req/s is autocannon\'s per-second average; p99 is computed here from every 2xx response time autocannon reports (float ms), since its own histogram has 1 ms steps and this app answers well under 1 ms.')
+    row(['CPU per request per run, µs', o.plain.cpuUs.map((x) => x.toFixed(1)).join(', '), o.dsu.cpuUs.map((x) => x.toFixed(1)).join(', '), '']),
+    '', 'The targets are judged on the median of the per-round ratios. CPU per request is the serving process\'s user + system time (`/proc/<pid>/stat`, 10 ms ticks) over the requests answered in that run: it depends much less on what else runs on the machine than req/s does. ' +
+    'req/s is autocannon\'s per-second average; p99 is computed here from every 2xx response time autocannon reports (float ms), since its own histogram has 1 ms steps and this app answers well under 1 ms.')
 
   const idle = idleMedians(r.idle)
   const pk = r.peak
@@ -200,7 +202,7 @@ export function markdown(r: Results): string {
     `- **Pre-copy** (opt-in per Map root, \`state(name, init, { precopy: true })\`): the Map streams while the old version serves, then rounds of the entries touched since (set, delete, or read with \`get\`; iteration marks all); the new version reports when it has decoded everything sent, and only then does the pause start, carrying the last round and the other roots. In this run: 100k records ${pc(100000)}, 1M ${pc(1000000)}. ` +
       'Correctness: `integration/precopy.test.ts` runs random set / in-place add / delete writes from 8 clients through 5 upgrades (5 seeds, one with a rolled-back upgrade in between) and compares the new version\'s state with a reference model of every acknowledged write.',
     '- **Seen but not fixed**: with pre-copy at 1M the client-seen gap (column above) is much longer than the supervisor\'s pause: while the old version serializes the snapshot it allocates heavily, and its major GCs over a ~640 MB heap stall its responses for a few hundred ms. Smaller chunks, reusing buffers, or pacing the snapshot would spread that out.',
-    '- **Steady-state overhead** is below what this machine can resolve: interleaved runs vary by ±30 % run to run, and the medians put dsu on either side of plain node from one run to the next.',
+    '- **Steady-state overhead**: per-request tracking cut to one Set entry and one shared `close` listener (the runtime\'s CPU per request went from +6 % to +1 % of plain node); a detached process (its own session, as `dsu run` starts its program) costs 10-20 % more CPU per request under load with the kernel\'s autogroup scheduling, so the plain node baseline is now started detached too. On this shared machine the per-round ratios of req/s and p99 still spread by ±30 %.',
     '- **Not tried yet**: a codec faster than v8 for this record shape; pre-copy for Sets, arrays and objects; running the transformer during pre-copy (today it runs in the pause, on the whole state).', '',
     '## Reproduce', '', '```sh', 'make bench                          # builds, then writes integration/bench/RESULTS.md and pause.svg',
     'DSU_BENCH_QUICK=1 node dist/integration/bench/main.js   # smoke run: sizes 0 and 10k, 1 run each, 2 s loads', '```', '')

@@ -30,7 +30,7 @@
 // the handshake; until then they are only waited for.
 import net from 'node:net'
 import http from 'node:http'
-import { begin, type Participant, type QuiescePurpose } from './quiescence.js'
+import { beginWork, endWork, type Participant, type QuiescePurpose } from './quiescence.js'
 import { adoptStream, endLongLived, handOverOf, isLongLived, type LongLivedStream } from './long-lived.js'
 import { adopterFor, adoptOn, atFrameBoundary, closeFrame, deflateParams, movable, webSocketOf, type WebSocketLike } from './websockets.js'
 import type { LongLivedHandOver, WebSocketHandOver } from '../protocol.js'
@@ -66,8 +66,10 @@ export class ServerConnections implements Participant {
   private readonly streams = new Map<InternalSocket, LongLivedHandOver>()
   /** WebSockets the last settle() found in the middle of a frame. */
   private midFrame = 0
-  /** Responses not yet closed, each with its in-flight count's release. */
-  private readonly responses = new Map<http.ServerResponse, () => void>()
+  /** Responses not yet closed; each counts as in flight until it closes or is found long-lived. */
+  private readonly responses = new Set<http.ServerResponse>()
+  /** Long-lived responses among them, no longer counted (settle()). */
+  private readonly released = new Set<http.ServerResponse>()
   private acceptHandler: OnConnection | undefined
   private readonly connectionsSymbol: symbol | undefined
   /** TLS: raw connections still in their handshake; the ending of idle ones at an upgrade. */
@@ -100,17 +102,23 @@ export class ServerConnections implements Participant {
     }
     if (isHttp(server)) {
       // prepend: the request counts as in flight before the app sees it.
+      // This runs for every request the program serves: no closure, Map
+      // entry or once() wrapper per request, one shared 'close' listener.
+      const connections = this
+      const closed = function (this: http.ServerResponse): void {
+        connections.responseClosed(this)
+      }
       server.prependListener('request', (req, res) => {
         this.firstRequest(req.socket)
-        const done = begin()
-        this.responses.set(res, done)
+        beginWork()
+        this.responses.add(res)
+        res.on('close', closed)
         // Quiescing for an upgrade: this TLS connection closes after this response.
-        if (this.tls && this.closeWebSocketsNow) res.shouldKeepAlive = false
-        res.once('close', () => {
-          this.responses.delete(res)
-          this.tls?.touch(req.socket)
-          done()
-        })
+        if (this.tls) {
+          if (this.closeWebSocketsNow) res.shouldKeepAlive = false
+          const tls = this.tls
+          res.once('close', () => tls.touch(req.socket))
+        }
       })
       // An upgraded connection (WebSocket) is no longer HTTP: it cannot be
       // handed to the new version's HTTP parser. It is closed at commit.
@@ -152,7 +160,11 @@ export class ServerConnections implements Participant {
   settle(): boolean {
     // A long-lived response (SSE…) stops counting as in flight: it is frozen
     // with its connection below, and ended at commit (endLongLived()).
-    for (const [res, done] of this.responses) if (isLongLived(res)) done()
+    for (const res of this.responses) {
+      if (this.released.has(res) || !isLongLived(res)) continue
+      this.released.add(res)
+      endWork()
+    }
     const ending = this.closeWebSocketsNow && (this.tls !== null || this.http2 !== null)
     // A handshake under way ends in a connection like any other (ended below, or frozen).
     if (ending && this.handshaking.size > 0) return false
@@ -286,7 +298,7 @@ export class ServerConnections implements Participant {
    */
   async endLongLived(timeoutMs: number, handOver = true): Promise<void> {
     const ending: Array<Promise<void>> = []
-    for (const res of this.responses.keys()) {
+    for (const res of this.responses) {
       if (!isLongLived(res) || res.writableEnded) continue
       const moving = handOver ? handOverOf(res) : null
       const socket = res.socket as InternalSocket | null
@@ -432,6 +444,11 @@ export class ServerConnections implements Participant {
       if (ws) ws.close(1011, 'Internal Error')
       else socket.end(closeFrame(1011, 'Internal Error'))
     }
+  }
+
+  private responseClosed(res: http.ServerResponse): void {
+    if (!this.responses.delete(res)) return
+    if (!this.released.delete(res)) endWork()
   }
 
   /** A request arrived on an adopted connection: back to the server's own timeout, as Node does. */

@@ -28,7 +28,7 @@ export function startPredecessor(): void {
       (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
     )
   })
-  on('manifest', () => void send({ dsu: 'manifest', roots: manifest() }))
+  on('manifest', () => void manifest().then((roots) => send({ dsu: 'manifest', roots })))
   on('checkpoint', (message) => void checkpoint(message.path, message.token, message.timeoutMs))
   on('finish-state', () => void finishPrecopy())
   on('resume', () => {

@@ -56,6 +56,16 @@ export function begin(): () => void {
   }
 }
 
+/** begin() without a closure, for work counted per request: one endWork() per beginWork(). */
+export function beginWork(): void {
+  inflight++
+}
+
+export function endWork(): void {
+  inflight--
+  recheck?.()
+}
+
 /**
  * Runs `fn` as one unit an upgrade never splits: quiescence waits for it.
  * Started once the program is quiesced, it waits for the outcome (rollback:

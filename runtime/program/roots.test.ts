@@ -14,13 +14,13 @@ class Cache {
 t.test('the manifest lists the registered classes and types each root holds', async (t) => {
   t.teardown(clearRegistry)
   await state('plain', () => new Map([['a', { n: 1 }]]))
-  t.same(manifest(), [{ name: 'plain', kind: 'map', count: 1 }], 'nothing registered: names, kinds and counts only')
+  t.same(await manifest(), [{ name: 'plain', kind: 'map', count: 1 }], 'nothing registered: names, kinds and counts only')
 
   registerClass(Account)
   registerType('cache', { isApplicable: (v) => v instanceof Cache, serialize: (c: Cache) => c.entries, deserialize: (e: string[]) => Object.assign(new Cache(), { entries: e }) })
   await state('accounts', () => new Map([['a', new Account()], ['b', new Account()]]))
   await state('mixed', () => ({ cache: new Cache(), owner: { account: new Account() } }))
-  t.same(manifest(), [
+  t.same(await manifest(), [
     { name: 'plain', kind: 'map', count: 1 },
     { name: 'accounts', kind: 'map', count: 2, classes: ['Account'] },
     { name: 'mixed', kind: 'object', count: 2, classes: ['Account'], types: ['cache'] },

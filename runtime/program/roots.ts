@@ -4,7 +4,6 @@
 import { DsuError } from '../errors.js'
 import { describeRoot, type RootManifest } from '../protocol.js'
 import { hasRegistrations } from '../transfer/registry.js'
-import { tagsOf, Walker } from '../transfer/validate.js'
 
 const marked = new Map<string, unknown>()
 const precopyRoots = new Set<string>()
@@ -76,17 +75,18 @@ export async function state<T>(name: string, init: () => T | Promise<T>, options
  * walks the roots (while the program still serves), only in programs that
  * registered any.
  */
-export function manifest(): RootManifest[] {
+export async function manifest(): Promise<RootManifest[]> {
   const precopied = precopyMaps()
-  const registry = hasRegistrations()
+  // The walker loads on use: a program that registers nothing never needs it.
+  const validate = hasRegistrations() ? await import('../transfer/validate.js') : null
   return [...marked].map(([name, value]) => ({
     ...describeRoot(name, value),
     ...(precopied.has(name) ? { precopy: true } : {}),
-    ...(registry ? registeredIn(value) : {}),
+    ...(validate ? registeredIn(value, validate) : {}),
   }))
 }
 
-function registeredIn(value: unknown): { classes?: string[]; types?: string[] } {
+function registeredIn(value: unknown, { tagsOf, Walker }: typeof import('../transfer/validate.js')): { classes?: string[]; types?: string[] } {
   const walker = new Walker({ serialize: false })
   try {
     walker.walk(value) // a refused value fails the transfer later, with its path

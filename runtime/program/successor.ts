@@ -11,24 +11,10 @@ import { activate, inheritHandle, listenInternal, servers } from './listeners.js
 import { markedRoots, restoreFrom } from './roots.js'
 import { ENV_LISTENERS } from '../protocol.js'
 import { registryResolver, type Resolver } from '../transfer/registry.js'
+import { readiness, whenReady } from './ready.js'
 
 export type Transformer = (roots: Record<string, unknown>, versions: { from: string; to: string }) => unknown
 
-
-let explicitReady = false
-let readyCalled = false
-let checkReady: () => void = () => {}
-let bootOnReady: () => void = () => {}
-
-export function deferReady(): void {
-  explicitReady = true
-}
-
-export function ready(): void {
-  readyCalled = true
-  bootOnReady()
-  checkReady()
-}
 
 export function startSuccessor(): (key: string) => void {
   const expected: string[] = JSON.parse(process.env[ENV_LISTENERS] ?? '[]')
@@ -76,9 +62,10 @@ export function startSuccessor(): (key: string) => void {
   let stream: net.Socket | null = null
   let onStream: ((socket: net.Socket) => void) | null = null
   let versions = { from: '', to: '' }
-  checkReady = () => {
+  const checkReady = (): void => {
     if (!restored || readySent) return
-    const ok = explicitReady ? readyCalled : expected.every((k) => claimed.has(k))
+    const { explicit, called } = readiness()
+    const ok = explicit ? called : expected.every((k) => claimed.has(k))
     if (!ok) return
     readySent = true
     // A transferred root the new version never marked would be lost silently.
@@ -93,7 +80,10 @@ export function startSuccessor(): (key: string) => void {
   }
 
   restoreFrom(roots, boot)
-  bootOnReady = () => void boot()
+  whenReady(() => {
+    void boot()
+    checkReady()
+  })
 
   on('receive-state', (message) => {
     const server = net.createServer()

@@ -15,16 +15,22 @@ import type { ControlRequest } from './control-protocol.js'
 import { resolveEntry, resolveTransformation, resolveTransformer, versionOf } from './entry.js'
 import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
 import { controlSocketPath, prepareStateDir } from './state-dir.js'
-import { runUpgrade, type UpgradeEvent, type UpgradeResult } from './upgrade.js'
+import type { UpgradeEvent, UpgradeResult } from './upgrade.js'
 import { everyPhase, withOverrides, type Deadlines } from './deadlines.js'
-import { takeCheckpoint } from './checkpointing.js'
 import { checkpointDir, checkpointIds, listCheckpoints, scanCheckpoints, verifiedCheckpoint, type CheckpointMeta, type VerifiedCheckpoint } from './checkpoint-store.js'
-import { restoreFromFile, restoreNewest, startFresh, type ActivationEnv, type Restored } from './restore.js'
+import type { ActivationEnv, Restored } from './restore.js'
 import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
 import { planRollback, type CommittedUpgrade } from './rollback.js'
 import { nodeArgsFor } from './typescript-loader.js'
 import { upgradeFleet, type FleetResult, type Strategy } from './fleet-upgrade.js'
 import { fromWire, type WireError } from '../errors.js'
+
+// Loaded on first use: a supervisor whose program is never upgraded,
+// checkpointed or restored does not carry that code (and the state codec
+// restore.ts pulls in) for the months it runs.
+const upgradeCode = (): Promise<typeof import('./upgrade.js')> => import('./upgrade.js')
+const restoreCode = (): Promise<typeof import('./restore.js')> => import('./restore.js')
+const checkpointCode = (): Promise<typeof import('./checkpointing.js')> => import('./checkpointing.js')
 
 export interface SupervisorOptions {
   entry: string
@@ -236,6 +242,7 @@ export class Supervisor {
       // Current from its spawn: if it dies, onExit counts it as another crash.
       return (slot.current = this.spawn({ entry, version, role: 'successor', listeners: expected ?? [...this.listenersOf(index).keys()], transformer, from: checkpoint?.version }, index))
     }
+    const { restoreNewest, startFresh } = await restoreCode()
     return restoreNewest(ids, this.fallbackEnv(spawn, (program) => startFresh(program, this.activationEnv(index)), index))
   }
 
@@ -257,6 +264,7 @@ export class Supervisor {
       transformer = checkpoint.version === version ? null : resolveTransformer(null, entry)
       return (this.current = this.spawn({ entry, version, role: 'successor', listeners: [], transformer, from: checkpoint.version }))
     }
+    const { restoreFromFile, restoreNewest } = await restoreCode()
     let restored: Restored
     if (which === 'latest') {
       const ids = checkpointIds(this.options.stateDir)
@@ -312,6 +320,7 @@ export class Supervisor {
     const program = this.slot(index).current
     const worker = this.count > 1 ? { worker: index } : {}
     try {
+      const { takeCheckpoint } = await checkpointCode()
       const meta = await takeCheckpoint(program, {
         stateDir: this.slotStateDir(index), streamPath: () => this.streamPath(),
         timeoutMs: this.options.timeoutMs, keep: this.options.keepCheckpoints ?? 5,
@@ -416,7 +425,7 @@ export class Supervisor {
     const request = { entry, version, transformer, transformers, deadlines }
     const upgradeOne = (index: number, from: ProgramProcess, barrier?: (point: 'quiesce' | 'activate', signal: AbortSignal) => Promise<void>, tell = report): Promise<UpgradeResult> => {
       const slot = this.slot(index)
-      const running = runUpgrade(from, request, {
+      const running = upgradeCode().then(({ runUpgrade }) => runUpgrade(from, request, {
         spawn: (spec) => this.spawn(spec, index),
         now: () => performance.now(),
         streamPath: () => this.streamPath(),
@@ -424,7 +433,7 @@ export class Supervisor {
         ...(this.unclaimedOf(index) ? { unclaimed: this.unclaimedOf(index)! } : {}),
         nodeArgs: this.options.nodeArgs,
         ...(barrier ? { barrier } : {}),
-      }, tell)
+      }, tell))
       // The slot serves what the upgrade leaves serving before anyone else looks.
       const settled = running.then((result) => {
         slot.current = result.serving

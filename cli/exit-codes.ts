@@ -37,6 +37,7 @@ export function exitCodeFor(code: ErrorCode): number {
     // Not a bug in dsu: a file on disk, or the disk itself, needs attention.
     case 'DSU_ERR_CHECKPOINT_CORRUPT':
     case 'DSU_ERR_CHECKPOINT_WRITE':
+    case 'DSU_ERR_STATE_FILE':
     case 'DSU_ERR_JOURNAL':
       return EXIT.checkpoint
     default:

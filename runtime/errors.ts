@@ -37,6 +37,7 @@ export const catalogue = {
   DSU_ERR_CHECKPOINT_NOT_FOUND: 'List checkpoints with `dsu checkpoint --list`; `--restore latest` takes the newest.',
   DSU_ERR_CHECKPOINT_CORRUPT: 'The checkpoint is damaged or unsafe (bad metadata, checksum mismatch, not a regular file, or state the program cannot decode); it was not loaded. Restore another one; `--restore latest` skips bad ones.',
   DSU_ERR_CHECKPOINT_WRITE: 'The checkpoint could not be written (disk full, permissions); nothing of it was kept and the program kept serving. Free space in the state directory or fix its permissions, then checkpoint again.',
+  DSU_ERR_STATE_FILE: 'The state file could not be used: missing, not a regular file, not JSON, not the shape `dsu state export` writes, or holding what marked state cannot. Nothing was loaded; export it again or fix the file.',
   DSU_ERR_CRASH_LOOP: 'The program kept crashing right after each restart; fix the crash (its output above says why), then start it again.',
   DSU_ERR_NO_REVERSE_TRANSFORMER: 'Declare a reverse transformer (B → A): export `reverse` from the transformer, or put dsu.reverse.js beside the current entry.',
   DSU_ERR_NO_PREVIOUS_VERSION: 'There is no committed upgrade to go back from; `dsu history` lists what happened.',

@@ -91,7 +91,7 @@ export function decodeTable(body: Buffer): TypeTable {
   const value = v8.deserialize(body) as unknown
   if (!Array.isArray(value) || value.length !== 4) throw new Error('types table is not [tags, elements, positions, ids]')
   const [tags, elementDeltas, positionData, idData] = value as [unknown, unknown, unknown, unknown]
-  if (!Array.isArray(tags) || tags.length === 0 || !tags.every((tag) => typeof tag === 'string' && /^[ct]:./.test(tag))) throw new Error('bad tags')
+  if (!Array.isArray(tags) || tags.length === 0 || !tags.every((tag) => typeof tag === 'string' && /^[ctn]:./.test(tag))) throw new Error('bad tags')
   if (!isIndexArray(positionData)) throw new Error('bad positions')
   const n = positionData.length
   if (elementDeltas !== null && (!isIndexArray(elementDeltas) || elementDeltas.length !== n)) throw new Error('bad elements')
@@ -199,7 +199,7 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
     return list
   }
   // Positions over the whole payload: with types or shared objects, walk it all with an identity map.
-  const stopEarly = tags.every((tag) => tag.startsWith('c:'))
+  const stopEarly = tags.every((tag) => !tag.startsWith('t:'))
   const reviver = new Reviver(revivals, tags, positions, ids, 0, n, true, stopEarly)
   if (!elements) return reviver.visit(payload)
   if (!Array.isArray(payload)) return payload // the frame's own check names it

@@ -22,7 +22,7 @@ import { SuperJSON } from 'superjson'
 import { DsuError } from '../errors.js'
 import { FrameReader, frameHead } from './framing.js'
 import { FrameType, StateDecoder, encodeRoots, type TransferStats } from './state-codec.js'
-import { classNameOf, registerClass, registerType, type Resolver, type TypeCodec } from './registry.js'
+import { classNameOf, NULL_PROTO_TAG, registerClass, registerType, type Resolver, type TypeCodec } from './registry.js'
 import { describeRoot, type RootKind } from '../protocol.js'
 
 export const STATE_FILE_FORMAT = 'dsu-state/1'
@@ -64,6 +64,7 @@ export function standInName(value: object): string | undefined {
 
 /** Decoding for export: classes as stand-ins, types as TypedData. */
 export const exportResolver: Resolver = (tag) => {
+  if (tag === NULL_PROTO_TAG) return { proto: null }
   const name = tag.slice(2)
   if (tag.startsWith('c:')) return { proto: standIn(name).prototype as object }
   return { codec: { isApplicable: () => false, serialize: (v: unknown) => v, deserialize: (data: unknown) => new TypedData(name, data) } }

@@ -20,7 +20,7 @@
 // back out prepends its segment.
 
 import { DsuError } from '../errors.js'
-import { classNameOf, classTag, typeOf, typeTag, type TypeCodec } from './registry.js'
+import { classNameOf, classTag, NULL_PROTO_TAG, typeOf, typeTag, type TypeCodec } from './registry.js'
 
 export class Failure {
   readonly segments: string[] = [] // innermost first; reversed when formatted
@@ -181,8 +181,13 @@ export class Walker {
     }
     this.seen.set(value, this.stamp)
     const proto = Object.getPrototypeOf(value) as object | null
-    if (proto === Object.prototype || proto === null) return this.object(value as Record<string, unknown>)
+    if (proto === Object.prototype) return this.object(value as Record<string, unknown>)
     if (proto === Array.prototype) return this.array(value as unknown[])
+    if (proto === null) {
+      // v8 would deliver it with Object.prototype: marked, the receiver sets null again.
+      this.mark(NULL_PROTO_TAG)
+      return this.object(value as Record<string, unknown>)
+    }
     if (LEAF_PROTOS.has(proto)) return undefined
     if (proto === Map.prototype) return this.map(value as Map<unknown, unknown>)
     if (proto === Set.prototype) return this.set(value as Set<unknown>)

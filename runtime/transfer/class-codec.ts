@@ -188,11 +188,23 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
     // elements, each up to its last registered value.
     if (!elements || !Array.isArray(payload)) return payload
     const list = payload as unknown[]
+    const elementOf = table.elements
     for (let i = 0; i < n; ) {
-      const e = table.elements[i]!
-      let end = i
-      while (end < n && table.elements[end] === e) end++
+      const e = elementOf[i]!
       if (e >= list.length) throw new Error('types table points past the payload')
+      // The common case, a record that is itself the element's only registered
+      // value (an instance as a Map value): its prototype, without a walk.
+      if (positions[i] === 0 && (i + 1 === n || elementOf[i + 1] !== e)) {
+        const revival = revivals[ids[i]!]!
+        const v = list[e]
+        if ('proto' in revival && typeof v === 'object' && v !== null) {
+          Object.setPrototypeOf(v, revival.proto)
+          i++
+          continue
+        }
+      }
+      let end = i
+      while (end < n && elementOf[end] === e) end++
       list[e] = new Reviver(revivals, tags, positions, ids, i, end, false).visit(list[e])
       i = end
     }

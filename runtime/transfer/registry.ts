@@ -37,6 +37,8 @@ type AnyClass = Function & { prototype: object }
 
 const classByName = new Map<string, AnyClass>()
 const nameByProto = new Map<object, string>()
+// The stream tag of each registered prototype, made once: the walk looks it up per instance.
+const tagByProto = new Map<object, string>()
 const typeByName = new Map<string, TypeCodec>()
 let typeList: Array<[string, TypeCodec]> = []
 
@@ -64,6 +66,7 @@ export function registerClass(cls: AnyClass, options: ClassOptions = {}): void {
   if (typeByName.has(name)) refuse(`registerClass(${name}): a type is already registered under the name ${name}`)
   classByName.set(name, cls)
   nameByProto.set(cls.prototype, name)
+  tagByProto.set(cls.prototype, classTag(name))
 }
 
 /**
@@ -96,6 +99,11 @@ export function hasRegistrations(): boolean {
 /** The travelling name of an instance whose prototype is exactly a registered class's. */
 export function classNameOf(proto: object): string | undefined {
   return nameByProto.get(proto)
+}
+
+/** classTag(classNameOf(proto)), without building the string per instance. */
+export function classTagOf(proto: object): string | undefined {
+  return tagByProto.get(proto)
 }
 
 /** The first registered type whose isApplicable accepts the value. */
@@ -142,6 +150,7 @@ export const plainResolver: Resolver = (tag) => (tag === NULL_PROTO_TAG ? NULL_P
 export function clearRegistry(): void {
   classByName.clear()
   nameByProto.clear()
+  tagByProto.clear()
   typeByName.clear()
   typeList = []
 }

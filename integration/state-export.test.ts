@@ -52,7 +52,8 @@ t.test('inspect, export, restore: the same state, with instances of the program\
   for (const label of [[], ['--version-label', '2.0.0']]) {
     const restored = await runSupervised(entry, ['--restore', snap, ...label])
     t.teardown(() => restored.stop())
-    t.match(restored.output(), /restored state file .*snap\.json \(0\.1\.0, \d+ records\)/)
+    // The supervisor logs it once the program is active, maybe after the program's own line.
+    await restored.waitForOutput(/restored state file .*snap\.json \(0\.1\.0, \d+ records\)/)
     t.same(await getJson(restored.port, '/dump'), before, `restored ${label.length ? 'under another version' : 'as it was'}: instances, cache order, Set, Date, BigInt, bytes, shared reference`)
     await post(restored.port, '/change')
     t.equal((await getJson(restored.port, '/dump')).accounts[0].balance, '10', 'instances have the program\'s methods')

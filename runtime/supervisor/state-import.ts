@@ -5,7 +5,6 @@
 import fs from 'node:fs'
 import { DsuError } from '../errors.js'
 import { isCheckpointId } from './checkpoint-store.js'
-import { encodeStateFile, parseStateFile } from '../transfer/state-file.js'
 
 /** Larger than any state a JSON file should carry into a cold start. */
 export const MAX_STATE_FILE_BYTES = 1024 * 1024 * 1024
@@ -23,7 +22,7 @@ export interface StateFileStream {
   roots: number
 }
 
-export function readStateFile(file: string): StateFileStream {
+export async function readStateFile(file: string): Promise<StateFileStream> {
   let text: string
   let fd: number | undefined
   try {
@@ -40,6 +39,8 @@ export function readStateFile(file: string): StateFileStream {
   } finally {
     if (fd !== undefined) fs.closeSync(fd)
   }
+  // Loaded on use: the long-lived supervisor does not carry superjson otherwise.
+  const { encodeStateFile, parseStateFile } = await import('../transfer/state-file.js')
   const parsed = parseStateFile(text, file)
   const { stream, stats } = encodeStateFile(parsed, file)
   return { version: parsed.version, stream, records: stats.records, roots: stats.roots }

@@ -147,7 +147,7 @@ export class Supervisor {
       // `--restore snap.json`: a file from `dsu state export`, checked whole
       // (DSU_ERR_STATE_FILE) before any program is spawned.
       const source = path.resolve(this.options.cwd ?? process.cwd(), which)
-      const file = readStateFile(source)
+      const file = await readStateFile(source)
       transformer = file.version === version ? null : resolveTransformer(null, entry)
       const program = (this.current = this.spawn({ entry, version, role: 'successor', listeners: [], transformer, from: file.version }))
       const stats = await restoreFromStream(program, file.stream, file.version, source, this.activationEnv())

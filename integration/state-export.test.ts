@@ -37,6 +37,9 @@ t.test('inspect, export, restore: the same state, with instances of the program\
   t.equal(text.exitCode, 0, text.stderr)
   t.match(text.stdout, /accounts\s+map ×3 .*\(classes: Account\)\n {4}'a0' → Account \{ id: 'a0', balance: 5n/)
   t.notMatch(text.stdout, /cache/, '--root shows that root only')
+  const latest = JSON.parse((await dsu(['state', '--snapshot', 'latest', '--state-dir', sup.stateDir, '--json'])).stdout)
+  t.equal(latest.checkpoint.id > report.checkpoint.id, true, '--snapshot latest reads the newest checkpoint, the one the last dsu state took')
+  t.same(latest.roots.map((r: { name: string }) => r.name), ['accounts', 'cache', 'misc'])
 
   const exported = await dsu(['state', 'export', snap, '--state-dir', sup.stateDir, '--json'])
   t.equal(exported.exitCode, 0, exported.stderr)

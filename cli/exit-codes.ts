@@ -39,6 +39,10 @@ export function exitCodeFor(code: ErrorCode): number {
     // Not a bug in dsu: a file on disk, or the disk itself, needs attention.
     case 'DSU_ERR_CHECKPOINT_CORRUPT':
     case 'DSU_ERR_CHECKPOINT_WRITE':
+    case 'DSU_ERR_STATE_FILE':
+    // `dsu run --restore`: saved state names a class or type this version does not register.
+    case 'DSU_ERR_CLASS_MISSING':
+    case 'DSU_ERR_TYPE_MISSING':
     case 'DSU_ERR_JOURNAL':
       return EXIT.checkpoint
     default:

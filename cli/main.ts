@@ -21,6 +21,7 @@ const stop = async (a: Parameters<typeof import('./commands/status.js').stop>[0]
 const history = async (a: Parameters<typeof import('./commands/history.js').history>[0]) => (await import('./commands/history.js')).history(a)
 const checkpoint = async (a: Parameters<typeof import('./commands/checkpoint.js').checkpoint>[0]) => (await import('./commands/checkpoint.js')).checkpoint(a)
 const rollback = async (a: Parameters<typeof import('./commands/rollback.js').rollback>[0]) => (await import('./commands/rollback.js')).rollback(a)
+const stateCommand = async (a: Parameters<typeof import('./commands/state.js').state>[0]) => (await import('./commands/state.js')).state(a)
 const checkCommand = async (a: Parameters<typeof import('./commands/check.js').checkCommand>[0]) => (await import('./commands/check.js')).checkCommand(a)
 
 const MAX_WORKERS = 64
@@ -69,7 +70,7 @@ else await (await import('yargs')).default(argv)
     .option('stop-timeout', { type: 'number', default: 10_000, describe: 'grace period of a stop before the program is killed, ms' })
     .option('version-label', { type: 'string', describe: 'version label (default: nearest package.json version)' })
     .option('node-arg', { type: 'string', default: [] as string[], coerce: nodeArgList, describe: 'extra node flag for program processes, one per --node-arg (repeatable; --node-arg --import=x works)' })
-    .option('restore', { type: 'string', describe: 'start from a checkpoint: latest or an id' })
+    .option('restore', { type: 'string', describe: 'start from a checkpoint (latest or an id) or from a state file written by `dsu state export` (a path ending in .json)' })
     .option('restart', { choices: ['no', 'on-failure', 'always'] as const, describe: 'restart the program when it dies (from the latest checkpoint); default: no, or on-failure with --workers > 1' })
     .option('workers', { type: 'string', default: '1', describe: 'program processes sharing the listening sockets, each with its own state: a number, or auto (one per core)' })
     .option('restart-delay', { type: 'number', default: 100, describe: 'first restart delay, ms (doubles per crash, capped at 10 s)' })
@@ -118,6 +119,16 @@ else await (await import('yargs')).default(argv)
     to: argv.to, transformer: argv.transformer, transformers: argv.transformers, snapshot: argv.snapshot,
     versionLabel: argv.versionLabel, samples: argv.samples, json: argv.json, stateDir: argv.stateDir, name: argv.name,
   })))
+  .command('state [action] [file]', 'show the running program\'s marked state (roots, counts, samples), or `state export [file]` it as superjson JSON', (y) => y
+    .positional('action', { choices: ['export'] as const, describe: 'export: write the state as a superjson file (stdout without a file) for `dsu run --restore <file>`' })
+    .positional('file', { type: 'string', describe: 'where export writes (default: stdout)' })
+    .option('root', { type: 'string', describe: 'these roots only: a name or a comma-separated list' })
+    .option('snapshot', { type: 'string', describe: 'read this checkpoint (id or latest) instead of taking one' })
+    .option('samples', { type: 'number', default: 3, describe: 'entries per root to show' })
+    .option('json', { type: 'boolean', default: false }),
+  async (argv) => finish(await stateCommand({
+    action: argv.action, file: argv.file, root: argv.root, snapshot: argv.snapshot, samples: argv.samples, json: argv.json, stateDir: argv.stateDir, name: argv.name,
+  })))
   .command('status [name]', 'show the running program', (y) => y
     .option('json', { type: 'boolean', default: false }),
   async (argv) => finish(await status({ json: argv.json, stateDir: argv.stateDir, name: argv.name })))
@@ -161,7 +172,7 @@ else await (await import('yargs')).default(argv)
     }
     return true
   })
-  .demandCommand(1, 'name a command: run, upgrade, rollback, check, status, history, checkpoint or stop')
+  .demandCommand(1, 'name a command: run, upgrade, rollback, check, state, status, history, checkpoint or stop')
   .strict()
   .fail((message, error, y) => {
     if (error && !(error instanceof UsageError)) throw error

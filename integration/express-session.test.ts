@@ -24,4 +24,5 @@ t.test('sessions logged in on v1 are still logged in on v2, each with plan "free
   t.same((await call(sup.port, 'GET', '/me', ann.cookie)).body, { user: 'ann', plan: 'free', version: 2 }, 'ann: same session, new field')
   t.same((await call(sup.port, 'GET', '/me', bob.cookie)).body, { user: 'bob', plan: 'free', version: 2 }, 'bob too')
   t.same((await call(sup.port, 'GET', '/me')).body, { user: null, plan: null, version: 2 }, 'no cookie: no session')
+  t.same((await call(sup.port, 'GET', '/store')).body, { nullPrototype: true }, 'the sessions object kept its null prototype')
 })

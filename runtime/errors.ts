@@ -40,6 +40,7 @@ export const catalogue = {
   DSU_ERR_CLUSTER: 'node:cluster cannot run under dsu run: its workers would not be supervised or upgraded. Remove cluster.fork() and start the program with `dsu run --workers N` (or --workers auto), which runs N supervised processes sharing the listening sockets.',
   DSU_ERR_WORKER_THREAD_LISTEN: 'A worker thread\'s listen() cannot be handed to a new version. Listen in the main thread and pass work to threads, or run several processes with `dsu run --workers N`.',
   DSU_ERR_WORKER_ROLLED_BACK: 'Another worker of an atomic upgrade rolled back, so every worker rolled back with it; its error, in the message, says why. Fix it and upgrade again.',
+  DSU_ERR_STATE_FILE: 'The state file could not be used: missing, not a regular file, not JSON, not the shape `dsu state export` writes, or holding what marked state cannot. Nothing was loaded; export it again or fix the file.',
   DSU_ERR_CRASH_LOOP: 'The program kept crashing right after each restart; fix the crash (its output above says why), then start it again.',
   DSU_ERR_NO_REVERSE_TRANSFORMER: 'Declare a reverse transformer (B → A): export `reverse` from the transformer, or put dsu.reverse.js beside the current entry.',
   DSU_ERR_NO_PREVIOUS_VERSION: 'There is no committed upgrade to go back from; `dsu history` lists what happened.',

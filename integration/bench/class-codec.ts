@@ -17,7 +17,15 @@ const { BenchRecord, makeRecords } = (await import(pathToFileURL(benchApp('make-
 const n = Number(process.argv[2] ?? 100_000)
 const runs = Number(process.argv[3] ?? 15)
 
-function once(roots: Map<string, unknown>): { encodeMs: number; decodeMs: number; bytes: number } {
+// CPU time besides wall time: on a shared machine, time spent waiting for a
+// core counts in wall time but not here, so the ratio is steadier.
+const cpuMs = (): number => {
+  const c = process.cpuUsage()
+  return (c.user + c.system) / 1000
+}
+
+function once(roots: Map<string, unknown>): { encodeMs: number; decodeMs: number; cpuMs: number; bytes: number } {
+  const c0 = cpuMs()
   const t0 = performance.now()
   const frames = [...encodeRoots(roots)]
   const t1 = performance.now()
@@ -25,10 +33,10 @@ function once(roots: Map<string, unknown>): { encodeMs: number; decodeMs: number
   for (const frame of frames) decoder.push(frame)
   decoder.finish()
   const t2 = performance.now()
-  return { encodeMs: t1 - t0, decodeMs: t2 - t1, bytes: frames.reduce((a, f) => a + f.length, 0) }
+  return { encodeMs: t1 - t0, decodeMs: t2 - t1, cpuMs: cpuMs() - c0, bytes: frames.reduce((a, f) => a + f.length, 0) }
 }
 
-interface Measured { encodeMs: number; decodeMs: number; totalMs: number; minMs: number; bytes: number }
+interface Measured { encodeMs: number; decodeMs: number; totalMs: number; minMs: number; cpuMs: number; bytes: number }
 
 function measure(asClass: boolean): Measured {
   clearRegistry()
@@ -41,6 +49,7 @@ function measure(asClass: boolean): Measured {
     decodeMs: median(all.map((r) => r.decodeMs)),
     totalMs: median(all.map((r) => r.encodeMs + r.decodeMs)),
     minMs: Math.min(...all.map((r) => r.encodeMs + r.decodeMs)),
+    cpuMs: median(all.map((r) => r.cpuMs)),
     bytes: all[0]!.bytes,
   }
 }
@@ -52,7 +61,7 @@ for (let round = 0; round < 3; round++) {
   plain.push(measure(false))
   classes.push(measure(true))
 }
-const pick = (xs: Measured[], key: 'encodeMs' | 'decodeMs' | 'totalMs'): number => median(xs.map((x) => x[key]))
+const pick = (xs: Measured[], key: 'encodeMs' | 'decodeMs' | 'totalMs' | 'cpuMs'): number => median(xs.map((x) => x[key]))
 const best = (xs: Measured[]): number => Math.min(...xs.map((x) => x.minMs))
 const row = (label: string, xs: Measured[]): string =>
   `| ${label} | ${pick(xs, 'encodeMs').toFixed(1)} | ${pick(xs, 'decodeMs').toFixed(1)} | ${pick(xs, 'totalMs').toFixed(1)} | ${best(xs).toFixed(1)} | ${(xs[0]!.bytes / 1e6).toFixed(2)} MB |`
@@ -62,6 +71,6 @@ process.stdout.write([
   '|---|---|---|---|---|---|',
   row('plain objects', plain),
   row('registered class instances', classes),
-  `class / plain: median ${(pick(classes, 'totalMs') / pick(plain, 'totalMs')).toFixed(3)}, best ${(best(classes) / best(plain)).toFixed(3)}`,
+  `class / plain: median ${(pick(classes, 'totalMs') / pick(plain, 'totalMs')).toFixed(3)}, best ${(best(classes) / best(plain)).toFixed(3)}, CPU time ${(pick(classes, 'cpuMs') / pick(plain, 'cpuMs')).toFixed(3)} (${pick(classes, 'cpuMs').toFixed(1)} / ${pick(plain, 'cpuMs').toFixed(1)} ms)`,
   '',
 ].join('\n'))

@@ -3,7 +3,7 @@
 // is the old version's value after the transformer ran.
 import { DsuError } from '../errors.js'
 import { describeRoot, type RootManifest } from '../protocol.js'
-import { hasRegistrations } from '../transfer/registry.js'
+import { hasRegistrations, NULL_PROTO_TAG } from '../transfer/registry.js'
 
 const marked = new Map<string, unknown>()
 const precopyRoots = new Set<string>()
@@ -95,6 +95,6 @@ function registeredIn(value: unknown, { tagsOf, Walker }: typeof import('../tran
   }
   const classes = new Set<string>()
   const types = new Set<string>()
-  for (const tag of tagsOf(walker.takeMarks())) (tag.startsWith('c:') ? classes : types).add(tag.slice(2))
+  for (const tag of tagsOf(walker.takeMarks())) if (tag !== NULL_PROTO_TAG) (tag.startsWith('c:') ? classes : types).add(tag.slice(2))
   return { ...(classes.size ? { classes: [...classes] } : {}), ...(types.size ? { types: [...types] } : {}) }
 }

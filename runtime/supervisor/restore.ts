@@ -45,6 +45,18 @@ export function restoreFromFile(program: ProgramProcess, checkpoint: VerifiedChe
   return restoreInto(program, () => openCheckpointState(checkpoint), checkpoint.version, env, blame)
 }
 
+/**
+ * Restores `stream` (a state file turned into frames, `dsu run --restore
+ * file.json`) into `program`; state the program cannot decode is
+ * DSU_ERR_STATE_FILE, naming `source`.
+ */
+export function restoreFromStream(program: ProgramProcess, stream: Buffer, fromVersion: string, source: string, env: ActivationEnv): Promise<RestoreStats> {
+  const blame = (error: unknown): unknown => isDsuError(error, 'DSU_ERR_STATE_STREAM')
+    ? new DsuError('DSU_ERR_STATE_FILE', `${source}: ${program.version} could not load it: ${error.message}`, { cause: error })
+    : error
+  return restoreInto(program, () => Readable.from([stream]), fromVersion, env, blame)
+}
+
 /** A cold (re)start with no checkpoint: an empty state stream, so every root takes its init(). */
 export function startFresh(program: ProgramProcess, env: ActivationEnv): Promise<RestoreStats> {
   return restoreInto(program, () => Readable.from([emptyStream()]), program.version, env, (error) => error)

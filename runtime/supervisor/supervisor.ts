@@ -19,6 +19,7 @@ import type { UpgradeEvent, UpgradeResult } from './upgrade.js'
 import { everyPhase, withOverrides, type Deadlines } from './deadlines.js'
 import { checkpointDir, checkpointIds, listCheckpoints, scanCheckpoints, verifiedCheckpoint, type CheckpointMeta, type VerifiedCheckpoint } from './checkpoint-store.js'
 import type { ActivationEnv, Restored } from './restore.js'
+import { readStateFile, isStateFileArg } from './state-import.js'
 import { DEFAULT_RESTART, nextRestart, type RestartPolicy } from './restart-policy.js'
 import { planRollback, type CommittedUpgrade } from './rollback.js'
 import { nodeArgsFor } from './typescript-loader.js'
@@ -177,7 +178,7 @@ export class Supervisor {
     try {
       if (this.options.restore) {
         const restored = await this.restoreOnStart(this.options.restore)
-        detail = { restore: this.options.restore, from: restored.checkpoint ? `checkpoint ${restored.checkpoint.id}` : 'fresh state', ...(restored.skipped.length ? { skipped: restored.skipped } : {}) }
+        detail = { restore: this.options.restore, from: restored.checkpoint ? `checkpoint ${restored.checkpoint.id}` : restored.file ? `state file ${restored.file}` : 'fresh state', ...(restored.skipped.length ? { skipped: restored.skipped } : {}) }
       } else {
         this.current = this.spawn({ entry: this.options.entry, version: this.options.version, role: 'primary' })
         await this.started(this.current)
@@ -255,9 +256,21 @@ export class Supervisor {
    * DSU_ERR_CHECKPOINT_CORRUPT). `--restore latest`: the newest good one,
    * skipping bad ones, else a cold start; refused only when there is none at all.
    */
-  private async restoreOnStart(which: string): Promise<Restored> {
+  private async restoreOnStart(which: string): Promise<Restored & { file?: string }> {
     const { entry, version } = this.options
     let transformer: string | null = null
+    if (isStateFileArg(which)) {
+      // `--restore snap.json`: a file from `dsu state export`, checked whole
+      // (DSU_ERR_STATE_FILE) before any program is spawned.
+      const source = path.resolve(this.options.cwd ?? process.cwd(), which)
+      const file = await readStateFile(source)
+      transformer = file.version === version ? null : resolveTransformer(null, entry)
+      const program = (this.current = this.spawn({ entry, version, role: 'successor', listeners: [], transformer, from: file.version }))
+      const { restoreFromStream } = await restoreCode()
+      const stats = await restoreFromStream(program, file.stream, file.version, source, this.activationEnv())
+      this.options.log(`dsu: restored state file ${source} (${file.version}, ${stats.records} records)${transformer ? ` through ${transformer}` : ''}`)
+      return { program, checkpoint: null, stats, skipped: [], file: source }
+    }
     const spawn = (checkpoint: VerifiedCheckpoint | null): ProgramProcess => {
       if (!checkpoint) return (this.current = this.spawn({ entry, version, role: 'primary' }))
       // The transformer is loaded by the program at boot, so it is part of the spawn.

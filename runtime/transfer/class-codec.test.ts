@@ -376,3 +376,20 @@ t.test('chunks mixing instances, type values and plain data, with and without sh
   const s = roots.get('shared') as Map<string, [unknown, unknown, Account2]>
   t.equal(s.get('k3')![2], s.get('k28')![2], 'the shared instance is still one object')
 })
+
+t.test('two classes alternating as Map values (the walk remembers the last class met), chunked and whole', async (t) => {
+  for (const chunkSize of [3, 1000]) {
+    asV1()
+    const m = new Map<string, unknown>()
+    for (let i = 0; i < 20; i++) m.set(`k${i}`, i % 3 === 0 ? new Owner1(`o${i}`) : i % 3 === 1 ? new Account1(`a${i}`, i) : { plain: i })
+    const frames = encode(new Map([['m', m]]), { chunkSize })
+    asV2()
+    const out = decode(frames).get('m') as Map<string, unknown>
+    for (let i = 0; i < 20; i++) {
+      const v = out.get(`k${i}`)
+      const want = i % 3 === 0 ? Owner2.prototype : i % 3 === 1 ? Account2.prototype : Object.prototype
+      t.equal(Object.getPrototypeOf(v), want, `chunk ${chunkSize}: k${i}`)
+    }
+    t.equal((out.get('k1') as Account2).cents(), 100)
+  }
+})

@@ -91,7 +91,7 @@ export function decodeTable(body: Buffer): TypeTable {
   const value = v8.deserialize(body) as unknown
   if (!Array.isArray(value) || value.length !== 4) throw new Error('types table is not [tags, elements, positions, ids]')
   const [tags, elementDeltas, positionData, idData] = value as [unknown, unknown, unknown, unknown]
-  if (!Array.isArray(tags) || tags.length === 0 || !tags.every((tag) => typeof tag === 'string' && /^[ct]:./.test(tag))) throw new Error('bad tags')
+  if (!Array.isArray(tags) || tags.length === 0 || !tags.every((tag) => typeof tag === 'string' && /^[ctn]:./.test(tag))) throw new Error('bad tags')
   if (!isIndexArray(positionData)) throw new Error('bad positions')
   const n = positionData.length
   if (elementDeltas !== null && (!isIndexArray(elementDeltas) || elementDeltas.length !== n)) throw new Error('bad elements')
@@ -188,18 +188,30 @@ export function revive(payload: unknown, table: TypeTable, resolve: Resolver, el
     // elements, each up to its last registered value.
     if (!elements || !Array.isArray(payload)) return payload
     const list = payload as unknown[]
+    const elementOf = table.elements
     for (let i = 0; i < n; ) {
-      const e = table.elements[i]!
-      let end = i
-      while (end < n && table.elements[end] === e) end++
+      const e = elementOf[i]!
       if (e >= list.length) throw new Error('types table points past the payload')
+      // The common case, a record that is itself the element's only registered
+      // value (an instance as a Map value): its prototype, without a walk.
+      if (positions[i] === 0 && (i + 1 === n || elementOf[i + 1] !== e)) {
+        const revival = revivals[ids[i]!]!
+        const v = list[e]
+        if ('proto' in revival && typeof v === 'object' && v !== null) {
+          Object.setPrototypeOf(v, revival.proto)
+          i++
+          continue
+        }
+      }
+      let end = i
+      while (end < n && elementOf[end] === e) end++
       list[e] = new Reviver(revivals, tags, positions, ids, i, end, false).visit(list[e])
       i = end
     }
     return list
   }
   // Positions over the whole payload: with types or shared objects, walk it all with an identity map.
-  const stopEarly = tags.every((tag) => tag.startsWith('c:'))
+  const stopEarly = tags.every((tag) => !tag.startsWith('t:'))
   const reviver = new Reviver(revivals, tags, positions, ids, 0, n, true, stopEarly)
   if (!elements) return reviver.visit(payload)
   if (!Array.isArray(payload)) return payload // the frame's own check names it

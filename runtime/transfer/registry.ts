@@ -37,6 +37,8 @@ type AnyClass = Function & { prototype: object }
 
 const classByName = new Map<string, AnyClass>()
 const nameByProto = new Map<object, string>()
+// The stream tag of each registered prototype, made once: the walk looks it up per instance.
+const tagByProto = new Map<object, string>()
 const typeByName = new Map<string, TypeCodec>()
 let typeList: Array<[string, TypeCodec]> = []
 
@@ -64,6 +66,7 @@ export function registerClass(cls: AnyClass, options: ClassOptions = {}): void {
   if (typeByName.has(name)) refuse(`registerClass(${name}): a type is already registered under the name ${name}`)
   classByName.set(name, cls)
   nameByProto.set(cls.prototype, name)
+  tagByProto.set(cls.prototype, classTag(name))
 }
 
 /**
@@ -98,6 +101,11 @@ export function classNameOf(proto: object): string | undefined {
   return nameByProto.get(proto)
 }
 
+/** classTag(classNameOf(proto)), without building the string per instance. */
+export function classTagOf(proto: object): string | undefined {
+  return tagByProto.get(proto)
+}
+
 /** The first registered type whose isApplicable accepts the value. */
 export function typeOf(value: object): [string, TypeCodec] | undefined {
   for (const entry of typeList) if (entry[1].isApplicable(value)) return entry
@@ -110,16 +118,21 @@ export function registered(): { classes: string[]; types: string[] } {
 }
 
 /** How a received tag becomes a value again; undefined when this version lacks it. */
-export type Revival = { proto: object } | { codec: TypeCodec }
+export type Revival = { proto: object | null } | { codec: TypeCodec }
 export type Resolver = (tag: string) => Revival | undefined
 
-// Tags in the stream: "c:<class name>" and "t:<type name>".
+// Tags in the stream: "c:<class name>", "t:<type name>", and NULL_PROTO_TAG
+// for a plain object with a null prototype (Object.create(null)), which v8
+// would deliver with Object.prototype. Every version knows the last one.
 export const classTag = (name: string): string => `c:${name}`
 export const typeTag = (name: string): string => `t:${name}`
+export const NULL_PROTO_TAG = 'n:null'
+const NULL_PROTO: Revival = { proto: null }
 
 /** The resolver of this process's registry; `renames` maps an old class name to the new one. */
 export function registryResolver(renames: ReadonlyMap<string, string> = new Map()): Resolver {
   return (tag) => {
+    if (tag === NULL_PROTO_TAG) return NULL_PROTO
     const name = tag.slice(2)
     if (tag.startsWith('c:')) {
       const cls = classByName.get(renames.get(name) ?? name)
@@ -131,12 +144,13 @@ export function registryResolver(renames: ReadonlyMap<string, string> = new Map(
 }
 
 /** For tools that only look at state (dsu check): classes arrive as plain objects, types as their data. */
-export const plainResolver: Resolver = (tag) => (tag.startsWith('c:') ? { proto: Object.prototype } : { codec: { isApplicable: () => false, serialize: (v) => v, deserialize: (d) => d } })
+export const plainResolver: Resolver = (tag) => (tag === NULL_PROTO_TAG ? NULL_PROTO : tag.startsWith('c:') ? { proto: Object.prototype } : { codec: { isApplicable: () => false, serialize: (v) => v, deserialize: (d) => d } })
 
 /** Test hook: forget every registration. */
 export function clearRegistry(): void {
   classByName.clear()
   nameByProto.clear()
+  tagByProto.clear()
   typeByName.clear()
   typeList = []
 }

@@ -3,6 +3,7 @@
 // A frame is one Buffer: [type u8][body]. Bodies by type:
 //   ROOT  [u32 BE name length][name utf8][v8 payload of the whole value]
 //   BEGIN [u8 kind][u32 BE name length][name utf8]   start of a chunked root
+//         (kind 5: a plain object with a null prototype, chunked as kind 4)
 //   CHUNK [v8 payload of a flat array of entries]     map: k,v,k,v  object: key,v,key,v
 //                                                     set/array: v,v,v
 //   RESET (empty)  drop the chunked root being built; a ROOT frame for it follows
@@ -23,7 +24,7 @@
 import v8 from 'node:v8'
 import { DsuError, isDsuError } from '../errors.js'
 import { decodeTable, encodeTable, missing, revive, substitute, type TypeTable } from './class-codec.js'
-import { registryResolver, type Resolver } from './registry.js'
+import { NULL_PROTO_TAG, registryResolver, type Resolver } from './registry.js'
 import { Failure, Walker, tooDeep, type Marks } from './validate.js'
 
 export interface TransferStats {
@@ -70,6 +71,8 @@ export function doneFrame(stats: TransferStats): Buffer {
   return Buffer.concat([Buffer.from([FrameType.DONE]), Buffer.from(JSON.stringify(stats))])
 }
 const Kind = { MAP: 1, SET: 2, ARRAY: 3, OBJECT: 4 } as const
+/** BEGIN's kind for an OBJECT root whose prototype is null (Object.create(null)). */
+const NULL_OBJECT = 5
 type Kind = (typeof Kind)[keyof typeof Kind]
 
 // --- encoding ---------------------------------------------------------------
@@ -210,7 +213,8 @@ function* encodeChunked(
     return frames
   }
 
-  yield nameHead(FrameType.BEGIN, name, kind)
+  const nullProto = kind === Kind.OBJECT && Object.getPrototypeOf(root) === null
+  yield nameHead(FrameType.BEGIN, name, nullProto ? (NULL_OBJECT as Kind) : kind)
   let i = 0
   let frame: Buffer[] | undefined
   switch (kind) {
@@ -258,7 +262,7 @@ function* encodeChunked(
   } else {
     yield RESET_FRAME
     // Positions of registered values were counted per chunk: count again for the whole root.
-    if (walker.marked) yield* encodeWhole(name, root)
+    if (walker.marked || nullProto) yield* encodeWhole(name, root)
     else yield payloadFrame(nameHead(FrameType.ROOT, name), root, name)
   }
 }
@@ -351,7 +355,8 @@ export class StateDecoder {
         if (this.partial) throw malformed(`root frame inside chunked root "${this.partial.name}"`)
         const { name, end } = readName(frame, 1)
         // A root that is itself a registered value counts 1, as its sender counted it.
-        const registered = this.table !== undefined && this.table.elements[0] === -1 && this.table.positions[0] === 0
+        const table = this.table
+        const registered = table !== undefined && table.elements[0] === -1 && table.positions[0] === 0 && table.tags[table.ids[0]!] !== NULL_PROTO_TAG
         const value = this.revived(deserialize(frame.subarray(end)), false)
         this.add(name, value, registered ? 1 : recordsOf(value))
         return
@@ -359,10 +364,11 @@ export class StateDecoder {
       case FrameType.BEGIN: {
         if (this.partial) throw malformed(`begin inside chunked root "${this.partial.name}"`)
         if (frame.length < 2) throw malformed('truncated begin')
-        const kind = frame[1] as Kind
+        const sent = frame[1]!
+        const kind = (sent === NULL_OBJECT ? Kind.OBJECT : sent) as Kind
         const value =
-          kind === Kind.MAP ? new Map() : kind === Kind.SET ? new Set() : kind === Kind.ARRAY ? [] : kind === Kind.OBJECT ? {} : undefined
-        if (value === undefined) throw malformed(`unknown collection kind ${kind}`)
+          kind === Kind.MAP ? new Map() : kind === Kind.SET ? new Set() : kind === Kind.ARRAY ? [] : kind === Kind.OBJECT ? (sent === NULL_OBJECT ? Object.create(null) as Record<string, unknown> : {}) : undefined
+        if (value === undefined) throw malformed(`unknown collection kind ${sent}`)
         this.partial = { name: readName(frame, 2).name, kind, value, records: 0 }
         return
       }

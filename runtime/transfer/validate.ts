@@ -20,7 +20,7 @@
 // back out prepends its segment.
 
 import { DsuError } from '../errors.js'
-import { classNameOf, classTag, typeOf, typeTag, type TypeCodec } from './registry.js'
+import { classTagOf, NULL_PROTO_TAG, typeOf, typeTag, type TypeCodec } from './registry.js'
 
 export class Failure {
   readonly segments: string[] = [] // innermost first; reversed when formatted
@@ -135,6 +135,9 @@ export class Walker {
   private shared = false
   /** True once any registered value was met (across payloads). */
   marked = false
+  private lastProto: object | undefined = undefined
+  private lastTag = ''
+  private lastPlain = true
   private readonly serializeTypes: boolean
 
   constructor(options: WalkerOptions = {}) {
@@ -181,8 +184,18 @@ export class Walker {
     }
     this.seen.set(value, this.stamp)
     const proto = Object.getPrototypeOf(value) as object | null
-    if (proto === Object.prototype || proto === null) return this.object(value as Record<string, unknown>)
+    if (proto === Object.prototype) return this.object(value as Record<string, unknown>)
+    // The class of the last instance met: records of one class come in runs.
+    if (proto === this.lastProto) {
+      this.mark(this.lastTag)
+      return this.lastPlain ? this.object(value as Record<string, unknown>) : this.instance(value)
+    }
     if (proto === Array.prototype) return this.array(value as unknown[])
+    if (proto === null) {
+      // v8 would deliver it with Object.prototype: marked, the receiver sets null again.
+      this.mark(NULL_PROTO_TAG)
+      return this.object(value as Record<string, unknown>)
+    }
     if (LEAF_PROTOS.has(proto)) return undefined
     if (proto === Map.prototype) return this.map(value as Map<unknown, unknown>)
     if (proto === Set.prototype) return this.set(value as Set<unknown>)
@@ -191,9 +204,13 @@ export class Walker {
       return Object.hasOwn(value, 'cause') ? this.walk((value as Error).cause)?.at('.cause') : undefined
     }
     // Only values plain data does not cover reach the registry: the hot path above stays as it was.
-    const name = classNameOf(proto)
-    if (name !== undefined) {
-      this.mark(classTag(name))
+    const tag = classTagOf(proto)
+    if (tag !== undefined) {
+      this.lastProto = proto
+      this.lastTag = tag
+      // Not an Array, Map or Set underneath: its fields are walked as a plain object's.
+      this.lastPlain = !Array.isArray(value) && !(value instanceof Map) && !(value instanceof Set)
+      this.mark(tag)
       return this.instance(value)
     }
     let type: ReturnType<typeof typeOf>

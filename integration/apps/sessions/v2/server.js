@@ -14,5 +14,7 @@ app.post('/login/:user', (req, res) => {
   req.session.plan = 'free'
   res.json({ user: req.session.user, plan: req.session.plan, version: 2 })
 })
+// What the store object arrived as: express-session made it with Object.create(null).
+app.get('/store', (req, res) => res.json({ nullPrototype: Object.getPrototypeOf(store.sessions) === null }))
 app.get('/me', (req, res) => res.json({ user: req.session.user ?? null, plan: req.session.plan ?? null, version: 2 }))
 const server = app.listen(0, '127.0.0.1', () => console.log(`sessions v2 listening on http://127.0.0.1:${server.address().port}`))

@@ -24,6 +24,7 @@ import v8 from 'node:v8'
 import { DsuError, isDsuError } from '../errors.js'
 import { decodeTable, encodeTable, missing, revive, substitute, type TypeTable } from './class-codec.js'
 import { registryResolver, type Resolver } from './registry.js'
+import { SlotRoot, SlotRootError } from './slot-root.js'
 import { Failure, Walker, tooDeep, type Marks } from './validate.js'
 
 export interface TransferStats {
@@ -46,7 +47,7 @@ export interface EncodeOptions {
 export const DEFAULT_CHUNK_SIZE = 2048
 export const DEFAULT_CHUNK_BYTES = 256 * 1024
 
-export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6, PATCH: 7, TYPES: 8 } as const
+export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6, PATCH: 7, TYPES: 8, SLOTS: 9, SLOTPATCH: 10, DROP: 11 } as const
 
 /**
  * The frames of a PATCH: `ops` is the flat list 1,key,value (set) / 0,key
@@ -69,12 +70,12 @@ const TYPES_HEAD = Buffer.from([FrameType.TYPES])
 export function doneFrame(stats: TransferStats): Buffer {
   return Buffer.concat([Buffer.from([FrameType.DONE]), Buffer.from(JSON.stringify(stats))])
 }
-const Kind = { MAP: 1, SET: 2, ARRAY: 3, OBJECT: 4 } as const
-type Kind = (typeof Kind)[keyof typeof Kind]
+export const Kind = { MAP: 1, SET: 2, ARRAY: 3, OBJECT: 4 } as const
+export type Kind = (typeof Kind)[keyof typeof Kind]
 
 // --- encoding ---------------------------------------------------------------
 
-function kindOf(value: unknown): Kind | undefined {
+export function kindOf(value: unknown): Kind | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const proto = Object.getPrototypeOf(value) as unknown
   if (proto === Map.prototype) return Kind.MAP
@@ -84,7 +85,7 @@ function kindOf(value: unknown): Kind | undefined {
   return undefined
 }
 
-function recordsOf(value: unknown): number {
+export function recordsOf(value: unknown): number {
   switch (kindOf(value)) {
     case Kind.MAP:
       return (value as Map<unknown, unknown>).size
@@ -300,6 +301,8 @@ export interface DecodeOptions {
 export class StateDecoder {
   readonly stats: TransferStats = { bytes: 0, records: 0, roots: 0 }
   private readonly roots = new Map<string, unknown>()
+  // Roots arriving entry by entry (pre-copy, entry-copy.ts): complete at DONE.
+  private readonly slotRoots = new Map<string, SlotRoot>()
   private partial: Building | undefined
   private finished = false
   private table: TypeTable | undefined
@@ -331,7 +334,7 @@ export class StateDecoder {
     if (frame.length === 0) throw malformed('empty frame')
     const type = frame[0]
     if (type !== FrameType.DONE) this.stats.bytes += frame.length
-    if (this.table !== undefined && type !== FrameType.ROOT && type !== FrameType.CHUNK && type !== FrameType.PATCH) {
+    if (this.table !== undefined && type !== FrameType.ROOT && type !== FrameType.CHUNK && type !== FrameType.PATCH && type !== FrameType.SLOTS && type !== FrameType.SLOTPATCH) {
       throw malformed('types frame not followed by a payload')
     }
     switch (type) {
@@ -387,6 +390,11 @@ export class StateDecoder {
         const { name, end } = readName(frame, 1)
         return this.patch(name, this.revived(deserialize(frame.subarray(end)), true))
       }
+      case FrameType.SLOTS:
+      case FrameType.SLOTPATCH:
+      case FrameType.DROP:
+        if (this.partial) throw malformed(`pre-copy frame inside chunked root "${this.partial.name}"`)
+        return this.slots(type, frame)
       case FrameType.DONE:
         return this.done_(frame)
       default:
@@ -432,6 +440,43 @@ export class StateDecoder {
     this.stats.records += map.size - before
   }
 
+  private slots(type: number, frame: Buffer): void {
+    const { name, end } = readName(frame, 1)
+    if (this.roots.has(name)) throw malformed(`pre-copy frame for "${name}", which was already received`)
+    try {
+      if (type === FrameType.DROP) {
+        this.slotRoots.delete(name)
+        return
+      }
+      if (type === FrameType.SLOTPATCH) {
+        const root = this.slotRoots.get(name)
+        if (root === undefined) throw malformed(`patch for "${name}", which is not a pre-copied root`)
+        const ops = this.revived(deserialize(frame.subarray(end)), true)
+        if (!Array.isArray(ops)) throw malformed('patch is not an op list')
+        return root.patch(ops)
+      }
+      if (frame.length < end + 5) throw malformed('truncated slots frame')
+      const kind = frame[end]!
+      const count = frame.readUInt32BE(end + 1)
+      let root = this.slotRoots.get(name)
+      if (root === undefined) this.slotRoots.set(name, (root = new SlotRoot(kind)))
+      else if (root.kind !== kind) throw malformed(`slots of "${name}" change kind`)
+      const values = kind === Kind.MAP || kind === Kind.OBJECT ? count * 2 : count
+      const entries: unknown[] = new Array(values)
+      try {
+        const des = new v8.Deserializer(frame.subarray(end + 5))
+        des.readHeader()
+        for (let i = 0; i < values; i++) entries[i] = des.readValue()
+      } catch (error) {
+        throw malformed(`corrupted payload (${error instanceof Error ? error.message : String(error)})`, error)
+      }
+      root.add(this.revived(entries, true) as unknown[])
+    } catch (error) {
+      if (error instanceof SlotRootError) throw malformed(`pre-copied root "${name}": ${error.message}`, error)
+      throw error
+    }
+  }
+
   private chunk(entries: unknown): void {
     const partial = this.partial
     if (!partial) throw malformed('chunk outside a chunked root')
@@ -474,6 +519,16 @@ export class StateDecoder {
 
   private done_(frame: Buffer): void {
     if (this.partial) throw malformed(`DONE inside chunked root "${this.partial.name}"`)
+    for (const [name, root] of this.slotRoots) {
+      try {
+        const { value, records } = root.finish()
+        this.add(name, value, records)
+      } catch (error) {
+        if (error instanceof SlotRootError) throw malformed(`pre-copied root "${name}": ${error.message}`, error)
+        throw error
+      }
+    }
+    this.slotRoots.clear()
     let sent: Partial<TransferStats> | undefined
     try {
       sent = JSON.parse(frame.toString('utf8', 1)) as Partial<TransferStats>

@@ -31,8 +31,8 @@ import { Walker, tooDeep, type Failure, type Marks } from './validate.js'
 /** Entries per SLOTS frame, and at most this many bytes (the pipeline keeps moving). */
 const CHUNK_ENTRIES = 1024
 const CHUNK_BYTES = 256 * 1024
-/** Entries compared in one released buffer at the pause. */
-const GROUP = 32
+/** Entries compared in one released buffer at the pause (fewer buffers, fewer GCs). */
+const GROUP = 2048
 /** Ops per SLOTPATCH frame. */
 const PATCH_ENTRIES = 2048
 
@@ -59,8 +59,6 @@ export function dropFrame(name: string): Buffer {
 function typesFrame(marks: Marks): Buffer {
   return Buffer.concat([Buffer.from([FrameType.TYPES]), encodeTable(marks)])
 }
-
-type Entry = { key: unknown; value: unknown }
 
 // The entries of a root, in its own order. Reads go around the program's own
 // (or a wrapper's) methods.
@@ -140,8 +138,9 @@ export class RootCopy {
     return this.kind === Kind.ARRAY ? ((key as number) < this.count ? (key as number) : undefined) : this.slotOf.get(key)
   }
 
-  private write(ser: v8.Serializer, key: unknown, value: unknown): void {
-    if (this.paired) ser.writeValue(key)
+  // What is compared is the value's bytes alone: a key (a string or other
+  // primitive) is the slot itself, and v8 gives strings no identity.
+  private write(ser: v8.Serializer, value: unknown): void {
     ser.writeValue(value)
   }
 
@@ -165,13 +164,16 @@ export class RootCopy {
   /**
    * While serving: the root's entries as SLOTS frames (each after its TYPES
    * frame, if any). Stops early, with `unsafe` set, when the root cannot be
-   * copied entry by entry; it then goes whole in the pause.
+   * copied entry by entry; it then goes whole in the pause. A frame holds its
+   * keys first (Map, object), then its values, so the values of a chunk are
+   * contiguous and the pause compares runs of them in one call.
    */
   *snapshot(): Generator<Buffer, void, void> {
     const walker = new Walker()
     walker.claim(this.root)
     let ser = new v8.Serializer()
-    let parts: Buffer[] = []
+    let keyParts: Buffer[] = []
+    let valueParts: Buffer[] = []
     let slots: number[] = []
     let bytes = 0
     let i = 0
@@ -189,15 +191,16 @@ export class RootCopy {
       const h = head(FrameType.SLOTS, this.name, 5)
       h[h.length - 5] = this.kind
       h.writeUInt32BE(slots.length, h.length - 4)
-      const frame = Buffer.concat([h, v8Header, ...parts])
-      let at = h.length + v8Header.length
+      const frame = Buffer.concat([h, v8Header, ...keyParts, ...valueParts])
+      let at = frame.length - valueParts.reduce((n, b) => n + b.length, 0)
       for (let j = 0; j < slots.length; j++) {
         const s = slots[j]!
         this.bufs[s] = frame
         this.off[s] = at
         at += this.len[s]!
       }
-      parts = []
+      keyParts = []
+      valueParts = []
       slots = []
       bytes = 0
       ser = new v8.Serializer()
@@ -212,19 +215,26 @@ export class RootCopy {
           this.unsafe = 'it has object keys'
           return
         }
-        const e = this.paired ? parts.length * 2 : parts.length
-        if (this.walkEntry(walker, e, i++, key, value)) {
+        // Positions of registered values count in the list the receiver rebuilds: k, v, k, v.
+        if (this.walkEntry(walker, this.paired ? slots.length * 2 : slots.length, i++, key, value)) {
           // Maybe fixed by the pause: there, the stop-and-copy path names it.
           this.unsafe = 'an entry cannot be serialized'
           return
         }
+        let b: Buffer
         try {
-          this.write(ser, key, value)
+          if (this.paired) {
+            ser.writeValue(key)
+            const k = ser.releaseBuffer()
+            keyParts.push(k)
+            bytes += k.length
+          }
+          this.write(ser, value)
+          b = ser.releaseBuffer()
         } catch {
           this.unsafe = 'an entry cannot be serialized'
           return
         }
-        const b = ser.releaseBuffer()
         const s = this.count++
         this.grow(this.count)
         this.len[s] = b.length
@@ -232,12 +242,12 @@ export class RootCopy {
         this.keys[s] = key
         this.refs[s] = value
         if (this.kind !== Kind.ARRAY) this.slotOf.set(key, s)
-        parts.push(b)
+        valueParts.push(b)
         slots.push(s)
         bytes += b.length
-        if (parts.length >= CHUNK_ENTRIES || bytes >= CHUNK_BYTES) yield* flush()
+        if (slots.length >= CHUNK_ENTRIES || bytes >= CHUNK_BYTES) yield* flush()
       }
-      if (parts.length > 0) yield* flush()
+      if (slots.length > 0) yield* flush()
     } catch (error) {
       if (error instanceof RangeError) this.unsafe = 'it is nested too deeply'
       else throw error
@@ -248,9 +258,9 @@ export class RootCopy {
     return this.bufs[s]!.subarray(this.off[s]!, this.off[s]! + this.len[s]!)
   }
 
-  private alone(key: unknown, value: unknown): Buffer {
+  private alone(value: unknown): Buffer {
     const ser = new v8.Serializer()
-    this.write(ser, key, value)
+    this.write(ser, value)
     return ser.releaseBuffer()
   }
 
@@ -273,77 +283,131 @@ export class RootCopy {
     ser.writeHeader()
     ser.releaseBuffer()
     const seen = new Uint8Array(this.count)
-    const changed: Array<{ slot: number; key: unknown; value: unknown; i: number }> = []
+    // Changed entries as parallel lists: slot (-1: new), key, value, position.
+    const cSlot: number[] = []
+    const cKey: unknown[] = []
+    const cValue: unknown[] = []
+    const cAt: number[] = []
     const order: number[] = []
     let last = -1
     let inOrder = true
     let appended = false
     let nextNew = this.count
-    let groupSlots: number[] = []
-    let groupEntries: Entry[] = []
+    // The group being serialized: its slots, keys, values.
+    const gSlot: number[] = []
+    const gKey: unknown[] = []
+    const gValue: unknown[] = []
     let whole: string | undefined
     let i = 0
+    const change = (slot: number, key: unknown, value: unknown, at: number): void => {
+      cSlot.push(slot)
+      cKey.push(key)
+      cValue.push(value)
+      cAt.push(at)
+    }
 
-    // Compares a released group with what was sent, entry by entry; from the
-    // first entry that differs on, each is serialized alone.
+    // Compares a released group with what was sent. Runs of consecutive
+    // slots sent in one frame are compared in one call; in a run that
+    // differs, the first differing byte is found by halving, its entry is
+    // serialized alone (which also gives where the next entry starts), and
+    // the comparison goes on after it.
     const flush = (): void => {
-      if (groupSlots.length === 0) return
+      const n = gSlot.length
+      if (n === 0) return
       const buf = ser.releaseBuffer()
       let pos = 0
-      let j = 0
-      for (; j < groupSlots.length; j++) {
-        const s = groupSlots[j]!
-        const n = this.len[s]!
-        if (pos + n > buf.length || buf.compare(this.bufs[s]!, this.off[s]!, this.off[s]! + n, pos, pos + n) !== 0) break
-        pos += n
+      let k = 0
+      while (k < n && whole === undefined) {
+        let e = k
+        const frame = this.bufs[gSlot[k]!]!
+        while (e + 1 < n && gSlot[e + 1] === gSlot[e]! + 1 && this.bufs[gSlot[e + 1]!] === frame) e++
+        const from = this.off[gSlot[k]!]!
+        const runBytes = this.off[gSlot[e]!]! + this.len[gSlot[e]!]! - from
+        const same = (bytes: number): boolean => pos + bytes <= buf.length && buf.compare(frame, from, from + bytes, pos, pos + bytes) === 0
+        if (same(runBytes)) {
+          pos += runBytes
+          k = e + 1
+          continue
+        }
+        // The longest equal prefix: its end is in the first entry that differs.
+        let lo = 0
+        let hi = runBytes
+        while (lo < hi) {
+          const mid = Math.ceil((lo + hi) / 2)
+          if (same(mid)) lo = mid
+          else hi = mid - 1
+        }
+        let j = k
+        while (j < e && this.off[gSlot[j + 1]!]! <= from + lo) j++
+        const at = pos + (this.off[gSlot[j]!]! - from)
+        const alone = this.alone(gValue[j])
+        // Equal only if nothing in this entry was met before in this pass: no sharing.
+        if (at + alone.length > buf.length || buf.compare(alone, 0, alone.length, at, at + alone.length) !== 0) whole = 'its entries share objects'
+        if (!alone.equals(this.sent(gSlot[j]!))) change(gSlot[j]!, gKey[j], gValue[j], i - n + j)
+        pos = at + alone.length
+        k = j + 1
       }
-      if (j < groupSlots.length) {
-        const alone: Buffer[] = []
-        for (let k = j; k < groupSlots.length; k++) alone.push(this.alone(groupEntries[k]!.key, groupEntries[k]!.value))
-        // Equal only if nothing in these entries was met before in this pass: no sharing.
-        if (!buf.subarray(pos).equals(Buffer.concat(alone))) whole = 'its entries share objects'
-        for (let k = j; k < groupSlots.length; k++) {
-          const s = groupSlots[k]!
-          if (!alone[k - j]!.equals(this.sent(s))) changed.push({ slot: s, ...groupEntries[k]!, i: i - groupSlots.length + k })
+      if (whole === undefined && pos !== buf.length) whole = 'its entries share objects'
+      gSlot.length = gKey.length = gValue.length = 0
+    }
+
+    const step = (key: unknown, value: unknown): boolean => {
+      // Entries mostly keep their order: the next slot is the likely one, without a lookup.
+      const guess = last + 1
+      const s = this.kind !== Kind.ARRAY && guess < this.count && this.keys[guess] === key ? guess : this.slotFor(key)
+      if (s !== undefined) {
+        seen[s] = 1
+        if (appended || s < last) inOrder = false
+        last = s
+      } else {
+        appended = true
+        if (this.kind === Kind.MAP && typeof key === 'object' && key !== null) {
+          whole = 'it has object keys'
+          return false
         }
       }
-      groupSlots = []
-      groupEntries = []
+      order.push(s ?? nextNew++)
+      try {
+        if (s !== undefined && this.refs[s] === value) {
+          this.write(ser, value)
+          gSlot.push(s)
+          gKey.push(key)
+          gValue.push(value)
+          if (gSlot.length >= GROUP) flush()
+        } else {
+          flush()
+          this.write(ser, value)
+          const here = ser.releaseBuffer()
+          if (!here.equals(this.alone(value))) whole = 'its entries share objects'
+          change(s ?? -1, key, value, i)
+        }
+      } catch (error) {
+        throw this.refused(key, value, i, error)
+      }
+      i++
+      return whole === undefined
     }
 
     try {
-      for (const [key, value] of entriesOf(this.root, this.kind)) {
-        const s = this.slotFor(key)
-        if (s !== undefined) {
-          seen[s] = 1
-          if (appended || s < last) inOrder = false
-          last = s
-        } else {
-          appended = true
-          if (this.kind === Kind.MAP && typeof key === 'object' && key !== null) return { whole: 'it has object keys' }
+      const root = this.root
+      switch (this.kind) {
+        case Kind.MAP:
+          for (const [key, value] of Map.prototype.entries.call(root as Map<unknown, unknown>)) if (!step(key, value)) break
+          break
+        case Kind.SET:
+          for (const value of Set.prototype.values.call(root as Set<unknown>)) if (!step(value, value)) break
+          break
+        case Kind.ARRAY: {
+          const a = root as unknown[]
+          for (let k = 0; k < a.length; k++) if (!step(k, a[k])) break
+          break
         }
-        order.push(s ?? nextNew++)
-        try {
-          if (s !== undefined && this.refs[s] === value) {
-            this.write(ser, key, value)
-            groupSlots.push(s)
-            groupEntries.push({ key, value })
-            if (groupSlots.length >= GROUP) flush()
-          } else {
-            flush()
-            this.write(ser, key, value)
-            const here = ser.releaseBuffer()
-            const alone = this.alone(key, value)
-            if (!here.equals(alone)) whole = 'its entries share objects'
-            changed.push({ slot: s ?? -1, key, value, i })
-          }
-        } catch (error) {
-          throw this.refused(key, value, i, error)
+        default: {
+          const o = root as Record<string, unknown>
+          for (const key of Object.keys(o)) if (!step(key, o[key])) break
         }
-        if (whole) return { whole }
-        i++
       }
-      flush()
+      if (whole === undefined) flush()
     } catch (error) {
       if (error instanceof RangeError) throw tooDeep(this.name, error)
       throw error
@@ -370,17 +434,16 @@ export class RootCopy {
       walker = new Walker()
       walker.claim(this.root)
     }
-    for (const c of changed) {
-      const at = ops.length
+    for (let c = 0; c < cSlot.length; c++) {
       // New entries take the next slots, in the root's order.
-      if (c.slot >= 0) ops.push(1, c.slot)
+      if (cSlot[c]! >= 0) ops.push(1, cSlot[c])
       else ops.push(2)
       const e = ops.length
-      if (this.paired) ops.push(c.key)
-      ops.push(c.value)
-      const failure = this.walkEntry(walker, e, c.i, c.key, c.value)
+      if (this.paired) ops.push(cKey[c])
+      ops.push(cValue[c])
+      const failure = this.walkEntry(walker, e, cAt[c]!, cKey[c], cValue[c])
       if (failure) throw failure.toError(this.name)
-      if (ops.length - at > 0 && ops.length >= PATCH_ENTRIES * 3) emit()
+      if (ops.length >= PATCH_ENTRIES * 3) emit()
     }
     let deleted = 0
     for (let s = 0; s < this.count; s++) {
@@ -398,6 +461,6 @@ export class RootCopy {
       emit()
     }
     if (whole) return { whole }
-    return { frames, changed: changed.length + deleted }
+    return { frames, changed: cSlot.length + deleted }
   }
 }

@@ -461,12 +461,18 @@ export class StateDecoder {
       let root = this.slotRoots.get(name)
       if (root === undefined) this.slotRoots.set(name, (root = new SlotRoot(kind)))
       else if (root.kind !== kind) throw malformed(`slots of "${name}" change kind`)
-      const values = kind === Kind.MAP || kind === Kind.OBJECT ? count * 2 : count
-      const entries: unknown[] = new Array(values)
+      // Keys first (Map, object), then values; the list is k, v, k, v as in a CHUNK.
+      const paired = kind === Kind.MAP || kind === Kind.OBJECT
+      const entries: unknown[] = new Array(paired ? count * 2 : count)
       try {
         const des = new v8.Deserializer(frame.subarray(end + 5))
         des.readHeader()
-        for (let i = 0; i < values; i++) entries[i] = des.readValue()
+        if (paired) {
+          for (let i = 0; i < count; i++) entries[2 * i] = des.readValue()
+          for (let i = 0; i < count; i++) entries[2 * i + 1] = des.readValue()
+        } else {
+          for (let i = 0; i < count; i++) entries[i] = des.readValue()
+        }
       } catch (error) {
         throw malformed(`corrupted payload (${error instanceof Error ? error.message : String(error)})`, error)
       }

@@ -23,7 +23,7 @@ export interface PauseResult {
   clientErrors: number
 }
 
-export async function pauseForSize(records: number, runs: number, precopy: boolean | 'default' = false, classes = false): Promise<PauseResult> {
+export async function pauseForSize(records: number, runs: number, precopy: boolean | 'default' = false, classes = false, transformer?: string): Promise<PauseResult> {
   const entry = benchApp('records.js')
   progress(`pause: starting dsu run records.js with ${fmtCount(records)} records${precopy === 'default' ? ', default' : precopy ? ', pre-copy' : ''}${classes ? ', class instances' : ''}`)
   const env: Record<string, string> = { DSU_BENCH_RECORDS: String(records), ...(precopy === 'default' ? {} : { DSU_BENCH_PRECOPY: precopy ? '1' : '0' }), ...(classes ? { DSU_BENCH_CLASSES: '1' } : {}) }
@@ -36,7 +36,7 @@ export async function pauseForSize(records: number, runs: number, precopy: boole
       const load = startLoad(sup.port, 120, 10, 'POST')
       await sleep(600)
       const from = performance.now()
-      const r = await upgradeOnce(sup.stateDir, entry)
+      const r = await upgradeOnce(sup.stateDir, entry, transformer ? ['--transformer', transformer] : [])
       const to = performance.now()
       await sleep(300)
       const result = await load.stop()

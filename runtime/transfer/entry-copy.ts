@@ -33,6 +33,8 @@ const CHUNK_ENTRIES = 1024
 const CHUNK_BYTES = 256 * 1024
 /** Entries compared in one released buffer at the pause (fewer buffers, fewer GCs). */
 const GROUP = 2048
+/** Most entries compared in one call: a run that differs is searched by halving. */
+const RUN = 64
 /** Ops per SLOTPATCH frame. */
 const PATCH_ENTRIES = 2048
 
@@ -320,21 +322,23 @@ export class RootCopy {
       while (k < n && whole === undefined) {
         let e = k
         const frame = this.bufs[gSlot[k]!]!
-        while (e + 1 < n && gSlot[e + 1] === gSlot[e]! + 1 && this.bufs[gSlot[e + 1]!] === frame) e++
+        while (e + 1 < n && e - k < RUN && gSlot[e + 1] === gSlot[e]! + 1 && this.bufs[gSlot[e + 1]!] === frame) e++
         const from = this.off[gSlot[k]!]!
         const runBytes = this.off[gSlot[e]!]! + this.len[gSlot[e]!]! - from
-        const same = (bytes: number): boolean => pos + bytes <= buf.length && buf.compare(frame, from, from + bytes, pos, pos + bytes) === 0
-        if (same(runBytes)) {
+        // Whether bytes [a, b) of the run are as sent.
+        const same = (a: number, b: number): boolean => pos + b <= buf.length && buf.compare(frame, from + a, from + b, pos + a, pos + b) === 0
+        if (same(0, runBytes)) {
           pos += runBytes
           k = e + 1
           continue
         }
-        // The longest equal prefix: its end is in the first entry that differs.
+        // The longest equal prefix (only the part not yet known equal is compared):
+        // its end is in the first entry that differs.
         let lo = 0
         let hi = runBytes
         while (lo < hi) {
           const mid = Math.ceil((lo + hi) / 2)
-          if (same(mid)) lo = mid
+          if (same(lo, mid)) lo = mid
           else hi = mid - 1
         }
         let j = k

@@ -37,7 +37,11 @@ export class SlotRoot {
   private rebuild = false
   private order: number[] | undefined
 
-  constructor(readonly kind: number) {
+  /**
+   * `rule`: what every entry goes through as it arrives, changed entries
+   * again (the transformer's per-entry rules); its value is the one kept.
+   */
+  constructor(readonly kind: number, private readonly rule?: (value: unknown, key: unknown, slot: number) => unknown) {
     if (kind === MAP) this.value = new Map()
     else if (kind === SET) this.value = new Set()
     else if (kind === ARRAY) this.value = []
@@ -59,7 +63,8 @@ export class SlotRoot {
     }
   }
 
-  private append(key: unknown, value: unknown): void {
+  private append(key: unknown, received: unknown): void {
+    const value = this.rule === undefined ? received : this.rule(received, this.kind === ARRAY ? (this.value as unknown[]).length : key, this.kind === ARRAY ? (this.value as unknown[]).length : this.keys.length)
     switch (this.kind) {
       case MAP:
         // The sender gives a key one slot for as long as it lives.
@@ -123,7 +128,8 @@ export class SlotRoot {
     }
   }
 
-  private replace(s: number, key: unknown, value: unknown): void {
+  private replace(s: number, key: unknown, received: unknown): void {
+    const value = this.rule === undefined ? received : this.rule(received, this.kind === ARRAY ? s : this.kind === OBJECT ? this.keys[s] : key, s)
     switch (this.kind) {
       case MAP: {
         const map = this.value as Map<unknown, unknown>

@@ -295,7 +295,14 @@ function deserialize(payload: Buffer): unknown {
 export interface DecodeOptions {
   /** How tags of registered values become values; default this process's registry. */
   resolve?: Resolver
+  /**
+   * Per root, what each entry of a pre-copied root goes through as it arrives
+   * (the transformer's per-entry rules); such roots are listed in `ruled`.
+   */
+  entryRules?: ReadonlyMap<string, (value: unknown, key: unknown, index: number, kind: 'map' | 'set' | 'array' | 'object') => unknown>
 }
+
+const KIND_NAMES = { [Kind.MAP]: 'map', [Kind.SET]: 'set', [Kind.ARRAY]: 'array', [Kind.OBJECT]: 'object' } as const
 
 /** Rebuilds roots from frames pushed in order; checks the DONE frame's counts. */
 export class StateDecoder {
@@ -307,9 +314,13 @@ export class StateDecoder {
   private finished = false
   private table: TypeTable | undefined
   private readonly resolve: Resolver
+  private readonly entryRules: DecodeOptions['entryRules']
+  /** Pre-copied roots whose entries went through their entry rule. */
+  readonly ruled = new Set<string>()
 
   constructor(options: DecodeOptions = {}) {
     this.resolve = options.resolve ?? registryResolver()
+    this.entryRules = options.entryRules
   }
 
   // The payload with its registered values revived, if a TYPES frame announced any.
@@ -459,7 +470,12 @@ export class StateDecoder {
       const kind = frame[end]!
       const count = frame.readUInt32BE(end + 1)
       let root = this.slotRoots.get(name)
-      if (root === undefined) this.slotRoots.set(name, (root = new SlotRoot(kind)))
+      if (root === undefined) {
+        const rule = this.entryRules?.get(name)
+        const kindName = KIND_NAMES[kind as Kind]
+        if (kindName === undefined) throw malformed(`unknown collection kind ${kind}`)
+        this.slotRoots.set(name, (root = new SlotRoot(kind, rule && ((value, key, slot) => rule(value, key, slot, kindName)))))
+      }
       else if (root.kind !== kind) throw malformed(`slots of "${name}" change kind`)
       // Keys first (Map, object), then values; the list is k, v, k, v as in a CHUNK.
       const paired = kind === Kind.MAP || kind === Kind.OBJECT
@@ -529,6 +545,7 @@ export class StateDecoder {
       try {
         const { value, records } = root.finish()
         this.add(name, value, records)
+        if (this.entryRules?.has(name)) this.ruled.add(name)
       } catch (error) {
         if (error instanceof SlotRootError) throw malformed(`pre-copied root "${name}": ${error.message}`, error)
         throw error

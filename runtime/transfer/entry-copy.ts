@@ -299,6 +299,7 @@ export class RootCopy {
     const gSlot: number[] = []
     const gKey: unknown[] = []
     const gValue: unknown[] = []
+    const gAt: number[] = []
     let whole: string | undefined
     let i = 0
     const change = (slot: number, key: unknown, value: unknown, at: number): void => {
@@ -347,12 +348,12 @@ export class RootCopy {
         const alone = this.alone(gValue[j])
         // Equal only if nothing in this entry was met before in this pass: no sharing.
         if (at + alone.length > buf.length || buf.compare(alone, 0, alone.length, at, at + alone.length) !== 0) whole = 'its entries share objects'
-        if (!alone.equals(this.sent(gSlot[j]!))) change(gSlot[j]!, gKey[j], gValue[j], i - n + j)
+        if (!alone.equals(this.sent(gSlot[j]!))) change(gSlot[j]!, gKey[j], gValue[j], gAt[j]!)
         pos = at + alone.length
         k = j + 1
       }
       if (whole === undefined && pos !== buf.length) whole = 'its entries share objects'
-      gSlot.length = gKey.length = gValue.length = 0
+      gSlot.length = gKey.length = gValue.length = gAt.length = 0
     }
 
     const step = (key: unknown, value: unknown): boolean => {
@@ -377,6 +378,7 @@ export class RootCopy {
           gSlot.push(s)
           gKey.push(key)
           gValue.push(value)
+          gAt.push(i)
           if (gSlot.length >= GROUP) flush()
         } else {
           flush()

@@ -8,7 +8,7 @@
 
 import { DsuError } from '../runtime/errors.js'
 import { attachMeta, type CompiledTransformer, type LinkMeta, type Roots, type RuleInfo, type Transformer, type TransformerMeta, type Versions } from './meta.js'
-import { formatPath, RuleFailure, ruleError, threw } from './paths.js'
+import { formatPath, indexSegment, mapValueSegment, propSegment, RuleFailure, ruleError, setSegment, threw, withSegment } from './paths.js'
 import type { Class, CompileContext, PathRule, Rule } from './rules.js'
 import { validateRoots, type Schemas } from './validate.js'
 import { versionMatches } from './versions.js'
@@ -36,7 +36,9 @@ type Stage = (roots: Roots, versions: Versions) => Roots | Promise<Roots>
 export function compileTransformer<From extends Roots = Roots, To extends Roots = Roots>(spec: TransformerSpec): CompiledTransformer<From, To> {
   checkSpec(spec)
   const context: CompileContext = { classes: spec.classes ?? {} }
-  const stages = groupRules(spec.rules).map((group) => (Array.isArray(group) ? pathStage(group, context) : rootStage(group)))
+  const groups = groupRules(spec.rules)
+  const stages = groups.map((group) => (Array.isArray(group) ? pathStage(group, context) : rootStage(group)))
+  const { entryRules, prefixRoots } = entryStages(groups, context)
   const declared = spec.declared ? new Set(spec.declared) : undefined
   const schemas = spec.schemas
   const link: LinkMeta = {
@@ -49,13 +51,17 @@ export function compileTransformer<From extends Roots = Roots, To extends Roots 
   const inverse = spec.inverse === undefined ? undefined : typeof spec.inverse === 'function' ? spec.inverse : compileTransformer(spec.inverse)
   const meta: TransformerMeta = { ...link, links: [link], ...(inverse ? { inverse } : {}) }
 
-  const run = async (old: Roots, versions: Versions): Promise<Roots> => {
+  const run = async (old: Roots, versions: Versions, options: RunOptions = {}): Promise<Roots> => {
     if (!versionMatches(spec.from, versions.from) || !versionMatches(spec.to, versions.to)) {
       throw new DsuError('DSU_ERR_TRANSFORMER_INVALID', `transformer ${spec.from} → ${spec.to} does not apply to the upgrade ${versions.from} → ${versions.to}`)
     }
     let roots: Roots = { ...old }
-    for (const stage of stages) {
-      const next = stage(roots, versions)
+    const done = options.entriesDone
+    for (let i = 0; i < stages.length; i++) {
+      // Roots whose entries went through their entry rules as they arrived (pre-copy).
+      const root = prefixRoots[i]
+      if (root !== undefined && done?.has(root)) continue
+      const next = stages[i]!(roots, versions)
       roots = next instanceof Promise ? await next : next
     }
     if (declared) {
@@ -65,7 +71,70 @@ export function compileTransformer<From extends Roots = Roots, To extends Roots 
     if (schemas) await validateRoots(roots, schemas, versions)
     return roots
   }
-  return attachMeta(run as Transformer, meta) as unknown as CompiledTransformer<From, To>
+  const compiled = attachMeta(run as Transformer, meta)
+  if (entryRules.size > 0) entryRulesByTransformer.set(compiled, entryRules)
+  return compiled as unknown as CompiledTransformer<From, To>
+}
+
+export interface RunOptions {
+  /** Roots whose entries already went through entryRulesOf(transformer), one by one. */
+  entriesDone?: ReadonlySet<string>
+}
+
+/** Kind of the collection an entry is in, for its path in an error. */
+export type EntryKind = 'map' | 'set' | 'array' | 'object'
+/** The rules of one root that apply to each entry alone: value in, value to keep out. */
+export type EntryRule = (value: unknown, key: unknown, index: number, kind: EntryKind, versions: Versions) => unknown
+
+const entryRulesByTransformer = new WeakMap<object, ReadonlyMap<string, EntryRule>>()
+
+/**
+ * The per-entry rules of a compiled transformer, by root: the leading path
+ * rules whose path starts with `root.*` (renameClass rules between them do
+ * nothing at run time). The receiver of a pre-copy applies them to entries as
+ * they arrive and tells run() which roots are done (RunOptions); every rule
+ * after them runs on the whole state as before. Undefined for anything else.
+ */
+export function entryRulesOf(transformer: unknown): ReadonlyMap<string, EntryRule> | undefined {
+  return typeof transformer === 'function' ? entryRulesByTransformer.get(transformer) : undefined
+}
+
+function entryStages(groups: readonly (PathRule[] | Exclude<Rule, PathRule>)[], context: CompileContext): { entryRules: Map<string, EntryRule>; prefixRoots: (string | undefined)[] } {
+  const visits = new Map<string, Array<{ visit: Visit; label: string }>>()
+  const prefixRoots: (string | undefined)[] = []
+  let prefix = true
+  for (const group of groups) {
+    if (prefix && Array.isArray(group) && group[0]!.target.steps[0]?.kind === 'each') {
+      const first = group[0]!
+      const operations = group.map((rule) => rule.operation(context))
+      const operation = operations.reduce<Visit>((a, b) => (value) => b(a(value)), operations.shift()!)
+      const visit = compileWalk(first.target.steps.slice(1), operation, group.some((rule) => rule.replaces))
+      const list = visits.get(first.target.root) ?? []
+      list.push({ visit, label: group.map((rule) => rule.label).join(' + ') })
+      visits.set(first.target.root, list)
+      prefixRoots.push(first.target.root)
+    } else {
+      if (Array.isArray(group) || group.kind !== 'renameClass') prefix = false
+      prefixRoots.push(undefined)
+    }
+  }
+  const entryRules = new Map<string, EntryRule>()
+  for (const [root, list] of visits) {
+    entryRules.set(root, (value, key, index, kind, versions) => {
+      let v = value
+      for (const { visit, label } of list) {
+        try {
+          v = visit(v)
+        } catch (error) {
+          const segment = kind === 'map' ? mapValueSegment(key, index) : kind === 'set' ? setSegment(index) : kind === 'array' ? indexSegment(index) : propSegment(String(key))
+          const failure = withSegment(error, segment)
+          throw ruleError(versions, failure.code, failure.rule ?? label, failure.path(root), failure.detail, failure.cause)
+        }
+      }
+      return v
+    })
+  }
+  return { entryRules, prefixRoots }
 }
 
 export function undeclared(versions: Versions, names: readonly string[]): DsuError {

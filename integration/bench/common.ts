@@ -68,8 +68,8 @@ export async function dsuJson(args: string[]): Promise<any> {
   }
 }
 
-export async function upgradeOnce(stateDir: string, entry: string): Promise<any> {
-  const result = await dsuJson(['upgrade', '--to', entry, '--state-dir', stateDir, '--timeout', '120000'])
+export async function upgradeOnce(stateDir: string, entry: string, extra: string[] = []): Promise<any> {
+  const result = await dsuJson(['upgrade', '--to', entry, '--state-dir', stateDir, '--timeout', '120000', ...extra])
   if (result.outcome !== 'committed') throw new Error(`upgrade did not commit: ${JSON.stringify(result)}`)
   return result
 }

@@ -28,7 +28,7 @@ const precopy: PauseResult[] = []
 const baselines: BaselineResult[] = []
 for (const n of sizes) {
   pause.push(await pauseForSize(n, pauseRuns))
-  precopy.push(await pauseForSize(n, pauseRuns, true))
+  precopy.push(await pauseForSize(n, pauseRuns, 'default')) // no opt-in: pre-copied by default
   baselines.push(await baselinesForSize(n, baselineRuns(n)))
 }
 // The same records as registered class instances, against plain objects run

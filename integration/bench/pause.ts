@@ -7,8 +7,8 @@ import { PHASES } from '../../runtime/supervisor/phases.js'
 
 export interface PauseResult {
   records: number
-  /** The records root opted in to pre-copy ($DSU_BENCH_PRECOPY). */
-  precopy: boolean
+  /** The records root opted in to pre-copy (true), out of it (false), or left to dsu's default ($DSU_BENCH_PRECOPY). */
+  precopy: boolean | 'default'
   /** Records held as registered class instances ($DSU_BENCH_CLASSES). */
   classes?: boolean
   pauseMs: number[]
@@ -23,10 +23,10 @@ export interface PauseResult {
   clientErrors: number
 }
 
-export async function pauseForSize(records: number, runs: number, precopy = false, classes = false): Promise<PauseResult> {
+export async function pauseForSize(records: number, runs: number, precopy: boolean | 'default' = false, classes = false, transformer?: string): Promise<PauseResult> {
   const entry = benchApp('records.js')
-  progress(`pause: starting dsu run records.js with ${fmtCount(records)} records${precopy ? ', pre-copy' : ''}${classes ? ', class instances' : ''}`)
-  const env: Record<string, string> = { DSU_BENCH_RECORDS: String(records), ...(precopy ? { DSU_BENCH_PRECOPY: '1' } : {}), ...(classes ? { DSU_BENCH_CLASSES: '1' } : {}) }
+  progress(`pause: starting dsu run records.js with ${fmtCount(records)} records${precopy === 'default' ? ', default' : precopy ? ', pre-copy' : ''}${classes ? ', class instances' : ''}`)
+  const env: Record<string, string> = { DSU_BENCH_RECORDS: String(records), ...(precopy === 'default' ? {} : { DSU_BENCH_PRECOPY: precopy ? '1' : '0' }), ...(classes ? { DSU_BENCH_CLASSES: '1' } : {}) }
   const sup = await runSupervised(entry, ['--timeout', '120000'], env)
   const out: PauseResult = { records, precopy, ...(classes ? { classes } : {}), pauseMs: [], clientGapMs: [], floorGapMs: [], totalMs: [], phases: {}, bytes: [], clientErrors: 0 }
   try {
@@ -36,7 +36,7 @@ export async function pauseForSize(records: number, runs: number, precopy = fals
       const load = startLoad(sup.port, 120, 10, 'POST')
       await sleep(600)
       const from = performance.now()
-      const r = await upgradeOnce(sup.stateDir, entry)
+      const r = await upgradeOnce(sup.stateDir, entry, transformer ? ['--transformer', transformer] : [])
       const to = performance.now()
       await sleep(300)
       const result = await load.stop()
@@ -47,7 +47,7 @@ export async function pauseForSize(records: number, runs: number, precopy = fals
       out.floorGapMs.push(longestGap(load.stamps, from - 500, from - 1))
       for (const p of PHASES) if (r.phases[p] !== undefined) (out.phases[p] ??= []).push(r.phases[p])
       out.bytes.push(r.state?.bytes ?? 0)
-      progress(`pause${precopy ? ' (pre-copy)' : ''}: ${fmtCount(records)} run ${i + 1}/${runs}: pause ${r.pauseMs.toFixed(1)} ms, client gap ${out.clientGapMs.at(-1)!.toFixed(1)} ms`)
+      progress(`pause${precopy === 'default' ? ' (default)' : precopy ? ' (pre-copy)' : ''}: ${fmtCount(records)} run ${i + 1}/${runs}: pause ${r.pauseMs.toFixed(1)} ms, client gap ${out.clientGapMs.at(-1)!.toFixed(1)} ms`)
       await sleep(200)
     }
   } finally {

@@ -7,7 +7,7 @@ import { toWire } from '../errors.js'
 import { on, send } from './channel.js'
 import { servers } from './listeners.js'
 import { inflightCount, quiesce, resume } from './quiescence.js'
-import { manifest, markedRoots, precopyMaps } from './roots.js'
+import { manifest, markedRoots, precopyRoots } from './roots.js'
 import type { PrecopySender } from '../transfer/precopy.js'
 
 // The transfer code loads on first use: a program that is never upgraded
@@ -66,7 +66,7 @@ async function startPrecopy(path: string, token: string, progressMs = 250): Prom
     socket.on('error', () => {}) // surfaces as a failed write; the supervisor rolls back
     const { PrecopySender } = await import('../transfer/precopy.js')
     // Progress reports push back the supervisor's stall deadline.
-    precopy = new PrecopySender(socket, precopyMaps(), { progressMs, onProgress: (bytes) => void send({ dsu: 'precopy-progress', bytes }) })
+    precopy = new PrecopySender(socket, precopyRoots(), { progressMs, onProgress: (bytes) => void send({ dsu: 'precopy-progress', bytes }) })
     const { rounds, lastRound } = await precopy.run()
     await send({ dsu: 'precopied', rounds, lastRound, bytes: socket.bytesWritten })
   } catch (error) {

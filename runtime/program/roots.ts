@@ -6,19 +6,22 @@ import { describeRoot, type RootManifest } from '../protocol.js'
 import { hasRegistrations, NULL_PROTO_TAG } from '../transfer/registry.js'
 
 const marked = new Map<string, unknown>()
-const precopyRoots = new Set<string>()
+const precopyChoice = new Map<string, boolean>()
 
 export interface StateOptions {
   /**
-   * Stream this root while the program still serves, then send only what
-   * changed: a shorter pause for a large Map. The root must stay a Map with
-   * primitive keys, its entries must not share objects, and the program must
-   * not keep an entry's reference across turns of the event loop (get it
-   * again from the Map each time): a change through a reference taken before
-   * the upgrade began is not seen. See README, "Pre-copy".
+   * Pre-copy: stream this root while the program still serves and send only
+   * the entries that changed in the pause. By default every Map, Set, array
+   * or plain object root with at least PRECOPY_MIN entries is pre-copied;
+   * `true` pre-copies it at any size, `false` never (copied in the pause).
+   * No contract: changes made any way, through any reference, are seen. See
+   * README, "Pre-copy".
    */
   precopy?: boolean
 }
+
+/** Entries from which a collection root is pre-copied by default: below, the pause copies it as fast. */
+export const PRECOPY_MIN = 1000
 let restoredRoots: Promise<Map<string, unknown>> | null = null
 let firstCall: (() => Promise<void>) | null = null
 
@@ -33,16 +36,36 @@ export function restoreFrom(roots: Promise<Map<string, unknown>>, onFirstCall: (
   firstCall = onFirstCall
 }
 
-/** The roots marked for pre-copy that are Maps now, by name. */
-export function precopyMaps(): Map<string, Map<unknown, unknown>> {
-  const out = new Map<string, Map<unknown, unknown>>()
-  for (const name of precopyRoots) {
-    const value = marked.get(name)
-    // Only a plain Map: tracking replaces its methods, which would bypass a
-    // subclass's overrides or the program's own. Others are copied in the pause.
-    if (value instanceof Map && Object.getPrototypeOf(value) === Map.prototype && Reflect.ownKeys(value).length === 0) out.set(name, value)
+/**
+ * The roots to pre-copy now, by name: collections (a Map, Set, array or plain
+ * object, not a subclass) the program did not opt out, with PRECOPY_MIN
+ * entries or more unless it opted in. $DSU_PRECOPY=off turns pre-copy off.
+ */
+export function precopyRoots(): Map<string, object> {
+  const out = new Map<string, object>()
+  if (process.env.DSU_PRECOPY === 'off') return out
+  for (const [name, value] of marked) {
+    const choice = precopyChoice.get(name)
+    const size = collectionSize(value)
+    if (choice === false || size === undefined) continue
+    // Entry-by-entry copies rebuild a plain object; a null-prototype root
+    // (express-session's store) goes whole, where the codec keeps its prototype.
+    if (Object.getPrototypeOf(value) === null) continue
+    if (choice === true || size >= PRECOPY_MIN) out.set(name, value as object)
   }
   return out
+}
+
+// Entries of a Map, Set, array or plain object (exactly those: the kinds the
+// codec sends entry by entry); undefined for anything else.
+function collectionSize(value: unknown): number | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto === Map.prototype) return (value as Map<unknown, unknown>).size
+  if (proto === Set.prototype) return (value as Set<unknown>).size
+  if (proto === Array.prototype) return (value as unknown[]).length
+  if (proto === Object.prototype || proto === null) return Object.keys(value).length
+  return undefined
 }
 
 export async function state<T>(name: string, init: () => T | Promise<T>, options: StateOptions = {}): Promise<T> {
@@ -65,7 +88,7 @@ export async function state<T>(name: string, init: () => T | Promise<T>, options
     value = await init()
   }
   marked.set(name, value)
-  if (options.precopy) precopyRoots.add(name)
+  if (options.precopy !== undefined) precopyChoice.set(name, Boolean(options.precopy))
   return value
 }
 
@@ -76,7 +99,7 @@ export async function state<T>(name: string, init: () => T | Promise<T>, options
  * registered any.
  */
 export async function manifest(): Promise<RootManifest[]> {
-  const precopied = precopyMaps()
+  const precopied = precopyRoots()
   // The walker loads on use: a program that registers nothing never needs it.
   const validate = hasRegistrations() ? await import('../transfer/validate.js') : null
   return [...marked].map(([name, value]) => ({

@@ -40,7 +40,9 @@ export function startSuccessor(): (key: string) => void {
         // Loaded on use: a program that is never upgraded does not carry the
         // DSL. The stream reader is loaded now, before the stream can open: a
         // stream that closed while it loaded would go unnoticed.
-        const { transformerFromEnv, renamesOf } = await import('./transformer-source.js')
+        const source = await import('./transformer-source.js')
+        const { transformerFromEnv, renamesOf } = source
+        entryRulesOf = source.entryRulesOf
         receiveState = (await import('../transfer/state-stream.js')).receiveState
         acceptAuthenticated = (await import('../transfer/stream-auth.js')).acceptAuthenticated
         transformer = await transformerFromEnv()
@@ -57,6 +59,7 @@ export function startSuccessor(): (key: string) => void {
   }
 
   let receiveState!: typeof import('../transfer/state-stream.js').receiveState
+  let entryRulesOf: typeof import('./transformer-source.js').entryRulesOf | undefined
   let acceptAuthenticated!: typeof import('../transfer/stream-auth.js').acceptAuthenticated
   let transferred: string[] = []
   let stream: net.Socket | null = null
@@ -92,14 +95,19 @@ export function startSuccessor(): (key: string) => void {
     acceptAuthenticated(server, message.token, (socket) => {
       stream = socket
       onStream?.(socket)
-      const received = receiveState(socket, resolve ? { resolve } : {})
+      // The transformer's per-entry rules run on pre-copied entries as they
+      // arrive (changed ones again at the pause), not on the whole state in it.
+      const rules = entryRulesOf?.(transformer)
+      const pair = { from: message.from, to: message.to }
+      const entryRules = rules && new Map([...rules].map(([root, rule]) => [root, (value: unknown, key: unknown, index: number, kind: 'map' | 'set' | 'array' | 'object') => rule(value, key, index, kind, pair)]))
+      const received = receiveState(socket, { ...(resolve ? { resolve } : {}), ...(entryRules ? { entryRules } : {}) })
       socket.resume()
-      received.then(async ({ roots: old, stats }) => {
+      received.then(async ({ roots: old, stats, ruled }) => {
         const started = performance.now()
         void send({ dsu: 'decoded' }) // the supervisor's transform deadline starts
         let next: Map<string, unknown>
         try {
-          next = await applyTransformer(transformer, old, { from: message.from, to: message.to })
+          next = await applyTransformer(transformer, old, { from: message.from, to: message.to }, ruled)
         } catch (error) {
           await send({ dsu: 'restore-failed', error: toWire(error) })
           return rejectRoots(error)
@@ -166,11 +174,13 @@ async function applyTransformer(
   transformer: Transformer | null,
   old: Map<string, unknown>,
   versions: { from: string; to: string },
+  entriesDone: ReadonlySet<string>,
 ): Promise<Map<string, unknown>> {
   if (!transformer) return old
   let result: unknown
   try {
-    result = await transformer(Object.fromEntries(old), versions)
+    // A DSL transformer skips the per-entry rules of the roots that already had them.
+    result = await (transformer as (roots: Record<string, unknown>, v: typeof versions, o: { entriesDone: ReadonlySet<string> }) => unknown)(Object.fromEntries(old), versions, { entriesDone })
   } catch (cause) {
     // The DSL's errors already name the version pair, the rule and the path.
     if (isDsuError(cause)) throw cause

@@ -6,6 +6,7 @@ import { DsuError } from '../errors.js'
 import { ENV_FROM, ENV_MANIFEST, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, type RootManifest } from '../protocol.js'
 import { assertPreflight, classRenames, loadChain, loadTransformer, metaOf, registrationProblems, type Transformer } from '../../transformers/index.js'
 import { registered } from '../transfer/registry.js'
+export { entryRulesOf } from '../../transformers/compile.js'
 
 export async function transformerFromEnv(env = process.env): Promise<Transformer | null> {
   const from = env[ENV_FROM] ?? ''

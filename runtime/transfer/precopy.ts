@@ -1,22 +1,17 @@
-// Pre-copy: the old version streams its opted-in Map roots while it still
-// serves, then sends, in rounds, only the entries touched meanwhile (see
-// write-tracker.ts). The pause is left with the last round's changes and the
-// roots that did not opt in. Frames and the DONE check are the state stream's.
+// Pre-copy: the old version streams its collection roots (Map, Set, array,
+// plain object) while it still serves, entry by entry, keeping what it sent;
+// at the quiescent point it sends only the entries whose bytes changed
+// (entry-copy.ts), and the roots that were not pre-copied. Nothing is tracked
+// and the program keeps no contract. Frames and the DONE check are the state
+// stream's.
 import type net from 'node:net'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { DsuError, isDsuError } from '../errors.js'
 import { writeFrame } from './framing.js'
-import { doneFrame, encodeRoots, FrameType, patchFrames, type TransferStats } from './state-codec.js'
-import { mapValueSegment, Walker } from './validate.js'
-import { track, untracked, type Tracker } from './write-tracker.js'
+import { doneFrame, encodeRoots, FrameType, kindOf, type TransferStats } from './state-codec.js'
+import { dropFrame, RootCopy, sizeOf } from './entry-copy.js'
 
 export interface PrecopyOptions {
-  /** Rounds of changes sent while serving before giving up on converging. */
-  maxRounds?: number
-  /** A round with at most this many touched entries ends the pre-copy. */
-  converged?: number
-  /** Entries per PATCH frame. */
-  patchSize?: number
   /** Bytes queued in the socket before waiting for 'drain'. */
   maxBuffered?: number
   /** Called with the bytes sent so far, at most every `progressMs` while frames go out. */
@@ -24,8 +19,16 @@ export interface PrecopyOptions {
   progressMs?: number
 }
 
+/** What the pause did with each pre-copied root. */
+export interface PrecopyFinish extends TransferStats {
+  /** Entries resent in the pause (changed, new or deleted), over all pre-copied roots. */
+  changed: number
+  /** Pre-copied roots sent whole in the pause instead, and why. */
+  whole: Record<string, string>
+}
+
 export class PrecopySender {
-  private readonly trackers = new Map<string, Tracker>()
+  private readonly copies_: RootCopy[]
   private readonly stats: TransferStats = { bytes: 0, records: 0, roots: 0 }
   private aborted = false
   private lastProgress = performance.now()
@@ -33,43 +36,48 @@ export class PrecopySender {
 
   constructor(
     private readonly socket: net.Socket,
-    private readonly precopied: ReadonlyMap<string, Map<unknown, unknown>>,
+    precopied: ReadonlyMap<string, object>,
     options: PrecopyOptions = {},
   ) {
-    this.options = { maxRounds: 4, converged: 256, patchSize: 2048, maxBuffered: 4 * 1024 * 1024, onProgress: () => {}, progressMs: 250, ...options }
-    // Tracking starts before the first byte is read, so nothing changed after
-    // the snapshot began can be missed (within the opt-in contract).
-    for (const [name, map] of precopied) this.trackers.set(name, track(map))
+    this.options = { maxBuffered: 4 * 1024 * 1024, onProgress: () => {}, progressMs: 250, ...options }
+    this.copies_ = [...precopied].map(([name, root]) => new RootCopy(name, root, kindOf(root)!))
   }
 
-  /** While serving: the snapshot, then rounds of changes. Resolves once converged. */
+  /** While serving: every entry of every pre-copied root, once. */
   async run(): Promise<{ rounds: number; lastRound: number }> {
-    for (const [name, map] of this.precopied) {
-      // Frames of one root, without the stream's own DONE (sent at the end).
-      const frames = encodeRoots(new Map([[name, map]]))
+    let entries = 0
+    for (const copy of this.copies_) {
+      const frames = copy.snapshot()
       for (;;) {
-        const next = untracked(() => frames.next())
+        const next = frames.next()
         if (next.done) break
-        if (next.value[0] === FrameType.DONE) continue
         await this.write(next.value)
       }
-      this.stats.roots++
+      entries += copy.sentEntries
     }
-    let rounds = 0
-    let lastRound = Infinity
-    while (rounds < this.options.maxRounds && lastRound > this.options.converged) {
-      lastRound = await this.sendChanges()
-      rounds++
-    }
-    return { rounds, lastRound }
+    return { rounds: 1, lastRound: entries }
   }
 
-  /** At the quiescent point: the last changes, the other roots, DONE. */
-  async finish(others: ReadonlyMap<string, unknown>): Promise<TransferStats> {
-    await this.sendChanges()
-    for (const tracker of this.trackers.values()) tracker.untrack()
-    for (const map of this.precopied.values()) this.stats.records += map.size
-    const frames = encodeRoots(others)
+  /** At the quiescent point: the changed entries, the other roots, DONE. */
+  async finish(others: ReadonlyMap<string, unknown>): Promise<PrecopyFinish> {
+    const whole = new Map(others)
+    const why: Record<string, string> = {}
+    let changed = 0
+    for (const copy of this.copies_) {
+      const outcome = copy.diff()
+      if ('whole' in outcome) {
+        // Sent as it would be without pre-copy, after the receiver forgets what it got.
+        await this.write(dropFrame(copy.name))
+        whole.set(copy.name, copy.root)
+        why[copy.name] = outcome.whole
+        continue
+      }
+      for (const frame of outcome.frames) await this.write(frame)
+      changed += outcome.changed
+      this.stats.records += sizeOf(copy.root, copy.kind)
+      this.stats.roots++
+    }
+    const frames = encodeRoots(whole)
     for (;;) {
       const next = frames.next()
       if (next.done) {
@@ -82,56 +90,19 @@ export class PrecopySender {
     }
     await this.write(doneFrame(this.stats), false)
     this.socket.end()
-    return { ...this.stats }
+    return { ...this.stats, changed, whole: why }
   }
 
   /** Whether `name` is one of the roots this sender streams. */
   copies(name: string): boolean {
-    return this.precopied.has(name)
+    return this.copies_.some((copy) => copy.name === name)
   }
 
-  /** Rollback: stop tracking, drop the stream. */
+  /** Rollback: drop the stream (nothing to undo in the program). */
   abort(): void {
     if (this.aborted) return
     this.aborted = true
-    for (const tracker of this.trackers.values()) tracker.untrack()
     this.socket.destroy()
-  }
-
-  // One round: every touched entry as set/delete ops. Returns how many.
-  private async sendChanges(): Promise<number> {
-    let touched = 0
-    for (const [name, map] of this.precopied) {
-      const round = this.trackers.get(name)!.take()
-      const keys = round.all ? untracked(() => new Set([...round.keys, ...Map.prototype.keys.call(map)])) : round.keys
-      touched += keys.size
-      let ops: unknown[] = []
-      let i = 0
-      // One walk per PATCH frame: positions of registered values count within its payload.
-      let walker = new Walker()
-      for (const key of keys) {
-        if (typeof key === 'object' && key !== null) {
-          // A key sent again would arrive as a new object and add an entry instead of replacing one.
-          throw new DsuError('DSU_ERR_UNSERIALIZABLE', `${name}: a pre-copied Map needs primitive keys, found ${Array.isArray(key) ? 'an array' : 'an object'} key`)
-        }
-        if (Map.prototype.has.call(map, key)) {
-          const value = Map.prototype.get.call(map, key)
-          walker.elementAt(ops.length + 2) // where the value lands: 1, key, value
-          const failure = walker.walk(value)
-          if (failure) throw failure.at(mapValueSegment(key, i)).toError(name)
-          ops.push(1, key, value)
-        } else {
-          ops.push(0, key)
-        }
-        if (++i % this.options.patchSize === 0) {
-          for (const frame of patchFrames(name, ops, walker.takeMarks())) await this.write(frame)
-          ops = []
-          walker = new Walker()
-        }
-      }
-      if (ops.length > 0) for (const frame of patchFrames(name, ops, walker.takeMarks())) await this.write(frame)
-    }
-    return touched
   }
 
   private async write(frame: Buffer, count = true): Promise<void> {

@@ -25,6 +25,7 @@ import v8 from 'node:v8'
 import { DsuError, isDsuError } from '../errors.js'
 import { decodeTable, encodeTable, missing, revive, substitute, type TypeTable } from './class-codec.js'
 import { NULL_PROTO_TAG, registryResolver, type Resolver } from './registry.js'
+import { SlotRoot, SlotRootError } from './slot-root.js'
 import { Failure, Walker, tooDeep, type Marks } from './validate.js'
 
 export interface TransferStats {
@@ -47,7 +48,7 @@ export interface EncodeOptions {
 export const DEFAULT_CHUNK_SIZE = 2048
 export const DEFAULT_CHUNK_BYTES = 256 * 1024
 
-export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6, PATCH: 7, TYPES: 8 } as const
+export const FrameType = { ROOT: 1, BEGIN: 2, CHUNK: 3, RESET: 4, END: 5, DONE: 6, PATCH: 7, TYPES: 8, SLOTS: 9, SLOTPATCH: 10, DROP: 11 } as const
 
 /**
  * The frames of a PATCH: `ops` is the flat list 1,key,value (set) / 0,key
@@ -70,14 +71,14 @@ const TYPES_HEAD = Buffer.from([FrameType.TYPES])
 export function doneFrame(stats: TransferStats): Buffer {
   return Buffer.concat([Buffer.from([FrameType.DONE]), Buffer.from(JSON.stringify(stats))])
 }
-const Kind = { MAP: 1, SET: 2, ARRAY: 3, OBJECT: 4 } as const
+export const Kind = { MAP: 1, SET: 2, ARRAY: 3, OBJECT: 4 } as const
 /** BEGIN's kind for an OBJECT root whose prototype is null (Object.create(null)). */
 const NULL_OBJECT = 5
-type Kind = (typeof Kind)[keyof typeof Kind]
+export type Kind = (typeof Kind)[keyof typeof Kind]
 
 // --- encoding ---------------------------------------------------------------
 
-function kindOf(value: unknown): Kind | undefined {
+export function kindOf(value: unknown): Kind | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const proto = Object.getPrototypeOf(value) as unknown
   if (proto === Map.prototype) return Kind.MAP
@@ -87,7 +88,7 @@ function kindOf(value: unknown): Kind | undefined {
   return undefined
 }
 
-function recordsOf(value: unknown): number {
+export function recordsOf(value: unknown): number {
   switch (kindOf(value)) {
     case Kind.MAP:
       return (value as Map<unknown, unknown>).size
@@ -298,19 +299,32 @@ function deserialize(payload: Buffer): unknown {
 export interface DecodeOptions {
   /** How tags of registered values become values; default this process's registry. */
   resolve?: Resolver
+  /**
+   * Per root, what each entry of a pre-copied root goes through as it arrives
+   * (the transformer's per-entry rules); such roots are listed in `ruled`.
+   */
+  entryRules?: ReadonlyMap<string, (value: unknown, key: unknown, index: number, kind: 'map' | 'set' | 'array' | 'object') => unknown>
 }
+
+const KIND_NAMES = { [Kind.MAP]: 'map', [Kind.SET]: 'set', [Kind.ARRAY]: 'array', [Kind.OBJECT]: 'object' } as const
 
 /** Rebuilds roots from frames pushed in order; checks the DONE frame's counts. */
 export class StateDecoder {
   readonly stats: TransferStats = { bytes: 0, records: 0, roots: 0 }
   private readonly roots = new Map<string, unknown>()
+  // Roots arriving entry by entry (pre-copy, entry-copy.ts): complete at DONE.
+  private readonly slotRoots = new Map<string, SlotRoot>()
   private partial: Building | undefined
   private finished = false
   private table: TypeTable | undefined
   private readonly resolve: Resolver
+  private readonly entryRules: DecodeOptions['entryRules']
+  /** Pre-copied roots whose entries went through their entry rule. */
+  readonly ruled = new Set<string>()
 
   constructor(options: DecodeOptions = {}) {
     this.resolve = options.resolve ?? registryResolver()
+    this.entryRules = options.entryRules
   }
 
   // The payload with its registered values revived, if a TYPES frame announced any.
@@ -335,7 +349,7 @@ export class StateDecoder {
     if (frame.length === 0) throw malformed('empty frame')
     const type = frame[0]
     if (type !== FrameType.DONE) this.stats.bytes += frame.length
-    if (this.table !== undefined && type !== FrameType.ROOT && type !== FrameType.CHUNK && type !== FrameType.PATCH) {
+    if (this.table !== undefined && type !== FrameType.ROOT && type !== FrameType.CHUNK && type !== FrameType.PATCH && type !== FrameType.SLOTS && type !== FrameType.SLOTPATCH) {
       throw malformed('types frame not followed by a payload')
     }
     switch (type) {
@@ -393,6 +407,11 @@ export class StateDecoder {
         const { name, end } = readName(frame, 1)
         return this.patch(name, this.revived(deserialize(frame.subarray(end)), true))
       }
+      case FrameType.SLOTS:
+      case FrameType.SLOTPATCH:
+      case FrameType.DROP:
+        if (this.partial) throw malformed(`pre-copy frame inside chunked root "${this.partial.name}"`)
+        return this.slots(type, frame)
       case FrameType.DONE:
         return this.done_(frame)
       default:
@@ -438,6 +457,54 @@ export class StateDecoder {
     this.stats.records += map.size - before
   }
 
+  private slots(type: number, frame: Buffer): void {
+    const { name, end } = readName(frame, 1)
+    if (this.roots.has(name)) throw malformed(`pre-copy frame for "${name}", which was already received`)
+    try {
+      if (type === FrameType.DROP) {
+        this.slotRoots.delete(name)
+        return
+      }
+      if (type === FrameType.SLOTPATCH) {
+        const root = this.slotRoots.get(name)
+        if (root === undefined) throw malformed(`patch for "${name}", which is not a pre-copied root`)
+        const ops = this.revived(deserialize(frame.subarray(end)), true)
+        if (!Array.isArray(ops)) throw malformed('patch is not an op list')
+        return root.patch(ops)
+      }
+      if (frame.length < end + 5) throw malformed('truncated slots frame')
+      const kind = frame[end]!
+      const count = frame.readUInt32BE(end + 1)
+      let root = this.slotRoots.get(name)
+      if (root === undefined) {
+        const rule = this.entryRules?.get(name)
+        const kindName = KIND_NAMES[kind as Kind]
+        if (kindName === undefined) throw malformed(`unknown collection kind ${kind}`)
+        this.slotRoots.set(name, (root = new SlotRoot(kind, rule && ((value, key, slot) => rule(value, key, slot, kindName)))))
+      }
+      else if (root.kind !== kind) throw malformed(`slots of "${name}" change kind`)
+      // Keys first (Map, object), then values; the list is k, v, k, v as in a CHUNK.
+      const paired = kind === Kind.MAP || kind === Kind.OBJECT
+      const entries: unknown[] = new Array(paired ? count * 2 : count)
+      try {
+        const des = new v8.Deserializer(frame.subarray(end + 5))
+        des.readHeader()
+        if (paired) {
+          for (let i = 0; i < count; i++) entries[2 * i] = des.readValue()
+          for (let i = 0; i < count; i++) entries[2 * i + 1] = des.readValue()
+        } else {
+          for (let i = 0; i < count; i++) entries[i] = des.readValue()
+        }
+      } catch (error) {
+        throw malformed(`corrupted payload (${error instanceof Error ? error.message : String(error)})`, error)
+      }
+      root.add(this.revived(entries, true) as unknown[])
+    } catch (error) {
+      if (error instanceof SlotRootError) throw malformed(`pre-copied root "${name}": ${error.message}`, error)
+      throw error
+    }
+  }
+
   private chunk(entries: unknown): void {
     const partial = this.partial
     if (!partial) throw malformed('chunk outside a chunked root')
@@ -480,6 +547,17 @@ export class StateDecoder {
 
   private done_(frame: Buffer): void {
     if (this.partial) throw malformed(`DONE inside chunked root "${this.partial.name}"`)
+    for (const [name, root] of this.slotRoots) {
+      try {
+        const { value, records } = root.finish()
+        this.add(name, value, records)
+        if (this.entryRules?.has(name)) this.ruled.add(name)
+      } catch (error) {
+        if (error instanceof SlotRootError) throw malformed(`pre-copied root "${name}": ${error.message}`, error)
+        throw error
+      }
+    }
+    this.slotRoots.clear()
     let sent: Partial<TransferStats> | undefined
     try {
       sent = JSON.parse(frame.toString('utf8', 1)) as Partial<TransferStats>

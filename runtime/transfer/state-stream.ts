@@ -93,7 +93,7 @@ export async function sendState(
  * DSU_ERR_STATE_STREAM (and destroys the socket) if the stream ends early or a
  * frame is malformed. On success the socket is left to the caller.
  */
-export function receiveState(socket: net.Socket, options: DecodeOptions = {}): Promise<{ roots: Map<string, unknown>; stats: TransferStats }> {
+export function receiveState(socket: net.Socket, options: DecodeOptions = {}): Promise<{ roots: Map<string, unknown>; stats: TransferStats; ruled: ReadonlySet<string> }> {
   return new Promise((resolve, reject) => {
     const reader = new FrameReader()
     const decoder = new StateDecoder(options)
@@ -117,7 +117,7 @@ export function receiveState(socket: net.Socket, options: DecodeOptions = {}): P
       }
       if (decoder.done) {
         cleanup()
-        resolve({ roots: decoder.finish(), stats: { ...decoder.stats } })
+        resolve({ roots: decoder.finish(), stats: { ...decoder.stats }, ruled: decoder.ruled })
       }
     }
     const onEnd = (): void => {

@@ -133,6 +133,8 @@ export class Walker {
   private elementStart = 0
   // An object met twice in this payload: without one, the decoder needs no identity map.
   private shared = false
+  /** True once any object was met twice (across payloads): entry-wise pre-copy cannot keep that. */
+  anyShared = false
   /** True once any registered value was met (across payloads). */
   marked = false
   private lastProto: object | undefined = undefined
@@ -180,6 +182,7 @@ export class Walker {
     if (stamp !== undefined) {
       if (stamp !== this.stamp) this.crossed = true
       this.shared = true
+      this.anyShared = true
       return undefined
     }
     this.seen.set(value, this.stamp)

@@ -1,6 +1,7 @@
 // Benchmark program: marks a Map of $DSU_BENCH_RECORDS small records of the
 // shape in the issue ({id, name, balance, tags[3], createdAt, seen: Set}),
-// opted in to pre-copy when $DSU_BENCH_PRECOPY is set, held as registered
+// pre-copied as dsu decides by default, always with $DSU_BENCH_PRECOPY=1,
+// never (stop-and-copy) with $DSU_BENCH_PRECOPY=0; held as registered
 // BenchRecord instances instead of plain objects when $DSU_BENCH_CLASSES is.
 import http from 'node:http'
 import { registerClass, state } from 'dsu'
@@ -9,7 +10,7 @@ import { BenchRecord, makeRecords } from './make-records.js'
 const n = Number(process.env.DSU_BENCH_RECORDS ?? 0)
 const classes = Boolean(process.env.DSU_BENCH_CLASSES)
 if (classes) registerClass(BenchRecord)
-const records = await state('records', () => makeRecords(n, classes), { precopy: Boolean(process.env.DSU_BENCH_PRECOPY) })
+const records = await state('records', () => makeRecords(n, classes), process.env.DSU_BENCH_PRECOPY === undefined ? {} : { precopy: process.env.DSU_BENCH_PRECOPY === '1' })
 const server = http.createServer((req, res) => {
   if (req.method === 'POST') {
     const id = `r${Math.floor(Math.random() * Math.max(1, records.size))}`

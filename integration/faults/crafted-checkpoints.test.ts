@@ -150,9 +150,15 @@ t.test('--restore <id> of a crafted checkpoint: DSU_ERR_CHECKPOINT_CORRUPT with 
     t.match(r.stderr, new RegExp(`DSU_ERR_CHECKPOINT_CORRUPT: checkpoint ${id}: [^\\n]*${reasons[kind].source}`), `${kind}: named, with why`)
     t.notMatch(r.stderr, /listening/, `${kind}: the program never served`)
   }
+  // A path is never taken as a checkpoint id: it names a state file (dsu state
+  // export), read as the operator named it; this one does not exist.
   const traversal = await dsu(['run', v1, '--state-dir', stateDir, '--restore', '../../x/package'])
-  t.equal(traversal.exitCode, 2)
-  t.match(traversal.stderr, /DSU_ERR_CHECKPOINT_NOT_FOUND: no checkpoint \.\.\/\.\.\/x\/package/)
+  t.equal(traversal.exitCode, 7)
+  t.match(traversal.stderr, /DSU_ERR_STATE_FILE: cannot read \S*\/x\/package: ENOENT/)
+  t.notMatch(traversal.stderr, /listening/, 'nothing served')
+  const unknown = await dsu(['run', v1, '--state-dir', stateDir, '--restore', 'yesterday'])
+  t.equal(unknown.exitCode, 2)
+  t.match(unknown.stderr, /DSU_ERR_CHECKPOINT_NOT_FOUND: no checkpoint yesterday/)
 })
 
 t.test('with no good checkpoint, --restore latest starts with fresh state and says so', async (t) => {

@@ -33,6 +33,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'DSU_ERR_NO_PREVIOUS_VERSION':
     case 'DSU_ERR_UPGRADE_IN_PROGRESS':
     case 'DSU_ERR_SUPERVISOR_RUNNING':
+    case 'DSU_ERR_ADOPT_FAILED':
       return EXIT.refused
     // Not a bug in dsu: a file on disk, or the disk itself, needs attention.
     case 'DSU_ERR_CHECKPOINT_CORRUPT':

@@ -14,6 +14,7 @@ export const catalogue = {
   DSU_ERR_APP_AMBIGUOUS: 'Several apps run from here; name one (`dsu upgrade <name> --to …`) or pass --state-dir.',
   DSU_ERR_STATE_DIR: 'The state directory must be yours, mode 0700 and not writable by others; fix its owner and mode, or pass another --state-dir.',
   DSU_ERR_SUPERVISOR_RUNNING: 'Another `dsu run` already owns this state directory; stop it or pass another --state-dir.',
+  DSU_ERR_ADOPT_FAILED: 'A program left running by a supervisor that died waits in this state directory, and this dsu run could not re-adopt it; the message says why and what to do. Never start a second copy beside it.',
   DSU_ERR_UPGRADE_IN_PROGRESS: 'Wait for the running upgrade to commit or roll back, then try again.',
   DSU_ERR_UNSERIALIZABLE: 'Marked state may hold plain data, Map, Set, Date, BigInt, RegExp, typed arrays, and instances of classes registered with registerClass / values of types registered with registerType; keep functions and sockets out of it.',
   DSU_ERR_REGISTRATION: 'registerClass(cls, { name }) needs a class and a name used once; registerType(name, { isApplicable, serialize, deserialize }) needs three functions and a name used once.',

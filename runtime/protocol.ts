@@ -14,6 +14,11 @@ export const ENV_TRANSFORMERS = 'DSU_TRANSFORMERS'
 export const ENV_FROM = 'DSU_FROM'
 /** The running version's roots (names, kinds, counts; no values), for pre-flight. */
 export const ENV_MANIFEST = 'DSU_MANIFEST'
+/**
+ * Where a program whose supervisor died waits to be re-adopted: a Unix socket
+ * in the state dir (program/orphan.ts, supervisor/adoption.ts).
+ */
+export const ENV_ADOPT_SOCKET = 'DSU_ADOPT_SOCKET'
 
 /** A WebSocket moving with its connection: its subprotocol and the program's data (JSON). */
 export interface WebSocketHandOver { protocol: string; data: unknown }
@@ -44,7 +49,7 @@ export type Role = 'primary' | 'successor'
 
 // program -> supervisor
 export type ProgramMessage =
-  | { dsu: 'hello'; role: Role; version: string; pid: number }
+  | { dsu: 'hello'; role: Role; version: string; pid: number; entry?: string; adopted?: boolean }
   | { dsu: 'listener'; key: string; address: string } // + listening handle
   | { dsu: 'booted' }
   | { dsu: 'quiesced' }

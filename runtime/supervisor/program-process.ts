@@ -9,7 +9,7 @@ import { execa } from 'execa'
 import type { ChildProcess } from 'node:child_process'
 import { DsuError, fromWire, type ErrorCode } from '../errors.js'
 import { OutputTail, printable } from './output-tail.js'
-import { ENV_FROM, ENV_LISTENERS, ENV_MANIFEST, ENV_ROLE, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, isDsuMessage, type ProgramMessage, type Role, type RootManifest, type SupervisorMessage } from '../protocol.js'
+import { ENV_ADOPT_SOCKET, ENV_FROM, ENV_LISTENERS, ENV_MANIFEST, ENV_ROLE, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, isDsuMessage, type ProgramMessage, type Role, type RootManifest, type SupervisorMessage } from '../protocol.js'
 
 export interface SpawnSpec {
   entry: string
@@ -24,6 +24,8 @@ export interface SpawnSpec {
   nodeArgs?: string[]
   /** The program's working directory (default: the supervisor's). */
   cwd?: string
+  /** Where the program waits to be re-adopted should the supervisor die (program/orphan.ts). */
+  adoptSocket?: string
 }
 
 export interface Exit { code: number | null; signal: string | null }
@@ -73,6 +75,7 @@ export function spawnProgram(spec: SpawnSpec): ProgramProcess {
   if (spec.from) env[ENV_FROM] = spec.from
   if (spec.manifest) env[ENV_MANIFEST] = JSON.stringify(spec.manifest)
   if (spec.listeners) env[ENV_LISTENERS] = JSON.stringify(spec.listeners)
+  if (spec.adoptSocket) env[ENV_ADOPT_SOCKET] = spec.adoptSocket
   const subprocess = execa(process.execPath, [...(spec.nodeArgs ?? []), spec.entry], {
     env,
     ...(spec.cwd ? { cwd: spec.cwd } : {}),

@@ -14,7 +14,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import { ENV_ADOPT_SOCKET, ENV_VERSION } from '../protocol.js'
 import { send } from './channel.js'
-import { servers } from './listeners.js'
+import { listenInternal, servers } from './listeners.js'
 
 let waiting: net.Server | null = null
 /**
@@ -30,23 +30,26 @@ const adopted: net.Socket[] = []
 export function awaitAdoption(log: (line: string) => void = warn): boolean {
   const file = process.env[ENV_ADOPT_SOCKET]
   if (!file) return false
+  // A supervisor that adopted it died too, or a connection closed before it
+  // became one (a refused `dsu run --restore` probes): still waiting.
+  if (waiting) return true
   // stdout/stderr may be pipes to the dead supervisor: a write to them must
   // not become an uncaught EPIPE that kills the service.
   for (const stream of [process.stdout, process.stderr]) {
     if (stream.listenerCount('error') === 0) stream.on('error', () => {})
   }
+  // Open for the rest of the program's life: should the connection close
+  // before or after it became a channel, the next `dsu run` finds it here.
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-    // One adopter at a time: later connections wait for the next orphaning.
-    server.close()
-    waiting = null
-    removeQuietly(file)
+    // One supervisor at a time.
+    if (process.connected) return void socket.destroy()
     adopt(socket)
   })
   server.on('error', (error) => log(`dsu: cannot wait for re-adoption on ${file}: ${error.message}`))
   removeQuietly(file) // a socket left by an earlier orphan of this state dir
   const mask = process.umask(0o177) // 0600, in the 0700 state dir
   try {
-    server.listen(file)
+    listenInternal(server, file) // not the program's: not intercepted, not handed over
   } catch (error) {
     log(`dsu: cannot wait for re-adoption on ${file}: ${(error as Error).message}`)
     return false
@@ -59,17 +62,10 @@ export function awaitAdoption(log: (line: string) => void = warn): boolean {
   return true
 }
 
-/** True while the program has no supervisor and waits for one. */
-export function orphaned(): boolean {
-  return waiting !== null
-}
 
 function adopt(socket: net.Socket): void {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd
-  if (typeof fd !== 'number' || fd < 0) {
-    socket.destroy()
-    return void awaitAdoption()
-  }
+  if (typeof fd !== 'number' || fd < 0) return void socket.destroy()
   socket.unref()
   adopted.push(socket)
   // The dead channel's handler would also see the new channel's handle ACKs

@@ -1,0 +1,134 @@
+// kill -9 of the supervisor (issue 11, item 8). The program keeps serving,
+// with its state, while no supervisor runs; `dsu run --restore` beside it is
+// refused (it would start a second copy); a plain `dsu run` on the same state
+// dir re-adopts it and moves it into a fresh process of its own; nothing is
+// lost and the next upgrade works. Writes come from a keep-alive load the whole
+// time, and every acknowledged write must be in the final state.
+import fs from 'node:fs'
+import t from 'tap'
+import { execa } from 'execa'
+import { app, cli, dsu, fileExists, fixture, getJson, runSupervised, startLoad } from '../harness.js'
+
+/** A `dsu run` on an existing state dir, its output collected (the harness's waits for a first start). */
+function runAgain(args: string[]): { process: ReturnType<typeof execa>; waitForOutput(pattern: RegExp): Promise<RegExpMatchArray>; output(): string } {
+  const child = execa(process.execPath, [cli, 'run', ...args], { reject: false, stdin: 'ignore', all: true, buffer: false })
+  let text = ''
+  const waiters = new Set<() => void>()
+  child.all!.setEncoding('utf8')
+  child.all!.on('data', (chunk: string) => {
+    text += chunk
+    if (process.env.DSU_TEST_VERBOSE) process.stderr.write(chunk)
+    for (const w of waiters) w()
+  })
+  return {
+    process: child,
+    output: () => text,
+    waitForOutput: (pattern) => new Promise((resolve, reject) => {
+      const check = (): void => {
+        const m = text.match(pattern)
+        if (!m) return
+        waiters.delete(check)
+        resolve(m)
+      }
+      waiters.add(check)
+      check()
+      void child.then(() => {
+        if (!waiters.delete(check)) return
+        reject(new Error(`dsu run exited before printing ${pattern}; output:\n${text}`))
+      })
+    }),
+  }
+}
+
+t.test('kill -9 of the supervisor under write load: served while orphaned, re-adopted by the next dsu run, nothing lost', async (t) => {
+  const sup = await runSupervised(app('counter/v1/server.js'))
+  const entry = app('counter/v1/server.js')
+  t.teardown(async () => {
+    await dsu(['stop', '--state-dir', sup.stateDir])
+    fs.rmSync(sup.stateDir, { recursive: true, force: true })
+  })
+  const load = startLoad(sup.port, { path: '/inc/k', connections: 10, keepBodies: true })
+  await load.reach(300)
+  const orphanPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
+
+  process.kill(sup.process.pid!, 'SIGKILL')
+  // The program says so on the stdout it shares with the dead supervisor.
+  await sup.waitForOutput(new RegExp(`supervisor is gone; pid ${orphanPid} \\(1\\.0\\.0\\) keeps serving`))
+  const atOrphan = load.ok()
+  await load.reach(atOrphan + 500) // served with no supervisor
+  t.same(await dsu(['status', '--state-dir', sup.stateDir]).then((r) => r.exitCode), 3, 'no supervisor answers meanwhile')
+
+  // --restore would start a second copy beside it: refused, the orphan untouched.
+  const second = await execa(process.execPath, [cli, 'run', entry, '--state-dir', sup.stateDir, '--restore', 'latest'], { reject: false, stdin: 'ignore' })
+  t.equal(second.exitCode, 4, String(second.stderr))
+  t.match(String(second.stderr), /DSU_ERR_ADOPT_FAILED: .*--restore would start a second copy beside it: run dsu run without --restore to re-adopt it/)
+  const beforeAdopt = load.ok()
+  await load.reach(beforeAdopt + 200) // still serving: the refused run took nothing
+
+  const next = runAgain([entry, '--state-dir', sup.stateDir])
+  await next.waitForOutput(new RegExp(`re-adopted 1\\.0\\.0 \\(pid ${orphanPid}\\) left running by a supervisor that died, with 1 listening socket`))
+  const committed = await next.waitForOutput(/dsu: committed 1\.0\.0 → 1\.0\.0 \(pid (\d+)\)/)
+  const freshPid = Number(committed[1])
+  const afterAdopt = load.ok()
+  await load.reach(afterAdopt + 300) // served by the fresh process
+
+  const status = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout)
+  t.equal(status.pid, freshPid, 'the fresh process, a child of the new supervisor, serves')
+  t.not(status.pid, orphanPid)
+  t.same(status.listeners, ['tcp:127.0.0.1:0#1'], 'the same listening socket')
+
+  // An upgrade works afterwards, under the same load.
+  const up = await dsu(['upgrade', '--to', app('counter/v2'), '--json', '--state-dir', sup.stateDir])
+  t.equal(up.exitCode, 0, up.stdout)
+  const afterUpgrade = load.ok()
+  await load.reach(afterUpgrade + 200)
+
+  const result = await load.stop()
+  t.equal(result.errors, 0, 'no connection error, reset or timeout at any point')
+  t.equal(result.non2xx, 0, 'no failed request')
+  const state = await getJson(sup.port, '/state')
+  t.equal(state.version, 2)
+  const kept = state.counters.k as number
+  t.ok(kept >= load.ok() && kept - load.ok() <= 10, `every acknowledged write is in the state (${kept} vs ${load.ok()} acknowledged, + at most 10 cut off by the load's stop)`)
+  // A lost write would make a later one report a value already seen.
+  const values = load.bodies.map((b) => (JSON.parse(b) as { value: number }).value)
+  t.equal(new Set(values).size, values.length, '0 lost writes: no value acknowledged twice')
+
+  const { events } = JSON.parse((await dsu(['history', '--events', '--json', '--state-dir', sup.stateDir])).stdout)
+  t.ok(events.some((e: { kind: string; detail: string | null }) => e.kind === 'start' && e.detail === JSON.stringify({ adopted: orphanPid })), 'the journal has the re-adoption')
+  const { upgrades } = JSON.parse((await dsu(['history', '--json', '--state-dir', sup.stateDir])).stdout)
+  t.same(upgrades.slice(0, 2).map((u: { outcome: string; from: string; to: string }) => [u.outcome, u.from, u.to]),
+    [['committed', '1.0.0', '2.0.0'], ['committed', '1.0.0', '1.0.0']], 'the move into a fresh process and the upgrade, journalled')
+})
+
+t.test('kill -9 of the supervisor mid-upgrade: the old version resumes and serves orphaned, the new one stops; re-adopted later', async (t) => {
+  const dir = fs.mkdtempSync('/tmp/dsu-gate-')
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const env = { DSU_TEST_GATE: `${dir}/gate`, DSU_TEST_MARK: `${dir}/mark` }
+  const sup = await runSupervised(app('counter/v1/server.js'), ['--timeout', '120s'], env)
+  t.teardown(async () => {
+    await dsu(['stop', '--state-dir', sup.stateDir])
+    fs.rmSync(sup.stateDir, { recursive: true, force: true })
+  })
+  const load = startLoad(sup.port, { path: '/inc/m', connections: 5 })
+  await load.reach(100)
+  const orphanPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
+  const upgrade = execa(process.execPath, [cli, 'upgrade', '--to', fixture('gated-boot.js'), '--json', '--state-dir', sup.stateDir], { reject: false })
+  await fileExists(env.DSU_TEST_MARK) // the new version is booting
+  process.kill(sup.process.pid!, 'SIGKILL')
+  await sup.waitForOutput(new RegExp(`supervisor is gone; pid ${orphanPid} `))
+  const r = await upgrade
+  t.not(r.exitCode, 0, 'the upgrade did not commit')
+  await load.reach(load.ok() + 200)
+
+  const next = runAgain([app('counter/v1/server.js'), '--state-dir', sup.stateDir])
+  await next.waitForOutput(/dsu: committed 1\.0\.0 → 1\.0\.0/)
+  await load.reach(load.ok() + 100)
+  const result = await load.stop()
+  t.equal(result.errors, 0)
+  t.equal(result.non2xx, 0)
+  const kept = (await getJson(sup.port, '/state')).counters.m as number
+  t.ok(kept >= load.ok() && kept - load.ok() <= 5, `every acknowledged write is in the state (${kept} vs ${load.ok()})`)
+  t.match(next.output(), new RegExp(`re-adopted 1\\.0\\.0 \\(pid ${orphanPid}\\)`), 'the old version was the one re-adopted')
+  fs.writeFileSync(env.DSU_TEST_GATE, '')
+})

@@ -29,7 +29,7 @@ const adopted: net.Socket[] = []
  */
 export function awaitAdoption(log: (line: string) => void = warn): boolean {
   const file = process.env[ENV_ADOPT_SOCKET]
-  if (!file) return false
+  if (!file || typeof forkChild() !== 'function') return false
   // A supervisor that adopted it died too, or a connection closed before it
   // became one (a refused `dsu run --restore` probes): still waiting.
   if (waiting) return true
@@ -71,7 +71,12 @@ function adopt(socket: net.Socket): void {
   // The dead channel's handler would also see the new channel's handle ACKs
   // (and assert on them): only the new channel's may listen.
   process.removeAllListeners('internalMessage')
-  ;(cp as unknown as { _forkChild(fd: number, serialization: string): void })._forkChild(fd, 'json')
+  try {
+    forkChild()!(fd, 'json')
+  } catch (error) {
+    warn(`dsu: cannot take ${socket.remoteAddress ?? 'the adopt socket'} as a channel: ${(error as Error).message}`)
+    return
+  }
   // The listening sockets first, as at a first start, then hello: the
   // supervisor has them all once hello arrives (the channel keeps the order).
   for (const [key, connections] of servers) {
@@ -82,6 +87,11 @@ function adopt(socket: net.Socket): void {
     void send({ dsu: 'listener', key, address: text }, server._handle)
   }
   void send({ dsu: 'hello', role: 'primary', version: process.env[ENV_VERSION] ?? '', pid: process.pid, entry: process.argv[1], adopted: true })
+}
+
+/** Node's own NODE_CHANNEL_FD setup, exported undocumented by child_process. */
+function forkChild(): ((fd: number, serialization: string) => void) | undefined {
+  return (cp as unknown as { _forkChild?: (fd: number, serialization: string) => void })._forkChild
 }
 
 function removeQuietly(file: string): void {

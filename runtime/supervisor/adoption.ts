@@ -55,6 +55,10 @@ export async function adoptOrphan(socket: net.Socket, options: { listeners: Map<
     socket.destroy()
     throw new DsuError('DSU_ERR_ADOPT_FAILED', `a program left running by an earlier supervisor waits on ${options.file}, but this dsu run was started with an IPC channel of its own (NODE_CHANNEL_FD), which re-adoption needs; start dsu run from a shell or a service manager`)
   }
+  if (typeof (cp as unknown as { _forkChild?: unknown })._forkChild !== 'function') {
+    socket.destroy()
+    throw new DsuError('DSU_ERR_ADOPT_FAILED', `a program left running by an earlier supervisor waits on ${options.file}, but this Node (${process.version}) has no child_process._forkChild to re-adopt it with; stop that program (fuser ${options.file} names it), then run dsu run with the Node it was started with, or with --restore latest`)
+  }
   if (typeof fd !== 'number' || fd < 0) throw new DsuError('DSU_ERR_ADOPT_FAILED', `the connection to ${options.file} has no file descriptor`)
   socket.unref()
   channels.push(socket)

@@ -2,7 +2,9 @@
 // with its state, while no supervisor runs; `dsu run --restore` beside it is
 // refused (it would start a second copy); a plain `dsu run` on the same state
 // dir re-adopts it and moves it into a fresh process of its own; nothing is
-// lost and the next upgrade works. Writes come from a keep-alive load the whole
+// lost and the next upgrade works; after it, a second kill -9 leaves the new
+// version (started by that upgrade) serving, and it is re-adopted the same
+// way. Writes come from a keep-alive load the whole
 // time, and every acknowledged write must be in the final state.
 import fs from 'node:fs'
 import t from 'tap'
@@ -83,6 +85,16 @@ t.test('kill -9 of the supervisor under write load: served while orphaned, re-ad
   const afterUpgrade = load.ok()
   await load.reach(afterUpgrade + 200)
 
+  // Again, with the version an upgrade started (a successor) serving.
+  const v2Pid = JSON.parse(up.stdout).pid as number
+  process.kill(next.process.pid!, 'SIGKILL')
+  await next.waitForOutput(new RegExp(`supervisor is gone; pid ${v2Pid} \\(2\\.0\\.0\\) keeps serving`))
+  await load.reach(load.ok() + 300)
+  const third = runAgain([app('counter/v2'), '--state-dir', sup.stateDir])
+  await third.waitForOutput(new RegExp(`re-adopted 2\\.0\\.0 \\(pid ${v2Pid}\\)`))
+  await third.waitForOutput(/dsu: committed 2\.0\.0 → 2\.0\.0/)
+  await load.reach(load.ok() + 200)
+
   const result = await load.stop()
   t.equal(result.errors, 0, 'no connection error, reset or timeout at any point')
   t.equal(result.non2xx, 0, 'no failed request')
@@ -97,8 +109,8 @@ t.test('kill -9 of the supervisor under write load: served while orphaned, re-ad
   const { events } = JSON.parse((await dsu(['history', '--events', '--json', '--state-dir', sup.stateDir])).stdout)
   t.ok(events.some((e: { kind: string; detail: string | null }) => e.kind === 'start' && e.detail === JSON.stringify({ adopted: orphanPid })), 'the journal has the re-adoption')
   const { upgrades } = JSON.parse((await dsu(['history', '--json', '--state-dir', sup.stateDir])).stdout)
-  t.same(upgrades.slice(0, 2).map((u: { outcome: string; from: string; to: string }) => [u.outcome, u.from, u.to]),
-    [['committed', '1.0.0', '2.0.0'], ['committed', '1.0.0', '1.0.0']], 'the move into a fresh process and the upgrade, journalled')
+  t.same(upgrades.slice(0, 3).map((u: { outcome: string; from: string; to: string }) => [u.outcome, u.from, u.to]),
+    [['committed', '2.0.0', '2.0.0'], ['committed', '1.0.0', '2.0.0'], ['committed', '1.0.0', '1.0.0']], 'each move into a fresh process and the upgrade, journalled')
 })
 
 t.test('kill -9 of the supervisor mid-upgrade: the old version resumes and serves orphaned, the new one stops; re-adopted later', async (t) => {

@@ -6,10 +6,12 @@
 // version (started by that upgrade) serving, and it is re-adopted the same
 // way. Writes come from a keep-alive load the whole
 // time, and every acknowledged write must be in the final state.
+import { once } from 'node:events'
 import fs from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { app, cli, dsu, fileExists, fixture, getJson, runSupervised, startLoad } from '../harness.js'
+import { app, cli, dsu, fileExists, fixture, getJson, post, runSupervised, startLoad } from '../harness.js'
 
 /** A `dsu run` on an existing state dir, its output collected (the harness's waits for a first start). */
 function runAgain(args: string[]): { process: ReturnType<typeof execa>; waitForOutput(pattern: RegExp): Promise<RegExpMatchArray>; output(): string } {
@@ -143,4 +145,28 @@ t.test('kill -9 of the supervisor mid-upgrade: the old version resumes and serve
   t.ok(kept >= load.ok() && kept - load.ok() <= 5, `every acknowledged write is in the state (${kept} vs ${load.ok()})`)
   t.match(next.output(), new RegExp(`re-adopted 1\\.0\\.0 \\(pid ${orphanPid}\\)`), 'the old version was the one re-adopted')
   fs.writeFileSync(env.DSU_TEST_GATE, '')
+})
+
+t.test('the supervisor and then its orphan killed: the stale adopt socket is cleared, --restore latest starts from the checkpoint', async (t) => {
+  const sup = await runSupervised(app('counter/v1/server.js'))
+  const entry = app('counter/v1/server.js')
+  t.teardown(async () => {
+    await dsu(['stop', '--state-dir', sup.stateDir])
+    fs.rmSync(sup.stateDir, { recursive: true, force: true })
+  })
+  for (let i = 0; i < 3; i++) await post(sup.port, '/inc/z')
+  t.equal((await dsu(['checkpoint', '--json', '--state-dir', sup.stateDir])).exitCode, 0)
+  const orphanPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
+  const ended = once(sup.process.all!, 'end') // the output pipe ends when the orphan, too, is gone
+  process.kill(sup.process.pid!, 'SIGKILL')
+  await sup.waitForOutput(new RegExp(`supervisor is gone; pid ${orphanPid} `))
+  process.kill(orphanPid, 'SIGKILL')
+  await ended
+  t.ok(fs.existsSync(path.join(sup.stateDir, 'adopt.sock')), 'its adopt socket is left behind')
+
+  const next = runAgain([entry, '--state-dir', sup.stateDir, '--restore', 'latest'])
+  const m = await next.waitForOutput(/listening on http:\/\/127\.0\.0\.1:(\d+)/)
+  t.notMatch(next.output(), /re-adopted|DSU_ERR_ADOPT_FAILED/, 'nothing to adopt: a stale socket is no program')
+  t.notOk(fs.existsSync(path.join(sup.stateDir, 'adopt.sock')), 'the stale socket is removed')
+  t.same((await getJson(Number(m[1]), '/state')).counters, { z: 3 }, 'restored from the checkpoint')
 })

@@ -115,37 +115,52 @@ t.test('kill -9 of the supervisor under write load: served while orphaned, re-ad
     [['committed', '2.0.0', '2.0.0'], ['committed', '1.0.0', '2.0.0'], ['committed', '1.0.0', '1.0.0']], 'each move into a fresh process and the upgrade, journalled')
 })
 
-t.test('kill -9 of the supervisor mid-upgrade: the old version resumes and serves orphaned, the new one stops; re-adopted later', async (t) => {
-  const dir = fs.mkdtempSync('/tmp/dsu-gate-')
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const env = { DSU_TEST_GATE: `${dir}/gate`, DSU_TEST_MARK: `${dir}/mark` }
-  const sup = await runSupervised(app('counter/v1/server.js'), ['--timeout', '120s'], env)
-  t.teardown(async () => {
-    await dsu(['stop', '--state-dir', sup.stateDir])
-    fs.rmSync(sup.stateDir, { recursive: true, force: true })
-  })
-  const load = startLoad(sup.port, { path: '/inc/m', connections: 5 })
-  await load.reach(100)
-  const orphanPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
-  const upgrade = execa(process.execPath, [cli, 'upgrade', '--to', fixture('gated-boot.js'), '--json', '--state-dir', sup.stateDir], { reject: false })
-  await fileExists(env.DSU_TEST_MARK) // the new version is booting
-  process.kill(sup.process.pid!, 'SIGKILL')
-  await sup.waitForOutput(new RegExp(`supervisor is gone; pid ${orphanPid} `))
-  const r = await upgrade
-  t.not(r.exitCode, 0, 'the upgrade did not commit')
-  await load.reach(load.ok() + 200)
+/** Exited: no such process, or a zombie its new parent has not reaped yet. */
+function gone(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return true
+  }
+}
 
-  const next = runAgain([app('counter/v1/server.js'), '--state-dir', sup.stateDir])
-  await next.waitForOutput(/dsu: committed 1\.0\.0 → 1\.0\.0/)
-  await load.reach(load.ok() + 100)
-  const result = await load.stop()
-  t.equal(result.errors, 0)
-  t.equal(result.non2xx, 0)
-  const kept = (await getJson(sup.port, '/state')).counters.m as number
-  t.ok(kept >= load.ok() && kept - load.ok() <= 5, `every acknowledged write is in the state (${kept} vs ${load.ok()})`)
-  t.match(next.output(), new RegExp(`re-adopted 1\\.0\\.0 \\(pid ${orphanPid}\\)`), 'the old version was the one re-adopted')
-  fs.writeFileSync(env.DSU_TEST_GATE, '')
-})
+for (const [gated, phase] of [['gated-boot.js', 'spawn'], ['gated-init.js', 'init']] as const) {
+  t.test(`kill -9 of the supervisor mid-upgrade, in phase ${phase}: the old version ${phase === 'init' ? 'resumes from its pause and ' : ''}serves orphaned, the new one stops; re-adopted later`, async (t) => {
+    const dir = fs.mkdtempSync('/tmp/dsu-gate-')
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const env = { DSU_TEST_GATE: `${dir}/gate`, DSU_TEST_MARK: `${dir}/mark` }
+    const sup = await runSupervised(app('counter/v1/server.js'), ['--timeout', '120s'], env)
+    t.teardown(async () => {
+      await dsu(['stop', '--state-dir', sup.stateDir])
+      fs.rmSync(sup.stateDir, { recursive: true, force: true })
+    })
+    const load = startLoad(sup.port, { path: '/inc/m', connections: 5, keepBodies: true })
+    await load.reach(100)
+    const orphanPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
+    const upgrade = execa(process.execPath, [cli, 'upgrade', '--to', fixture(gated), '--json', '--state-dir', sup.stateDir], { reject: false })
+    await fileExists(env.DSU_TEST_MARK) // the new version boots (spawn), or runs its init with the state (init: the old one is paused)
+    const newPid = Number(fs.readFileSync(env.DSU_TEST_MARK, 'utf8'))
+    process.kill(sup.process.pid!, 'SIGKILL')
+    await sup.waitForOutput(new RegExp(`supervisor is gone; pid ${orphanPid} `))
+    const r = await upgrade
+    t.not(r.exitCode, 0, 'the upgrade did not commit')
+    await load.reach(load.ok() + 200) // served by the old version, with no supervisor
+
+    const next = runAgain([app('counter/v1/server.js'), '--state-dir', sup.stateDir])
+    await next.waitForOutput(/dsu: committed 1\.0\.0 → 1\.0\.0/)
+    t.match(next.output(), new RegExp(`re-adopted 1\\.0\\.0 \\(pid ${orphanPid}\\)`), 'the old version was the one re-adopted')
+    t.ok(gone(newPid), `the new version (pid ${newPid}) stopped`)
+    await load.reach(load.ok() + 100)
+    const result = await load.stop()
+    t.equal(result.errors, 0)
+    t.equal(result.non2xx, 0)
+    const kept = (await getJson(sup.port, '/state')).counters.m as number
+    t.ok(kept >= load.ok() && kept - load.ok() <= 5, `every acknowledged write is in the state (${kept} vs ${load.ok()})`)
+    const values = load.bodies.map((b) => (JSON.parse(b) as { value: number }).value)
+    t.equal(new Set(values).size, values.length, '0 lost writes')
+    fs.writeFileSync(env.DSU_TEST_GATE, '')
+  })
+}
 
 t.test('the supervisor and then its orphan killed: the stale adopt socket is cleared, --restore latest starts from the checkpoint', async (t) => {
   const sup = await runSupervised(app('counter/v1/server.js'))

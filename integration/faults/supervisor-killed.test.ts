@@ -60,7 +60,9 @@ t.test('kill -9 of the supervisor under write load: served while orphaned, re-ad
   await sup.waitForOutput(new RegExp(`supervisor is gone; pid ${orphanPid} \\(1\\.0\\.0\\) keeps serving`))
   const atOrphan = load.ok()
   await load.reach(atOrphan + 500) // served with no supervisor
-  t.same(await dsu(['status', '--state-dir', sup.stateDir]).then((r) => r.exitCode), 3, 'no supervisor answers meanwhile')
+  const noSupervisor = await dsu(['status', '--state-dir', sup.stateDir])
+  t.equal(noSupervisor.exitCode, 3, 'no supervisor answers meanwhile')
+  t.match(noSupervisor.stderr, /DSU_ERR_NO_SUPERVISOR: .*its supervisor died, and the program it ran may still serve and wait to be re-adopted at \S+adopt\.sock: start `dsu run <entry> --state-dir \S+` \(no --restore\)/, 'and says how to re-adopt it')
 
   // --restore would start a second copy beside it: refused, the orphan untouched.
   const second = await execa(process.execPath, [cli, 'run', entry, '--state-dir', sup.stateDir, '--restore', 'latest'], { reject: false, stdin: 'ignore' })

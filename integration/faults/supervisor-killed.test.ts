@@ -13,6 +13,14 @@ import t from 'tap'
 import { execa } from 'execa'
 import { app, cli, dsu, fileExists, fixture, getJson, post, runSupervised, startLoad } from '../harness.js'
 
+function killIfLeft(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // gone, as it should be
+  }
+}
+
 /** A `dsu run` on an existing state dir, its output collected (the harness's waits for a first start). */
 function runAgain(args: string[]): { process: ReturnType<typeof execa>; waitForOutput(pattern: RegExp): Promise<RegExpMatchArray>; output(): string } {
   const child = execa(process.execPath, [cli, 'run', ...args], { reject: false, stdin: 'ignore', all: true, buffer: false })
@@ -54,6 +62,7 @@ t.test('kill -9 of the supervisor under write load: served while orphaned, re-ad
   const load = startLoad(sup.port, { path: '/inc/k', connections: 10, keepBodies: true })
   await load.reach(300)
   const orphanPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
+  t.teardown(() => killIfLeft(orphanPid)) // a failed assertion must not leave it serving
 
   process.kill(sup.process.pid!, 'SIGKILL')
   // The program says so on the stdout it shares with the dead supervisor.
@@ -139,6 +148,7 @@ for (const [gated, phase] of [['gated-boot.js', 'spawn'], ['gated-init.js', 'ini
     const load = startLoad(sup.port, { path: '/inc/m', connections: 5, keepBodies: true })
     await load.reach(100)
     const orphanPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
+  t.teardown(() => killIfLeft(orphanPid)) // a failed assertion must not leave it serving
     const upgrade = execa(process.execPath, [cli, 'upgrade', '--to', fixture(gated), '--json', '--state-dir', sup.stateDir], { reject: false })
     await fileExists(env.DSU_TEST_MARK) // the new version boots (spawn), or runs its init with the state (init: the old one is paused)
     const newPid = Number(fs.readFileSync(env.DSU_TEST_MARK, 'utf8'))
@@ -174,6 +184,7 @@ t.test('the supervisor and then its orphan killed: the stale adopt socket is cle
   for (let i = 0; i < 3; i++) await post(sup.port, '/inc/z')
   t.equal((await dsu(['checkpoint', '--json', '--state-dir', sup.stateDir])).exitCode, 0)
   const orphanPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
+  t.teardown(() => killIfLeft(orphanPid)) // a failed assertion must not leave it serving
   const ended = once(sup.process.all!, 'end') // the output pipe ends when the orphan, too, is gone
   process.kill(sup.process.pid!, 'SIGKILL')
   await sup.waitForOutput(new RegExp(`supervisor is gone; pid ${orphanPid} `))

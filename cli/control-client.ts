@@ -4,7 +4,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { DsuError, fromWire } from '../runtime/errors.js'
 import type { ControlReply, ControlRequest } from '../runtime/supervisor/control-protocol.js'
-import { APPS_DIR, assertTrusted, CONTROL_SOCKET, controlSocketPath, operatorDir, STATE_DIR_NAME, untrustedReason, validateAppName } from '../runtime/supervisor/state-dir.js'
+import { adoptSocketPath, APPS_DIR, assertTrusted, CONTROL_SOCKET, controlSocketPath, operatorDir, STATE_DIR_NAME, untrustedReason, validateAppName } from '../runtime/supervisor/state-dir.js'
 
 /** How the user picked the app: --state-dir (or $DSU_STATE_DIR), and/or its name. */
 export interface AppChoice {
@@ -117,10 +117,21 @@ export function request(stateDir: string, message: ControlRequest, onEvent: (eve
       }
     })
     socket.once('error', (cause) => settle(() => reject(new DsuError('DSU_ERR_NO_SUPERVISOR',
-      `cannot reach the supervisor at ${file}: ${cause.message}`, { cause }))))
+      `cannot reach the supervisor at ${file}: ${cause.message}${orphanNote(path.dirname(file))}`, { cause }))))
     socket.once('close', () => settle(() => reject(new DsuError('DSU_ERR_NO_SUPERVISOR',
       `the supervisor at ${file} closed the connection without an answer`))))
   })
+}
+
+/** When the supervisor died and left its program serving (runtime/program/orphan.ts): what to do. */
+function orphanNote(dir: string): string {
+  const adopt = adoptSocketPath(dir)
+  try {
+    if (!fs.lstatSync(adopt).isSocket()) return ''
+  } catch {
+    return ''
+  }
+  return `; its supervisor died, and the program it ran may still serve and wait to be re-adopted at ${adopt}: start \`dsu run <entry> --state-dir ${dir}\` (no --restore) to re-adopt it with its state`
 }
 
 /** A reply line, or null when it is not JSON of a reply's shape (the socket may not be ours). */

@@ -17,6 +17,11 @@ export const ENV_MANIFEST = 'DSU_MANIFEST'
 /** `dsu run --workers N`: this process's worker index (0…N-1) and N. */
 export const ENV_WORKER = 'DSU_WORKER'
 export const ENV_WORKERS = 'DSU_WORKERS'
+/**
+ * Where a program whose supervisor died waits to be re-adopted: a Unix socket
+ * in the state dir (program/orphan.ts, supervisor/adoption.ts).
+ */
+export const ENV_ADOPT_SOCKET = 'DSU_ADOPT_SOCKET'
 
 /** A WebSocket moving with its connection: its subprotocol and the program's data (JSON). */
 /** `deflate`: the permessage-deflate parameters negotiated (no context takeover), when compressed. */
@@ -50,7 +55,7 @@ export type Role = 'primary' | 'successor'
 
 // program -> supervisor
 export type ProgramMessage =
-  | { dsu: 'hello'; role: Role; version: string; pid: number }
+  | { dsu: 'hello'; role: Role; version: string; pid: number; entry?: string; adopted?: boolean }
   | { dsu: 'listener'; key: string; address: string } // + listening handle
   | { dsu: 'booted' }
   | { dsu: 'quiesced' }

@@ -21,6 +21,11 @@ const inherited = new Map<string, unknown>()
 let active = role !== 'successor'
 let claimHook: ((key: string) => void) | null = null
 
+/** True once this process serves: a primary from the start, a successor from commit. */
+export function isActive(): boolean {
+  return active
+}
+
 /** listen() for the runtime's own sockets (the state stream), never intercepted. */
 export function listenInternal(server: net.Server, ...args: unknown[]): net.Server {
   return realListen.apply(server, args)

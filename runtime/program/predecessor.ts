@@ -5,7 +5,8 @@ import net from 'node:net'
 import http from 'node:http'
 import { toWire } from '../errors.js'
 import { on, send } from './channel.js'
-import { servers } from './listeners.js'
+import { isActive, servers } from './listeners.js'
+import { awaitAdoption } from './orphan.js'
 import { inflightCount, quiesce, resume } from './quiescence.js'
 import { manifest, markedRoots, precopyRoots } from './roots.js'
 import type { PrecopySender } from '../transfer/precopy.js'
@@ -38,8 +39,22 @@ export function startPredecessor(): void {
   })
   on('commit', () => void handOff())
   on('stop', (message) => void stop(message.timeoutMs))
-  process.once('disconnect', () => void stop(5000))
+  // The supervisor is gone without a stop (kill -9): the serving version
+  // serves on, as it was before any upgrade or checkpoint under way, and
+  // waits to be re-adopted (orphan.ts); a new version not yet serving, or
+  // one without an adopt socket, stops.
+  process.on('disconnect', () => {
+    if (finishing) return
+    if (!isActive()) return void stop(5000)
+    precopy?.abort()
+    precopy = null
+    resume()
+    if (!awaitAdoption()) void stop(5000)
+  })
 }
+
+/** Set once the program stops or hands off: it is going away, not orphaned. */
+let finishing = false
 
 let precopy: PrecopySender | null = null
 
@@ -116,6 +131,7 @@ async function checkpoint(path: string, token: string, timeoutMs: number): Promi
 const END_LONG_LIVED_MS = 2000
 
 async function handOff(): Promise<void> {
+  finishing = true
   let moved = 0
   // Listeners first: a client reconnecting after its stream ends reaches the new version.
   for (const connections of servers.values()) connections.closeListener()
@@ -135,6 +151,7 @@ async function handOff(): Promise<void> {
 }
 
 async function stop(timeoutMs: number): Promise<void> {
+  finishing = true
   resume()
   for (const connections of servers.values()) {
     const { server } = connections

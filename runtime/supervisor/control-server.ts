@@ -34,7 +34,15 @@ export async function openControlSocket(file: string, handler: ControlHandler, l
       buffer += chunk
       const nl = buffer.indexOf('\n')
       if (nl === -1) {
-        if (buffer.length > 64 * 1024) reply(socket, { type: 'error', error: toWire(new DsuError('DSU_ERR_CONTROL_MESSAGE', 'control request longer than 64 KiB')) }, true)
+        if (buffer.length > 64 * 1024) {
+          // Refused once; the rest is read and dropped (until the client ends,
+          // or the idle deadline), so the client reads the refusal rather than
+          // a broken pipe.
+          socket.removeAllListeners('data')
+          socket.on('data', () => {})
+          buffer = ''
+          reply(socket, { type: 'error', error: toWire(new DsuError('DSU_ERR_CONTROL_MESSAGE', 'control request longer than 64 KiB')) }, true)
+        }
         return
       }
       socket.removeAllListeners('data')

@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { DsuError, fromWire, type ErrorCode } from '../errors.js'
 import { OutputTail, printable } from './output-tail.js'
-import { ENV_FROM, ENV_LISTENERS, ENV_MANIFEST, ENV_ROLE, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, ENV_WORKER, ENV_WORKERS, isDsuMessage, type ProgramMessage, type Role, type RootManifest, type SupervisorMessage } from '../protocol.js'
+import { ENV_ADOPT_SOCKET, ENV_FROM, ENV_LISTENERS, ENV_MANIFEST, ENV_ROLE, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, ENV_WORKER, ENV_WORKERS, isDsuMessage, type ProgramMessage, type Role, type RootManifest, type SupervisorMessage } from '../protocol.js'
 
 export interface SpawnSpec {
   entry: string
@@ -27,6 +27,8 @@ export interface SpawnSpec {
   cwd?: string
   /** `dsu run --workers N`: this process's index and N (DSU_WORKER, DSU_WORKERS). */
   worker?: { index: number; count: number }
+  /** Where the program waits to be re-adopted should the supervisor die (program/orphan.ts). */
+  adoptSocket?: string
 }
 
 export interface Exit { code: number | null; signal: string | null }
@@ -76,6 +78,7 @@ export function spawnProgram(spec: SpawnSpec): ProgramProcess {
   if (spec.from) env[ENV_FROM] = spec.from
   if (spec.manifest) env[ENV_MANIFEST] = JSON.stringify(spec.manifest)
   if (spec.listeners) env[ENV_LISTENERS] = JSON.stringify(spec.listeners)
+  if (spec.adoptSocket) env[ENV_ADOPT_SOCKET] = spec.adoptSocket
   if (spec.worker) {
     env[ENV_WORKER] = String(spec.worker.index)
     env[ENV_WORKERS] = String(spec.worker.count)

@@ -162,6 +162,11 @@ export function prepareStateDir(dir: string): string {
   return dir
 }
 
+/** Where a program left running by a dead supervisor waits for the next `dsu run`. */
+export function adoptSocketPath(dir: string): string {
+  return path.join(dir, 'adopt.sock')
+}
+
 export function controlSocketPath(dir: string): string {
   return path.join(dir, CONTROL_SOCKET)
 }

@@ -14,7 +14,8 @@ import { openControlSocket } from './control-server.js'
 import type { ControlRequest } from './control-protocol.js'
 import { resolveEntry, resolveTransformation, resolveTransformer, versionOf } from './entry.js'
 import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
-import { controlSocketPath, prepareStateDir } from './state-dir.js'
+import { adoptSocketPath, controlSocketPath, prepareStateDir } from './state-dir.js'
+import { adoptOrphan, connectOrphan } from './adoption.js'
 import type { UpgradeEvent, UpgradeResult } from './upgrade.js'
 import { everyPhase, withOverrides, type Deadlines } from './deadlines.js'
 import { checkpointDir, checkpointIds, listCheckpoints, scanCheckpoints, verifiedCheckpoint, type CheckpointMeta, type VerifiedCheckpoint } from './checkpoint-store.js'
@@ -175,8 +176,23 @@ export class Supervisor {
     // Guarantee 7; a journal that cannot be written is reported, never fatal.
     this.journal = Journal.open(this.options.stateDir, { onError: (e) => this.options.log(`dsu: ${e.code}: ${e.message}`) })
     let detail: Record<string, unknown> | undefined
+    let adopted = false
     try {
-      if (this.options.restore) {
+      // A program left serving by a supervisor that died: re-adopted, never doubled.
+      const adoptFile = adoptSocketPath(this.options.stateDir)
+      const orphan = await connectOrphan(adoptFile)
+      if (orphan && this.options.restore) {
+        orphan.destroy()
+        throw new DsuError('DSU_ERR_ADOPT_FAILED', `a program left running by a supervisor that died still serves from this state dir (it waits on ${adoptFile}); --restore would start a second copy beside it: run dsu run without --restore to re-adopt it with its current state`)
+      }
+      if (orphan) {
+        const program = await adoptOrphan(orphan, { listeners: this.listeners, timeoutMs: this.options.timeoutMs, file: adoptFile })
+        this.current = program
+        void program.exited.then((exit) => this.onExit(program, exit))
+        adopted = true
+        detail = { adopted: program.pid }
+        this.options.log(`dsu: re-adopted ${program.version} (pid ${program.pid}) left running by a supervisor that died, with ${this.listeners.size} listening socket(s)`)
+      } else if (this.options.restore) {
         const restored = await this.restoreOnStart(this.options.restore)
         detail = { restore: this.options.restore, from: restored.checkpoint ? `checkpoint ${restored.checkpoint.id}` : restored.file ? `state file ${restored.file}` : 'fresh state', ...(restored.skipped.length ? { skipped: restored.skipped } : {}) }
       } else {
@@ -208,6 +224,26 @@ export class Supervisor {
         )
       }, every)
       this.checkpointTimer.unref()
+    }
+    if (adopted) await this.moveAdopted()
+  }
+
+  /**
+   * The adopted program is no child of this supervisor (no exit code, no
+   * stderr): an upgrade to the configured entry moves its state and
+   * connections into a fresh process that is. Should it roll back, the
+   * adopted program serves on under this supervisor.
+   */
+  private async moveAdopted(): Promise<void> {
+    const adopted = this.current
+    try {
+      const result = await this.upgrade({ entry: this.options.entry, version: this.options.version, transformer: null })
+      if (result.outcome !== 'committed') {
+        this.options.log(`dsu: ${adopted.version} (pid ${adopted.pid}) serves on under this supervisor; \`dsu upgrade --to ${this.options.entry}\` moves it into a fresh process`)
+      }
+    } catch (error) {
+      const e = error as { code?: string; message?: string }
+      this.options.log(`dsu: moving the re-adopted ${adopted.version} into a fresh process was refused: ${e.code ?? 'DSU_ERR_INTERNAL'}: ${e.message}; it serves on under this supervisor`)
     }
   }
 
@@ -572,7 +608,10 @@ export class Supervisor {
 
   private spawn(spec: SpawnSpec, index = 0): ProgramProcess {
     const cwd = this.options.cwd && fs.existsSync(this.options.cwd) ? this.options.cwd : path.dirname(spec.entry)
-    const program = spawnProgram({ ...spec, nodeArgs: this.nodeArgsFor(spec), cwd, worker: { index, count: this.count } })
+    // Re-adoption after a supervisor's death is for one program process: with
+    // --workers, workers stop with their supervisor as before (README, Not yet).
+    const adopt = this.count === 1 ? { adoptSocket: adoptSocketPath(this.options.stateDir) } : {}
+    const program = spawnProgram({ ...spec, nodeArgs: this.nodeArgsFor(spec), cwd, worker: { index, count: this.count }, ...adopt })
     program.onMessage((message: ProgramMessage, handle) => {
       // Fresh listening sockets register here; a successor's only count once it serves.
       if (message.dsu === 'listener' && handle) {

@@ -27,8 +27,20 @@
 import type net from 'node:net'
 import { begin } from './quiescence.js'
 
-/** How long a TLS connection or HTTP/2 session is left after its last response before it is closed. */
-export const IDLE_GRACE_MS = 25
+/**
+ * How long a TLS connection is left after its handshake or last response
+ * before it is ended. Ending it is safe only if the client sends no request
+ * meanwhile: a request that crosses the close_notify is not processed, but
+ * Node's client can only tell it may retry (req.reusedSocket) when the request
+ * found the connection free in its pool — one that waited in the Agent's queue
+ * for a connection (more requests than maxSockets) gets a reused connection
+ * with reusedSocket false, and fails as if it had been sent on a new one.
+ * With 25 ms, clients descheduled that long under CPU load (load 12 on 2
+ * cores) sent such requests in 2 of 3 runs. So the grace is far longer than
+ * a busy client's gap between a response and its next request; an idle
+ * connection holds the quiescence (and so the pause) this long.
+ */
+export const IDLE_GRACE_MS = 500
 /**
  * How long a session told to go away is left to its client, which closes it
  * once its streams are done (Node's does), before the server closes it: a

@@ -303,21 +303,10 @@ export class ServerConnections implements Participant {
       const moving = handOver ? handOverOf(res) : null
       const socket = res.socket as InternalSocket | null
       if (moving && socket) {
-        ending.push(written(socket, timeoutMs).then((ok) => {
-          if (ok) this.streams.set(socket, moving)
-          else socket.destroy()
-        }))
+        ending.push(this.moveAtCommit(socket, moving, timeoutMs))
         continue
       }
-      ending.push(new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          res.socket?.destroy()
-          resolve()
-        }, timeoutMs)
-        res.once('close', () => {
-          clearTimeout(timer)
-          resolve()
-        })
+      ending.push(endWithin(timeoutMs, () => res.socket?.destroy(), (done) => res.once('close', done), () => {
         try {
           endLongLived(res)
         } catch {
@@ -331,27 +320,21 @@ export class ServerConnections implements Participant {
       if (stream.writableEnded || stream.destroyed) continue
       const moving = handOver ? handOverOf(stream) : null
       if (moving) {
-        ending.push(written(socket, timeoutMs).then((ok) => {
-          if (ok) this.streams.set(socket, moving)
-          else socket.destroy()
-        }))
+        ending.push(this.moveAtCommit(socket, moving, timeoutMs))
         continue
       }
-      ending.push(new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          socket.destroy()
-          resolve()
-        }, timeoutMs)
-        const done = (): void => {
-          clearTimeout(timer)
-          resolve()
-        }
+      ending.push(endWithin(timeoutMs, () => socket.destroy(), (done) => {
         socket.once('close', done)
         socket.once('finish', done)
-        stream.end()
-      }))
+      }, () => stream.end()))
     }
     await Promise.all(ending)
+  }
+
+  /** A long-lived response to move at commit, once what it wrote has left this process; destroyed if that takes over `timeoutMs`. */
+  private async moveAtCommit(socket: InternalSocket, moving: LongLivedHandOver, timeoutMs: number): Promise<void> {
+    if (await written(socket, timeoutMs)) this.streams.set(socket, moving)
+    else socket.destroy()
   }
 
   /**
@@ -471,6 +454,24 @@ export class ServerConnections implements Participant {
     const list = (this.server as unknown as Record<symbol, { idle(): unknown[] } | undefined>)[this.connectionsSymbol]
     return list ? new Set(list.idle()) : null
   }
+}
+
+/**
+ * Runs `end`, then resolves once `finished` reports the end, or after
+ * `timeoutMs`, when `destroy` cuts what a stalled client left unread.
+ */
+function endWithin(timeoutMs: number, destroy: () => void, finished: (done: () => void) => void, end: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      destroy()
+      resolve()
+    }, timeoutMs)
+    finished(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+    end()
+  })
 }
 
 /**

@@ -367,15 +367,10 @@ function parseStats(csv: string): Map<string, Record<string, string>> {
 
 const num = (v: string | undefined): number => Number(v || 0)
 
-function lastUpgrade(history: unknown): HostReport['lastUpgrade'] {
-  const rows = (history as { upgrades?: Array<Record<string, unknown>> }).upgrades ?? (Array.isArray(history) ? history as Array<Record<string, unknown>> : [])
-  const row = rows[0]
-  if (!row) return null
-  const error = row.error as { code?: string } | string | null | undefined
-  return {
-    from: String(row.fromVersion ?? row.from), to: String(row.toVersion ?? row.to), outcome: String(row.outcome),
-    error: typeof error === 'string' ? error : error?.code ?? null,
-  }
+/** The newest row of `dsu history --json` (newest first), or null. */
+function lastUpgrade(history: { upgrades: Array<{ from: string; to: string; outcome: string; error: { code: string } | null }> }): HostReport['lastUpgrade'] {
+  const row = history.upgrades[0]
+  return row ? { from: row.from, to: row.to, outcome: row.outcome, error: row.error?.code ?? null } : null
 }
 
 async function getJson(url: string): Promise<any> {

@@ -143,22 +143,29 @@ export interface Load {
 
 /**
  * A bounded keep-alive load (autocannon) of POSTs to `path`: it stops when
- * told to, or by itself after `amount` requests or `duration` seconds.
+ * told to, or by itself after `amount` requests or `duration` seconds. With
+ * `rate`, requests are paced to that many per second over all connections.
+ * A `reach` that the load can no longer satisfy (it ended, or autocannon
+ * failed) rejects, naming how far it got, instead of waiting forever.
  */
-export function startLoad(port: number, options: { path: string; connections?: number; keepBodies?: boolean; amount?: number; duration?: number }): Load {
+export function startLoad(port: number, options: { path: string; connections?: number; keepBodies?: boolean; amount?: number; duration?: number; rate?: number }): Load {
   let ok = 0
-  const marks: Array<{ n: number; resolve: () => void }> = []
+  let ended: Error | undefined
+  const marks = new Set<{ n: number; resolve: () => void; reject: (error: Error) => void }>()
   const versions = new Set<unknown>()
   const bodies: string[] = []
-  let finished!: (result: autocannon.Result) => void
-  const done = new Promise<autocannon.Result>((resolve) => (finished = resolve))
+  let finished!: { resolve: (result: autocannon.Result) => void; reject: (error: Error) => void }
+  const done = new Promise<autocannon.Result>((resolve, reject) => (finished = { resolve, reject }))
+  // A stop() that nobody awaits must not turn a failed load into an unhandled rejection.
+  done.catch(() => {})
   const instance = autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: options.connections ?? 20,
     pipelining: 1,
-    amount: options.amount ?? 2_000_000,
+    amount: options.amount ?? (options.rate === undefined ? 2_000_000 : undefined),
     duration: options.duration ?? 120,
     timeout: 10,
+    ...(options.rate === undefined ? {} : { overallRate: options.rate }),
     requests: [{
       method: 'POST',
       path: options.path,
@@ -173,14 +180,21 @@ export function startLoad(port: number, options: { path: string; connections?: n
       },
     }],
   }, (error: Error | null, result: autocannon.Result) => {
-    if (error) throw error
-    finished(result)
+    ended = error ?? new Error(`the load ended after ${ok} answered requests`)
+    for (const m of marks) m.reject(new Error(`${ended.message}, before ${m.n}`))
+    if (error) finished.reject(error)
+    else finished.resolve(result)
   })
   return {
     ok: () => ok,
-    reach: (n) => new Promise((resolve) => (ok >= n ? resolve() : marks.push({ n, resolve }))),
+    reach: (n) => new Promise((resolve, reject) => {
+      if (ok >= n) return resolve()
+      if (ended) return reject(new Error(`${ended.message}, before ${n}`))
+      const mark = { n, resolve: () => { marks.delete(mark); resolve() }, reject }
+      marks.add(mark)
+    }),
     stop: () => {
-      instance.stop()
+      if (!ended) instance.stop()
       return done
     },
     versions,

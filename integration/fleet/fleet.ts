@@ -14,7 +14,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
+import { startLoad, type Load } from '../harness.js'
 
 const run = promisify(execFile)
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
@@ -165,12 +165,14 @@ export async function runFleet(options: { say?: Say; show?: (chunk: string) => v
     await waitForServersUp(statsSocket, hosts.length, haproxyExited, () => haproxyErr)
 
     say(`load: autocannon, ${CONNECTIONS} keep-alive connections through haproxy, POST /inc/hits`)
-    load = startLoad(frontPort)
+    // Paced, so the three hosts, the balancer and Ansible share two cores
+    // without starving each other (or tests running beside it).
+    load = startLoad(frontPort, { path: '/inc/hits', connections: CONNECTIONS, rate: RATE, duration: DEADLINE_MS / 1000 })
     const inventory = path.join(work, 'inventory.ini')
     fs.writeFileSync(inventory, inventoryFile(hosts))
     const rollouts: RolloutReport[] = []
     const rollout = async (release: string, src: string): Promise<void> => {
-      await load!.reach(STEP)
+      await load!.reach(load!.ok() + STEP)
       say(`ansible-playbook playbook.yml -e release=${release}   (serial: 1)`)
       const started = performance.now()
       const code = await ansible(work, inventory, release, src, show)
@@ -178,7 +180,7 @@ export async function runFleet(options: { say?: Say; show?: (chunk: string) => v
     }
     await rollout('2.0.0', path.join(here, 'app/v2'))
     await rollout('3.0.0', path.join(here, 'app/v3'))
-    await load.reach(STEP)
+    await load.reach(load.ok() + STEP)
     const result = await load.stop()
 
     const report: HostReport[] = []
@@ -378,44 +380,3 @@ async function getJson(url: string): Promise<any> {
   return res.json()
 }
 
-interface Load {
-  ok(): number
-  reach(n: number): Promise<void>
-  stop(): Promise<autocannon.Result>
-}
-
-/** POSTs through the balancer until stopped (bounded by DEADLINE_MS); counts the 200s. */
-function startLoad(port: number): Load {
-  let ok = 0
-  let ended = false
-  const marks = new Set<{ n: number; resolve: () => void; reject: (e: Error) => void }>()
-  let finished!: { resolve: (r: autocannon.Result) => void; reject: (e: Error) => void }
-  const done = new Promise<autocannon.Result>((resolve, reject) => (finished = { resolve, reject }))
-  const instance = autocannon({
-    // Paced, so the three hosts, the balancer and Ansible share two cores
-    // without starving each other (or tests running beside it).
-    url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: DEADLINE_MS / 1000, overallRate: RATE,
-    requests: [{ method: 'POST', path: '/inc/hits', onResponse: (status: number) => {
-      if (status !== 200) return
-      ok++
-      for (const m of marks) if (ok >= m.n) m.resolve()
-    } }],
-  }, (error, result) => {
-    ended = true
-    for (const m of marks) m.reject(new FleetFailure(`the load ended after ${ok} answered requests, before ${m.n}`))
-    if (error) finished.reject(error)
-    else finished.resolve(result)
-  })
-  return {
-    ok: () => ok,
-    reach: (n) => new Promise((resolve, reject) => {
-      if (ended) return reject(new FleetFailure(`the load ended after ${ok} answered requests`))
-      const mark = { n: ok + n, resolve: () => { marks.delete(mark); resolve() }, reject }
-      marks.add(mark)
-    }),
-    stop: () => {
-      if (!ended) instance.stop()
-      return done
-    },
-  }
-}

@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { cli, getJson, post, root } from './harness.js'
+import { cli, getJson, post, root, watchOutput } from './harness.js'
 import { project, release } from './deploy-project.js'
 
 const doc = fs.readFileSync(path.join(root, 'docs', 'deploy.md'), 'utf8')
@@ -19,17 +19,9 @@ function checked(name: string): string {
 /** Starts a long-running command and resolves once it prints a listening line. */
 async function serving(command: string, args: string[], cwd: string, env: Record<string, string>) {
   const child = execa(command, args, { cwd, env, reject: false, all: true, buffer: false, stdin: 'ignore' })
-  let text = ''
-  child.all!.setEncoding('utf8')
-  const port = await new Promise<number>((resolve, reject) => {
-    child.all!.on('data', (chunk: string) => {
-      text += chunk
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(text)
-      if (m) resolve(Number(m[1]))
-    })
-    void child.then(() => reject(new Error(`exited before listening:\n${text}`)))
-  })
-  return { child, port, output: () => text }
+  const { output, waitForOutput } = watchOutput(child, command)
+  const port = Number((await waitForOutput(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
+  return { child, port, output }
 }
 
 t.test('npm scripts: npm start, npm run deploy (with its predeploy check), npm run stop', async (t) => {

@@ -47,11 +47,12 @@ export async function runFrom(cwd: string, args: string[], env: Record<string, s
   return { ...sup, stateDir: path.dirname(socket) }
 }
 
-async function supervise(args: string[], options: { cwd?: string; env: Record<string, string>; stopArgs: string[]; through: string[] }): Promise<Supervised> {
-  const command = [...options.through, process.execPath, cli, ...args]
-  const child = execa(command[0]!, command.slice(1), {
-    reject: false, stdin: 'ignore', all: true, buffer: false, env: options.env, cwd: options.cwd ?? root,
-  })
+/**
+ * The combined output of a CLI process started with `all: true, buffer: false`,
+ * collected as it comes, and a wait for a line matching a pattern (rejected,
+ * with the output, if the process exits first).
+ */
+export function watchOutput(child: ResultPromise, who = 'the process'): { output(): string; waitForOutput(pattern: RegExp): Promise<RegExpMatchArray> } {
   let text = ''
   const waiters = new Set<() => void>()
   child.all!.setEncoding('utf8')
@@ -63,26 +64,33 @@ async function supervise(args: string[], options: { cwd?: string; env: Record<st
   const waitForOutput = (pattern: RegExp): Promise<RegExpMatchArray> => new Promise((resolve, reject) => {
     const check = (): void => {
       const m = text.match(pattern)
-      if (m) {
-        waiters.delete(check)
-        resolve(m)
-      }
+      if (!m) return
+      waiters.delete(check)
+      resolve(m)
     }
     waiters.add(check)
     check()
     void child.then(() => {
-      if (!waiters.has(check)) return
-      waiters.delete(check)
-      reject(new Error(`supervisor exited before printing ${pattern}; output:\n${text}`))
+      if (!waiters.delete(check)) return
+      reject(new Error(`${who} exited before printing ${pattern}; output:\n${text}`))
     })
   })
+  return { output: () => text, waitForOutput }
+}
+
+async function supervise(args: string[], options: { cwd?: string; env: Record<string, string>; stopArgs: string[]; through: string[] }): Promise<Supervised> {
+  const command = [...options.through, process.execPath, cli, ...args]
+  const child = execa(command[0]!, command.slice(1), {
+    reject: false, stdin: 'ignore', all: true, buffer: false, env: options.env, cwd: options.cwd ?? root,
+  })
+  const { output, waitForOutput } = watchOutput(child, 'supervisor')
   const m = await waitForOutput(/listening on http:\/\/127\.0\.0\.1:(\d+)/)
   let stopped = false
   return {
     port: Number(m[1]),
     stateDir: '',
     process: child,
-    output: () => text,
+    output,
     waitForOutput,
     stop: async () => {
       if (stopped) return

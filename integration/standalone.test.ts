@@ -1,21 +1,12 @@
 // A program that imports the runtime still runs alone with plain `node`.
 import t from 'tap'
 import { execa } from 'execa'
-import { app, post, getJson } from './harness.js'
+import { app, post, getJson, watchOutput } from './harness.js'
 
 t.test('node server.js works without a supervisor', async (t) => {
   const child = execa(process.execPath, [app('counter/v1/server.js')], { reject: false, all: true, buffer: false })
   t.teardown(() => { child.kill() })
-  let text = ''
-  child.all!.setEncoding('utf8')
-  const port = await new Promise<number>((resolve, reject) => {
-    child.all!.on('data', (chunk: string) => {
-      text += chunk
-      const m = text.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/)
-      if (m) resolve(Number(m[1]))
-    })
-    void child.then(() => reject(new Error(`exited early: ${text}`)))
-  })
+  const port = Number((await watchOutput(child, 'node server.js').waitForOutput(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1])
   t.equal((await post(port, '/inc/a')).body.value, 1)
   t.equal((await post(port, '/inc/a')).body.value, 2)
   t.same(await getJson(port, '/state'), { version: 1, counters: { a: 2 } })

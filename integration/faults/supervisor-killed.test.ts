@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { app, cli, dsu, fileExists, fixture, getJson, post, runSupervised, startLoad } from '../harness.js'
+import { app, cli, dsu, fileExists, fixture, getJson, post, runSupervised, startLoad, watchOutput } from '../harness.js'
 
 function killIfLeft(pid: number): void {
   try {
@@ -24,32 +24,7 @@ function killIfLeft(pid: number): void {
 /** A `dsu run` on an existing state dir, its output collected (the harness's waits for a first start). */
 function runAgain(args: string[]): { process: ReturnType<typeof execa>; waitForOutput(pattern: RegExp): Promise<RegExpMatchArray>; output(): string } {
   const child = execa(process.execPath, [cli, 'run', ...args], { reject: false, stdin: 'ignore', all: true, buffer: false })
-  let text = ''
-  const waiters = new Set<() => void>()
-  child.all!.setEncoding('utf8')
-  child.all!.on('data', (chunk: string) => {
-    text += chunk
-    if (process.env.DSU_TEST_VERBOSE) process.stderr.write(chunk)
-    for (const w of waiters) w()
-  })
-  return {
-    process: child,
-    output: () => text,
-    waitForOutput: (pattern) => new Promise((resolve, reject) => {
-      const check = (): void => {
-        const m = text.match(pattern)
-        if (!m) return
-        waiters.delete(check)
-        resolve(m)
-      }
-      waiters.add(check)
-      check()
-      void child.then(() => {
-        if (!waiters.delete(check)) return
-        reject(new Error(`dsu run exited before printing ${pattern}; output:\n${text}`))
-      })
-    }),
-  }
+  return { process: child, ...watchOutput(child, 'dsu run') }
 }
 
 t.test('kill -9 of the supervisor under write load: served while orphaned, re-adopted by the next dsu run, nothing lost', async (t) => {

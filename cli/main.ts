@@ -9,6 +9,7 @@ import { fail } from './output.js'
 import { validateAppName } from '../runtime/supervisor/state-dir.js'
 import { parseTimeouts, type Timeouts } from './timeouts.js'
 import { plainRunArgs } from './run-args.js'
+import { plainCommandArgs } from './command-args.js'
 
 const TIMEOUT_HELP = 'deadline of each upgrade phase: 10s, or per phase: precopy=120s,quiesce=5s (pre-copy: longest time without progress; plain numbers are ms)'
 
@@ -56,9 +57,14 @@ const finish = (code: number): void => {
 // What node was given after the script (yargs' hideBin, for plain node).
 const argv = joinNodeArgs(process.argv.slice(2))
 // A plain `dsu run` is read without loading yargs (cli/run-args.ts): the
-// supervisor does not carry it for months. Anything else goes through yargs.
+// supervisor does not carry it for months. So are a plain `dsu status` and
+// `dsu upgrade` (cli/command-args.ts), whose start is on every deploy's path.
+// Anything else goes through yargs.
 const plainRun = plainRunArgs(argv)
+const plain = plainRun ? null : plainCommandArgs(argv)
 if (plainRun) finish(await run(plainRun))
+else if (plain?.command === 'status') finish(await status(plain.args))
+else if (plain?.command === 'upgrade') finish(await upgrade(plain.args))
 else await (await import('yargs')).default(argv)
   .scriptName('dsu')
   .usage('$0 <command> [options]\n\nLive upgrades for stateful Node.js servers.')

@@ -15,7 +15,10 @@ const TIMEOUT_HELP = 'deadline of each upgrade phase: 10s, or per phase: precopy
 
 // Commands load on use: `dsu run` stays a long-lived supervisor and should not
 // carry the modules of the other commands (spinner, check worker…) in memory.
-const run = async (a: Parameters<typeof import('./commands/run.js').run>[0]) => (await import('./commands/run.js')).run(a)
+const run = async (a: Parameters<typeof import('./commands/run.js').run>[0]) => {
+  await leanSupervisor(a.restore)
+  return (await import('./commands/run.js')).run(a)
+}
 const upgrade = async (a: Parameters<typeof import('./commands/upgrade.js').upgrade>[0]) => (await import('./commands/upgrade.js')).upgrade(a)
 const status = async (a: Parameters<typeof import('./commands/status.js').status>[0]) => (await import('./commands/status.js')).status(a)
 const stop = async (a: Parameters<typeof import('./commands/status.js').stop>[0]) => (await import('./commands/status.js')).stop(a)
@@ -24,6 +27,21 @@ const checkpoint = async (a: Parameters<typeof import('./commands/checkpoint.js'
 const rollback = async (a: Parameters<typeof import('./commands/rollback.js').rollback>[0]) => (await import('./commands/rollback.js')).rollback(a)
 const stateCommand = async (a: Parameters<typeof import('./commands/state.js').state>[0]) => (await import('./commands/state.js')).state(a)
 const checkCommand = async (a: Parameters<typeof import('./commands/check.js').checkCommand>[0]) => (await import('./commands/check.js')).checkCommand(a)
+
+/**
+ * `dsu run` stays for months as a mostly idle supervisor: it spawns, forwards
+ * control requests and journals, and the state itself goes from program to
+ * program, not through it. Without V8's optimizing compiler it never maps and
+ * touches TurboFan's code (pages of the node binary) nor keeps optimized code:
+ * 3.5-4 MB less idle RSS, measured. Set before the supervisor's modules load,
+ * the first place where functions get hot. Kept on when the supervisor
+ * itself will parse and re-encode a state file (`--restore x.json`), the one
+ * heavy JS work it does.
+ */
+async function leanSupervisor(restore: string | undefined): Promise<void> {
+  if (restore !== undefined && (await import('../runtime/supervisor/state-import.js')).isStateFileArg(restore)) return
+  ;(await import('node:v8')).default.setFlagsFromString('--no-opt')
+}
 
 const MAX_WORKERS = 64
 

@@ -6,6 +6,7 @@ import { idleMedians, peakExtra, type IdleMemory, type PeakMemory } from './memo
 import { overheadRatios, type OverheadResult } from './overhead.js'
 import { PHASES } from '../../runtime/supervisor/phases.js'
 import type { PauseResult } from './pause.js'
+import type { CliLatency } from './cli-latency.js'
 
 export interface Results {
   startedAt: string
@@ -21,6 +22,8 @@ export interface Results {
   peak: PeakMemory
   /** Stop-and-copy pauses of the same records as plain objects and as registered class instances, run in pairs. */
   classes?: { records: number; plain: PauseResult[]; classes: PauseResult[] }
+  /** `dsu status` and a whole small `dsu upgrade`, spawn to exit (issue 13, target 6). */
+  cli?: CliLatency
 }
 
 const MB = 1e6
@@ -82,7 +85,19 @@ function targetsTable(r: Results): string[] {
     row(['p99 latency overhead', '≤ 5 %', `${pct(o.p99Gain)} (median of per-round ratios; medians ${median(r.overhead.plain.p99).toFixed(3)} → ${median(r.overhead.dsu.p99).toFixed(3)} ms)`, verdict(o.p99Gain <= 0.05)]),
     row(['supervisor RSS', '≤ 50 MB (issue 13)', `${fmtMB(idle.supervisor)} MB idle; ${fmtMB(r.peak.supervisorRssAfter)} MB after the ${fmtCount(r.peak.records)} upgrade`, verdict(Math.max(idle.supervisor, r.peak.supervisorRssAfter) <= 50 * MB)]),
     row(['runtime memory in the program', '≤ 5 MB', `${fmtMB(runtime)} MB (hello app under dsu run vs without dsu; unsupervised with dsu: ${fmtMB(idle.dsuNode - idle.plainNode)} MB)`, verdict(runtime <= 5 * MB)]),
+    ...cliRows(r),
     row(['peak memory', 'no process holds the whole serialized state twice', `${fmtCount(r.peak.records)} records, ${fmtMB(r.peak.bytes)} MB serialized: v1 peak ${signedMB(extra.v1)}, v2 peak ${signedMB(extra.v2)} over the live state`, verdict(peakOk)]),
+  ]
+}
+
+function cliRows(r: Results): string[] {
+  const c = r.cli
+  if (!c) return [row(['`dsu status`, spawn to exit', '≤ 80 ms', '–', verdict(null)]), row(['whole small `dsu upgrade` as the shell sees it', '≤ 200 ms', '–', verdict(null)])]
+  const status = median(c.status)
+  const upgrade = median(c.upgrade)
+  return [
+    row(['`dsu status`, spawn to exit', '≤ 80 ms', `${fmtMs(status)} ms (empty \`node -e 0\`: ${fmtMs(median(c.nodeEmpty))} ms; ${c.status.length} runs)`, verdict(status <= 80)]),
+    row(['whole small `dsu upgrade` as the shell sees it', '≤ 200 ms', `${fmtMs(upgrade)} ms (hello app, 0 records, \`--json\`, spawn to exit; ${c.upgrade.length} runs)`, verdict(upgrade <= 200)]),
   ]
 }
 
@@ -194,6 +209,16 @@ export function markdown(r: Results): string {
     const s = r.pause.find((p) => p.records === n)
     return c && s ? `${fmtMs(median(c.pauseMs))} ms instead of ${fmtMs(median(s.pauseMs))} ms` : 'not measured in this run'
   }
+  if (r.cli) {
+    const c = r.cli
+    L.push('', '## 5. CLI latency', '',
+      `Wall time from spawn to exit as a shell sees it, ${c.status.length} interleaved runs each, against a running \`dsu run apps/hello-dsu.js\`: an empty \`node -e 0\` (the floor of any node CLI), \`dsu status\`, and a whole \`dsu upgrade --to apps/hello-dsu.js --json\` to the same code (0 records).`, '',
+      row(['command', 'median', 'runs, ms']), '|---|---:|---|',
+      row(['`node -e 0`', `${fmtMs(median(c.nodeEmpty))} ms`, runsOf(c.nodeEmpty)]),
+      row(['`dsu status`', `${fmtMs(median(c.status))} ms`, runsOf(c.status)]),
+      row(['`dsu upgrade --json` (whole upgrade)', `${fmtMs(median(c.upgrade))} ms`, runsOf(c.upgrade)]))
+  }
+
   L.push('', '## What was tried', '',
     '- **Stop-and-copy, one `v8.serialize` per root** (the first version): the pause is the serialize + deserialize of the whole state, ≈ the v8 column above.',
     '- **Chunked pipelining** (now the default for roots that do not opt in): large collections go in chunks of ≤ 2048 entries, so the old version serializes chunk k+1 while the new one deserializes chunk k, over a Unix socket in the state dir. A validation walk runs as it goes (functions, class instances and other values v8 would drop or mangle are refused with their path; a reference shared across chunks makes the root go whole). ' +

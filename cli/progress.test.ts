@@ -17,7 +17,7 @@ function terminal(): { stream: NodeJS.WriteStream; text: () => string } {
 
 t.test('after spawn the spinner names pre-copy, then quiesce', async (t) => {
   const { stream, text } = terminal()
-  const display = phaseDisplay(stream)
+  const display = await phaseDisplay(stream)
   display.onEvent({ event: 'phase', phase: 'spawn', ms: 70, next: 'precopy' })
   await new Promise((resolve) => setImmediate(resolve))
   const afterSpawn = text().slice(text().lastIndexOf('spawn'))
@@ -34,7 +34,7 @@ t.test('after spawn the spinner names pre-copy, then quiesce', async (t) => {
 t.test('without a terminal: one line per finished phase, init among them', async (t) => {
   const { stream, text } = terminal()
   ;(stream as unknown as { isTTY: boolean }).isTTY = false
-  const display = phaseDisplay(stream)
+  const display = await phaseDisplay(stream)
   for (const [phase, next] of [['transform', 'init'], ['init', 'ready'], ['ready', 'commit']] as const) {
     display.onEvent({ event: 'phase', phase, ms: 1.5, next })
   }

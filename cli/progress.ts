@@ -1,6 +1,6 @@
 // Phase display for `dsu upgrade`: a spinner on the running phase in a
 // terminal, one plain line per finished phase otherwise (logs, CI).
-import ora, { type Ora } from 'ora'
+import type { Ora } from 'ora'
 import { PHASES } from '../runtime/supervisor/phases.js'
 import type { UpgradeEvent } from '../runtime/supervisor/upgrade.js'
 import { ms } from './output.js'
@@ -11,7 +11,9 @@ export interface PhaseDisplay {
   end(): void
 }
 
-export function phaseDisplay(stream: NodeJS.WriteStream = process.stdout): PhaseDisplay {
+// ora (and its chalk, cli-cursor…) loads only for a terminal: scripts and CI,
+// which read plain lines, do not pay for its import on every upgrade.
+export async function phaseDisplay(stream: NodeJS.WriteStream = process.stdout): Promise<PhaseDisplay> {
   const line = (phase: string, value: number): string => `  ${phase.padEnd(10)} ${ms(value).padStart(10)}`
   let spinning = true
   // Several workers upgrade at once (atomic): one plain line per worker's phase; no spinner.
@@ -27,6 +29,7 @@ export function phaseDisplay(stream: NodeJS.WriteStream = process.stdout): Phase
       end: () => {},
     }
   }
+  const ora = (await import('ora')).default
   let spinner: Ora | null = ora({ text: PHASES[0], stream, indent: 2 }).start()
   return {
     onEvent(e) {

@@ -10,7 +10,7 @@ export async function rollback(args: { json: boolean; stateDir?: string; name?: 
   try {
     const stateDir = findStateDir(args)
     if (!args.json) process.stdout.write('dsu: rolling back to the previous version\n')
-    const display = args.json ? null : phaseDisplay()
+    const display = args.json ? null : await phaseDisplay()
     const result = (await request(stateDir, { cmd: 'rollback', ...(args.timeout ? { deadlines: args.timeout.deadlines } : {}), ...(args.strategy ? { strategy: args.strategy } : {}) }, (e) => display?.onEvent(e as UpgradeEvent))
       .finally(() => display?.end())) as UpgradeOutcome
     return printOutcome(result, args.json)

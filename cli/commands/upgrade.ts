@@ -27,7 +27,7 @@ export async function upgrade(args: UpgradeArgs): Promise<number> {
     const entry = path.resolve(operatorDir(), args.to)
     const stateDir = findStateDir(args, [path.dirname(entry)])
     if (!args.json) process.stdout.write(`dsu: upgrading to ${args.to}\n`)
-    const display = args.json ? null : phaseDisplay()
+    const display = args.json ? null : await phaseDisplay()
     const onEvent = (event: unknown): void => display?.onEvent(event as UpgradeEvent)
     const result = (await request(stateDir, {
       cmd: 'upgrade',

@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { baselinesForSize, type BaselineResult } from './baselines.js'
+import { cliLatency } from './cli-latency.js'
 import { benchDir, elapsedS, fmtCount, progress, quick } from './common.js'
 import { idleMemory, peakMemory } from './memory.js'
 import { overhead } from './overhead.js'
@@ -43,11 +44,12 @@ for (let i = 0; i < (quick ? 1 : 3); i++) {
 const over = quick ? await overhead(1, 2) : await overhead(10, 5)
 const idle = await idleMemory(quick ? 1 : 3)
 const peak = await peakMemory(sizes.at(-1)!)
+const cli = await cliLatency(quick ? 3 : 15)
 
 const results: Results = {
   startedAt, durationS: elapsedS(), quick,
   machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? '?', loadBefore, loadAfter: os.loadavg(), tmpdir: os.tmpdir() },
-  pause, precopy, baselines, overhead: over, idle, peak,
+  pause, precopy, baselines, overhead: over, idle, peak, cli,
   classes: { records: classSize, plain: plainPaired, classes },
 }
 const md = markdown(results)

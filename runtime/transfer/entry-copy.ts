@@ -26,15 +26,12 @@ import v8 from 'node:v8'
 import { DsuError } from '../errors.js'
 import { encodeTable, substitute } from './class-codec.js'
 import { FrameType, Kind, type Kind as KindT } from './state-codec.js'
+import { collectObjects, Shadow } from './shadow.js'
 import { Walker, tooDeep, type Failure, type Marks } from './validate.js'
 
 /** Entries per SLOTS frame, and at most this many bytes (the pipeline keeps moving). */
 const CHUNK_ENTRIES = 1024
 const CHUNK_BYTES = 256 * 1024
-/** Entries compared in one released buffer at the pause (fewer buffers, fewer GCs). */
-const GROUP = 2048
-/** Most entries compared in one call: a run that differs is searched by halving. */
-const RUN = 64
 /** Ops per SLOTPATCH frame. */
 const PATCH_ENTRIES = 2048
 
@@ -100,13 +97,9 @@ export function sizeOf(root: object, kind: KindT): number {
 export type DiffOutcome = { frames: Buffer[]; changed: number } | { whole: string }
 
 export class RootCopy {
-  // Slot → where its sent bytes are, its key (Map, object, Set) and top-level value.
-  private bufs: Buffer[] = []
-  private off = new Uint32Array(1024)
-  private len = new Uint32Array(1024)
-  private alive = new Uint8Array(1024)
+  // Slot → its key (Map, object, Set); what its entry was when sent is in the shadow.
   private readonly keys: unknown[] = []
-  private readonly refs: unknown[] = []
+  private readonly shadow = new Shadow()
   private readonly slotOf = new Map<unknown, number>()
   private count = 0
   /** Entries sent while serving. */
@@ -121,29 +114,8 @@ export class RootCopy {
     this.paired = kind === Kind.MAP || kind === Kind.OBJECT
   }
 
-  private grow(n: number): void {
-    if (n <= this.off.length) return
-    let size = this.off.length
-    while (size < n) size *= 2
-    const off = new Uint32Array(size)
-    off.set(this.off)
-    const len = new Uint32Array(size)
-    len.set(this.len)
-    const alive = new Uint8Array(size)
-    alive.set(this.alive)
-    this.off = off
-    this.len = len
-    this.alive = alive
-  }
-
   private slotFor(key: unknown): number | undefined {
     return this.kind === Kind.ARRAY ? ((key as number) < this.count ? (key as number) : undefined) : this.slotOf.get(key)
-  }
-
-  // What is compared is the value's bytes alone: a key (a string or other
-  // primitive) is the slot itself, and v8 gives strings no identity.
-  private write(ser: v8.Serializer, value: unknown): void {
-    ser.writeValue(value)
   }
 
   // The walk of one entry (validation, registered values) at element `e` of a list.
@@ -176,7 +148,7 @@ export class RootCopy {
     let ser = new v8.Serializer()
     let keyParts: Buffer[] = []
     let valueParts: Buffer[] = []
-    let slots: number[] = []
+    let slots = 0
     let bytes = 0
     let i = 0
     const flush = (): Buffer[] => {
@@ -192,18 +164,11 @@ export class RootCopy {
       }
       const h = head(FrameType.SLOTS, this.name, 5)
       h[h.length - 5] = this.kind
-      h.writeUInt32BE(slots.length, h.length - 4)
+      h.writeUInt32BE(slots, h.length - 4)
       const frame = Buffer.concat([h, v8Header, ...keyParts, ...valueParts])
-      let at = frame.length - valueParts.reduce((n, b) => n + b.length, 0)
-      for (let j = 0; j < slots.length; j++) {
-        const s = slots[j]!
-        this.bufs[s] = frame
-        this.off[s] = at
-        at += this.len[s]!
-      }
       keyParts = []
       valueParts = []
-      slots = []
+      slots = 0
       bytes = 0
       ser = new v8.Serializer()
       return marks === undefined ? [frame] : [typesFrame(marks), frame]
@@ -218,9 +183,14 @@ export class RootCopy {
           return
         }
         // Positions of registered values count in the list the receiver rebuilds: k, v, k, v.
-        if (this.walkEntry(walker, this.paired ? slots.length * 2 : slots.length, i++, key, value)) {
+        if (this.walkEntry(walker, this.paired ? slots * 2 : slots, i++, key, value)) {
           // Maybe fixed by the pause: there, the stop-and-copy path names it.
           this.unsafe = 'an entry cannot be serialized'
+          return
+        }
+        // (Checked at once: the shadow's walk below must not meet a cycle.)
+        if (walker.anyShared || walker.crossed) {
+          this.unsafe = 'its entries share objects'
           return
         }
         let b: Buffer
@@ -231,48 +201,27 @@ export class RootCopy {
             keyParts.push(k)
             bytes += k.length
           }
-          this.write(ser, value)
+          ser.writeValue(value)
           b = ser.releaseBuffer()
         } catch {
           this.unsafe = 'an entry cannot be serialized'
           return
         }
         const s = this.count++
-        this.grow(this.count)
-        this.len[s] = b.length
-        this.alive[s] = 1
+        // What it holds, to compare with at the pause (false: resent then, whatever it holds).
+        this.shadow.record(s, value)
         this.keys[s] = key
-        this.refs[s] = value
         if (this.kind !== Kind.ARRAY) this.slotOf.set(key, s)
         valueParts.push(b)
-        slots.push(s)
+        slots++
         bytes += b.length
-        if (slots.length >= CHUNK_ENTRIES || bytes >= CHUNK_BYTES) yield* flush()
+        if (slots >= CHUNK_ENTRIES || bytes >= CHUNK_BYTES) yield* flush()
       }
-      if (slots.length > 0) yield* flush()
+      if (slots > 0) yield* flush()
     } catch (error) {
       if (error instanceof RangeError) this.unsafe = 'it is nested too deeply'
       else throw error
     }
-  }
-
-  private sent(s: number): Buffer {
-    return this.bufs[s]!.subarray(this.off[s]!, this.off[s]! + this.len[s]!)
-  }
-
-  private alone(value: unknown): Buffer {
-    const ser = new v8.Serializer()
-    this.write(ser, value)
-    return ser.releaseBuffer()
-  }
-
-  // A value v8 refused at the pause: the walk names it.
-  private refused(key: unknown, value: unknown, i: number, error: unknown): DsuError {
-    if (error instanceof RangeError) return tooDeep(this.name, error)
-    const failure = this.walkEntry(new Walker(), 0, i, key, value)
-    if (failure) return failure.toError(this.name)
-    const message = error instanceof Error ? error.message : String(error)
-    return new DsuError('DSU_ERR_UNSERIALIZABLE', `${this.name}: ${message}`, { cause: error })
   }
 
   /**
@@ -281,10 +230,9 @@ export class RootCopy {
    */
   diff(): DiffOutcome {
     if (this.unsafe) return { whole: this.unsafe }
-    const ser = new v8.Serializer()
-    ser.writeHeader()
-    ser.releaseBuffer()
     const seen = new Uint8Array(this.count)
+    // Slots whose entry is resent (changed) or gone: 1.
+    const dirty = new Uint8Array(this.count)
     // Changed entries as parallel lists: slot (-1: new), key, value, position.
     const cSlot: number[] = []
     const cKey: unknown[] = []
@@ -295,66 +243,9 @@ export class RootCopy {
     let inOrder = true
     let appended = false
     let nextNew = this.count
-    // The group being serialized: its slots, keys, values.
-    const gSlot: number[] = []
-    const gKey: unknown[] = []
-    const gValue: unknown[] = []
-    const gAt: number[] = []
     let whole: string | undefined
     let i = 0
-    const change = (slot: number, key: unknown, value: unknown, at: number): void => {
-      cSlot.push(slot)
-      cKey.push(key)
-      cValue.push(value)
-      cAt.push(at)
-    }
-
-    // Compares a released group with what was sent. Runs of consecutive
-    // slots sent in one frame are compared in one call; in a run that
-    // differs, the first differing byte is found by halving, its entry is
-    // serialized alone (which also gives where the next entry starts), and
-    // the comparison goes on after it.
-    const flush = (): void => {
-      const n = gSlot.length
-      if (n === 0) return
-      const buf = ser.releaseBuffer()
-      let pos = 0
-      let k = 0
-      while (k < n && whole === undefined) {
-        let e = k
-        const frame = this.bufs[gSlot[k]!]!
-        while (e + 1 < n && e - k < RUN && gSlot[e + 1] === gSlot[e]! + 1 && this.bufs[gSlot[e + 1]!] === frame) e++
-        const from = this.off[gSlot[k]!]!
-        const runBytes = this.off[gSlot[e]!]! + this.len[gSlot[e]!]! - from
-        // Whether bytes [a, b) of the run are as sent.
-        const same = (a: number, b: number): boolean => pos + b <= buf.length && buf.compare(frame, from + a, from + b, pos + a, pos + b) === 0
-        if (same(0, runBytes)) {
-          pos += runBytes
-          k = e + 1
-          continue
-        }
-        // The longest equal prefix (only the part not yet known equal is compared):
-        // its end is in the first entry that differs.
-        let lo = 0
-        let hi = runBytes
-        while (lo < hi) {
-          const mid = Math.ceil((lo + hi) / 2)
-          if (same(lo, mid)) lo = mid
-          else hi = mid - 1
-        }
-        let j = k
-        while (j < e && this.off[gSlot[j + 1]!]! <= from + lo) j++
-        const at = pos + (this.off[gSlot[j]!]! - from)
-        const alone = this.alone(gValue[j])
-        // Equal only if nothing in this entry was met before in this pass: no sharing.
-        if (at + alone.length > buf.length || buf.compare(alone, 0, alone.length, at, at + alone.length) !== 0) whole = 'its entries share objects'
-        if (!alone.equals(this.sent(gSlot[j]!))) change(gSlot[j]!, gKey[j], gValue[j], gAt[j]!)
-        pos = at + alone.length
-        k = j + 1
-      }
-      if (whole === undefined && pos !== buf.length) whole = 'its entries share objects'
-      gSlot.length = gKey.length = gValue.length = gAt.length = 0
-    }
+    const shadow = this.shadow
 
     const step = (key: unknown, value: unknown): boolean => {
       // Entries mostly keep their order: the next slot is the likely one, without a lookup.
@@ -372,26 +263,15 @@ export class RootCopy {
         }
       }
       order.push(s ?? nextNew++)
-      try {
-        if (s !== undefined && this.refs[s] === value) {
-          this.write(ser, value)
-          gSlot.push(s)
-          gKey.push(key)
-          gValue.push(value)
-          gAt.push(i)
-          if (gSlot.length >= GROUP) flush()
-        } else {
-          flush()
-          this.write(ser, value)
-          const here = ser.releaseBuffer()
-          if (!here.equals(this.alone(value))) whole = 'its entries share objects'
-          change(s ?? -1, key, value, i)
-        }
-      } catch (error) {
-        throw this.refused(key, value, i, error)
+      if (s === undefined || !shadow.same(s, value)) {
+        if (s !== undefined) dirty[s] = 1
+        cSlot.push(s ?? -1)
+        cKey.push(key)
+        cValue.push(value)
+        cAt.push(i)
       }
       i++
-      return whole === undefined
+      return true
     }
 
     try {
@@ -413,12 +293,20 @@ export class RootCopy {
           for (const key of Object.keys(o)) if (!step(key, o[key])) break
         }
       }
-      if (whole === undefined) flush()
+      if (whole) return { whole }
+
+      // Identity, which the receiver cannot rebuild across entries sent
+      // apart: the entries resent must share no object with each other, with
+      // the root, or with an entry kept (which holds exactly the objects it
+      // held when sent, and those were shared with nothing).
+      const objects = new Set<object>()
+      for (let c = 0; c < cValue.length; c++) if (!collectObjects(cValue[c], objects, this.root)) return { whole: 'its entries share objects' }
+      for (let s = 0; s < this.count; s++) if (seen[s] === 0) dirty[s] = 1
+      if (shadow.holdsAny(objects, dirty, this.count)) return { whole: 'its entries share objects' }
     } catch (error) {
       if (error instanceof RangeError) throw tooDeep(this.name, error)
       throw error
     }
-    if (whole) return { whole }
 
     // Ops, then frames: changes and new entries in the root's order, deletions, the order.
     const frames: Buffer[] = []
@@ -434,7 +322,13 @@ export class RootCopy {
       const ser = new v8.DefaultSerializer()
       ser.writeRawBytes(h)
       ser.writeHeader()
-      ser.writeValue(payload)
+      try {
+        ser.writeValue(payload)
+      } catch (error) {
+        if (error instanceof RangeError) throw tooDeep(this.name, error)
+        const message = error instanceof Error ? error.message : String(error)
+        throw new DsuError('DSU_ERR_UNSERIALIZABLE', `${this.name}: ${message}`, { cause: error })
+      }
       frames.push(ser.releaseBuffer())
       ops = []
       walker = new Walker()
@@ -453,7 +347,7 @@ export class RootCopy {
     }
     let deleted = 0
     for (let s = 0; s < this.count; s++) {
-      if (this.alive[s] && !seen[s]) {
+      if (!seen[s]) {
         if (this.kind === Kind.ARRAY) break
         ops.push(0, s)
         deleted++

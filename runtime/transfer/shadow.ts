@@ -1,0 +1,388 @@
+// The pause's change detector for entry-wise pre-copy (entry-copy.ts): while
+// serving, each entry sent is also recorded as a flat "shadow" — every object's
+// identity, its prototype and own keys, every leaf value, array lengths and
+// holes, Set/Map members in order, a Date's time. At the pause each live entry
+// is walked in lock-step with its shadow: the first token that differs marks
+// it changed. This is cheaper than serializing the entry again, and it sees
+// more than the bytes would: an object replaced by another (of any class, even
+// with the same fields) differs by identity.
+//
+// Why it is exact: every object met is compared by identity first, so what
+// is left to see is a change *inside* a known object, and the shadow holds all
+// that v8.serialize writes of the kinds it handles (plain objects and
+// registered class instances: own enumerable string keys in order and their
+// values; arrays: length, holes, elements and no other own keys; Date: time;
+// Set/Map: members in order). Any other object (typed arrays, Buffers, RegExp,
+// boxed primitives, Errors, registered types, exotic ones) makes the entry
+// "volatile": it is resent in every pause, never guessed.
+//
+// Storage keeps the GC's work small: tags in a Uint8Array, numbers (leaves,
+// lengths, sizes, times) in a Float64Array, and only references (strings and
+// other non-number primitives, key lists, objects) in plain arrays. Objects
+// have their own array, so the sharing check scans nothing else.
+import { classTagOf } from './registry.js'
+
+const enum T {
+  NUM = 1, // nums: the value
+  PRIM = 2, // refs: a string, boolean, undefined, null, bigint (Object.is)
+  OBJ = 3, // objs: identity; refs: key list [proto, k1, k2, …]; then the values; proto Object.prototype or a registered class / null
+  ARR = 4, // objs: identity; refs: proto; nums: length; then elements (HOLE for a hole)
+  HOLE = 5,
+  DATE = 6, // objs: identity; nums: time
+  SET = 7, // objs: identity; refs: proto; nums: size; then members
+  MAP = 8, // objs: identity; refs: proto; nums: size; then key, value…
+}
+
+const objectProto = Object.prototype
+const arrayProto = Array.prototype
+const dateProto = Date.prototype
+const setProto = Set.prototype
+const mapProto = Map.prototype
+const getProto = Object.getPrototypeOf
+const hasOwn = Object.hasOwn
+const objectKeys = Object.keys
+const getTime = Date.prototype.getTime
+const setValues = Set.prototype.values
+const mapEntries = Map.prototype.entries
+const setSize = Object.getOwnPropertyDescriptor(Set.prototype, 'size')!.get!
+const mapSize = Object.getOwnPropertyDescriptor(Map.prototype, 'size')!.get!
+
+// Thrown (never escapes this file) when a value the shadow does not handle is met.
+class Volatile {}
+const VOLATILE = new Volatile()
+
+function isRealArray(v: object): boolean {
+  return Array.isArray(v)
+}
+function isRealSet(v: object): boolean {
+  try {
+    setSize.call(v)
+    return true
+  } catch {
+    return false
+  }
+}
+function isRealMap(v: object): boolean {
+  try {
+    mapSize.call(v)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// What kind v8 writes an object as, for the prototypes the shadow handles; 0: volatile.
+function kindOf(v: object, p: object | null): T | 0 {
+  if (p === objectProto) return T.OBJ
+  if (p === arrayProto) return T.ARR
+  if (p === dateProto) return T.DATE
+  if (p === setProto) return T.SET
+  if (p === mapProto) return T.MAP
+  if (p === null) return T.OBJ
+  // A registered class: v8 writes what the instance is underneath.
+  if (classTagOf(p) === undefined) return 0
+  if (isRealArray(v)) return T.ARR
+  if (isRealSet(v)) return T.SET
+  if (isRealMap(v)) return T.MAP
+  // A class instance over a Date (or other built-in) is not a plain one: resend it.
+  return v instanceof Date ? 0 : T.OBJ
+}
+
+export class Shadow {
+  private tags = new Uint8Array(1 << 16)
+  private nt = 0
+  private nums = new Float64Array(1 << 14)
+  private nn = 0
+  private readonly refs: unknown[] = []
+  private readonly objs: object[] = []
+  // Per slot: where its shadow starts in each stream (slot + 1: where it ends).
+  private tagAt = new Uint32Array(1025)
+  private numAt = new Uint32Array(1025)
+  private refAt = new Uint32Array(1025)
+  private objAt = new Uint32Array(1025)
+  private volatile_ = new Uint8Array(1024)
+  private slots = 0
+  // The last key list made: objects of one shape share it.
+  private lastKeys: unknown[] = []
+  private readonly keys: string[] = []
+  // Cursors of the compare.
+  private ct = 0
+  private cn = 0
+  private cr = 0
+  private co = 0
+
+  /** Slots recorded. */
+  get size(): number {
+    return this.slots
+  }
+
+  private growSlots(): void {
+    const n = this.volatile_.length * 2
+    const grow32 = (a: Uint32Array): Uint32Array<ArrayBuffer> => {
+      const b = new Uint32Array(n + 1)
+      b.set(a)
+      return b
+    }
+    this.tagAt = grow32(this.tagAt)
+    this.numAt = grow32(this.numAt)
+    this.refAt = grow32(this.refAt)
+    this.objAt = grow32(this.objAt)
+    const v = new Uint8Array(n)
+    v.set(this.volatile_)
+    this.volatile_ = v
+  }
+
+  private tag(t: T): void {
+    if (this.nt === this.tags.length) {
+      const b = new Uint8Array(this.tags.length * 2)
+      b.set(this.tags)
+      this.tags = b
+    }
+    this.tags[this.nt++] = t
+  }
+
+  private num(x: number): void {
+    if (this.nn === this.nums.length) {
+      const b = new Float64Array(this.nums.length * 2)
+      b.set(this.nums)
+      this.nums = b
+    }
+    this.nums[this.nn++] = x
+  }
+
+  /**
+   * Records the entry in slot `slot` (slots come in order: 0, 1, 2…). Returns
+   * false if it holds a value the shadow does not handle: it is then resent
+   * in every pause. A RangeError (nested too deeply) is thrown through.
+   */
+  record(slot: number, value: unknown): boolean {
+    if (slot !== this.slots) throw new Error(`shadow: slot ${slot} recorded out of order`)
+    if (slot === this.volatile_.length) this.growSlots()
+    const t0 = this.nt
+    const n0 = this.nn
+    const r0 = this.refs.length
+    const o0 = this.objs.length
+    let ok = true
+    try {
+      this.rec(value)
+    } catch (error) {
+      if (error !== VOLATILE) throw error
+      // Nothing of it is kept: it is never compared.
+      this.nt = t0
+      this.nn = n0
+      this.refs.length = r0
+      this.objs.length = o0
+      ok = false
+    }
+    this.volatile_[slot] = ok ? 0 : 1
+    this.slots++
+    this.tagAt[this.slots] = this.nt
+    this.numAt[this.slots] = this.nn
+    this.refAt[this.slots] = this.refs.length
+    this.objAt[this.slots] = this.objs.length
+    return ok
+  }
+
+  private rec(v: unknown): void {
+    if (typeof v !== 'object' || v === null) {
+      if (typeof v === 'number') {
+        this.tag(T.NUM)
+        this.num(v)
+      } else {
+        this.tag(T.PRIM)
+        this.refs.push(v)
+      }
+      return
+    }
+    const p = getProto(v) as object | null
+    const kind = kindOf(v, p)
+    if (kind === 0) throw VOLATILE
+    this.tag(kind)
+    this.objs.push(v)
+    switch (kind) {
+      case T.OBJ: {
+        const o = v as Record<string, unknown>
+        const keys = this.keys
+        keys.length = 0
+        for (const k in o) if (hasOwn(o, k)) keys.push(k)
+        let list = this.lastKeys
+        let same = list.length === keys.length + 1 && list[0] === p
+        for (let j = 0; same && j < keys.length; j++) same = list[j + 1] === keys[j]
+        if (!same) {
+          list = [p, ...keys]
+          this.lastKeys = list
+        }
+        this.refs.push(list)
+        for (let j = 1; j < list.length; j++) this.rec(o[list[j] as string])
+        return
+      }
+      case T.ARR: {
+        const a = v as unknown[]
+        const n = a.length
+        this.refs.push(p)
+        this.num(n)
+        let holes = 0
+        for (let i = 0; i < n; i++) {
+          const x = a[i]
+          if (x === undefined && !hasOwn(a, i)) {
+            this.tag(T.HOLE)
+            holes++
+          } else this.rec(x)
+        }
+        // v8 also writes an array's other own keys: an array with any is not handled.
+        if (objectKeys(a).length !== n - holes) throw VOLATILE
+        return
+      }
+      case T.DATE:
+        this.num(getTime.call(v))
+        return
+      case T.SET: {
+        this.refs.push(p)
+        this.num(setSize.call(v) as number)
+        for (const x of setValues.call(v as Set<unknown>)) this.rec(x)
+        return
+      }
+      default: {
+        this.refs.push(p)
+        this.num(mapSize.call(v) as number)
+        for (const [k, x] of mapEntries.call(v as Map<unknown, unknown>)) {
+          this.rec(k)
+          this.rec(x)
+        }
+      }
+    }
+  }
+
+  /** Whether the entry in `slot` is resent in every pause. */
+  isVolatile(slot: number): boolean {
+    return this.volatile_[slot] === 1
+  }
+
+  /** Whether `value` is, to the last detail v8 would write and by identity, what `slot` recorded. */
+  same(slot: number, value: unknown): boolean {
+    if (this.volatile_[slot] === 1) return false
+    this.ct = this.tagAt[slot]!
+    this.cn = this.numAt[slot]!
+    this.cr = this.refAt[slot]!
+    this.co = this.objAt[slot]!
+    try {
+      if (!this.cmp(value)) return false
+    } catch (error) {
+      // Too deep to compare here (the pause's serializer names it), or a
+      // getter that throws: resend, never guess.
+      void error
+      return false
+    }
+    const s = slot + 1
+    return this.ct === this.tagAt[s] && this.cn === this.numAt[s] && this.cr === this.refAt[s] && this.co === this.objAt[s]
+  }
+
+  private cmp(v: unknown): boolean {
+    const t = this.tags[this.ct++]
+    if (typeof v !== 'object' || v === null) {
+      if (typeof v === 'number') return t === T.NUM && Object.is(this.nums[this.cn++], v)
+      return t === T.PRIM && Object.is(this.refs[this.cr++], v)
+    }
+    if (t === T.NUM || t === T.PRIM || t === T.HOLE || this.objs[this.co++] !== v) return false
+    // The same object: what may have changed is inside it, or its prototype.
+    const p = getProto(v) as object | null
+    switch (t) {
+      case T.OBJ: {
+        const list = this.refs[this.cr++] as unknown[]
+        if (list[0] !== p) return false
+        const o = v as Record<string, unknown>
+        let j = 1
+        for (const k in o) {
+          if (!hasOwn(o, k)) continue
+          if (list[j++] !== k || !this.cmp(o[k])) return false
+        }
+        return j === list.length
+      }
+      case T.ARR: {
+        if (this.refs[this.cr++] !== p) return false
+        const a = v as unknown[]
+        const n = a.length
+        if (this.nums[this.cn++] !== n) return false
+        let holes = 0
+        for (let i = 0; i < n; i++) {
+          const x = a[i]
+          if (x === undefined && !hasOwn(a, i)) {
+            if (this.tags[this.ct++] !== T.HOLE) return false
+            holes++
+          } else if (!this.cmp(x)) return false
+        }
+        return objectKeys(a).length === n - holes
+      }
+      case T.DATE:
+        return p === dateProto && Object.is(this.nums[this.cn++], getTime.call(v))
+      case T.SET: {
+        if (this.refs[this.cr++] !== p || this.nums[this.cn++] !== setSize.call(v)) return false
+        for (const x of setValues.call(v as Set<unknown>)) if (!this.cmp(x)) return false
+        return true
+      }
+      case T.MAP: {
+        if (this.refs[this.cr++] !== p || this.nums[this.cn++] !== mapSize.call(v)) return false
+        for (const [k, x] of mapEntries.call(v as Map<unknown, unknown>)) if (!this.cmp(k) || !this.cmp(x)) return false
+        return true
+      }
+      default:
+        return false
+    }
+  }
+
+  /**
+   * Whether any object the unchanged slots hold (those with `changed[slot]`
+   * 0 among the first `count`) is in `objects`. Unchanged slots hold exactly
+   * the objects they held when recorded, so this scans what was recorded.
+   */
+  holdsAny(objects: ReadonlySet<object>, changed: Uint8Array, count: number): boolean {
+    if (objects.size === 0) return false
+    const objs = this.objs
+    for (let s = 0; s < count; s++) {
+      if (changed[s] === 1) continue
+      const end = this.objAt[s + 1]!
+      for (let i = this.objAt[s]!; i < end; i++) if (objects.has(objs[i]!)) return true
+    }
+    return false
+  }
+}
+
+/**
+ * Adds every object reachable from `value` (as v8 would walk it) to `into`.
+ * Returns false if one was already there — an object met twice, within this
+ * value or across the values collected into the same set — or is `root`.
+ */
+export function collectObjects(value: unknown, into: Set<object>, root: object): boolean {
+  if (typeof value !== 'object' || value === null) return true
+  if (value === root || into.has(value)) return false
+  into.add(value)
+  const p = getProto(value) as object | null
+  switch (kindOf(value, p)) {
+    case T.OBJ: {
+      const o = value as Record<string, unknown>
+      for (const k in o) if (hasOwn(o, k) && !collectObjects(o[k], into, root)) return false
+      return true
+    }
+    case T.ARR: {
+      const a = value as unknown[]
+      for (let i = 0; i < a.length; i++) if (!collectObjects(a[i], into, root)) return false
+      return true
+    }
+    case T.DATE:
+      return true
+    case T.SET:
+      for (const x of setValues.call(value as Set<unknown>)) if (!collectObjects(x, into, root)) return false
+      return true
+    case T.MAP:
+      for (const [k, x] of mapEntries.call(value as Map<unknown, unknown>)) if (!collectObjects(k, into, root) || !collectObjects(x, into, root)) return false
+      return true
+    default:
+      // Not handled: a typed array, Buffer or DataView holds bytes (its
+      // indices are not objects); others' own keys may hold objects, and an
+      // Error's cause does.
+      if (ArrayBuffer.isView(value)) return true
+      if (value instanceof Error && hasOwn(value, 'cause') && !collectObjects(value.cause, into, root)) return false
+      for (const k of objectKeys(value)) if (!collectObjects((value as Record<string, unknown>)[k], into, root)) return false
+      return true
+  }
+}

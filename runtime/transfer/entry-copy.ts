@@ -218,6 +218,7 @@ export class RootCopy {
         if (slots >= CHUNK_ENTRIES || bytes >= CHUNK_BYTES) yield* flush()
       }
       if (slots > 0) yield* flush()
+      this.shadow.trim()
     } catch (error) {
       if (error instanceof RangeError) this.unsafe = 'it is nested too deeply'
       else throw error

@@ -25,12 +25,17 @@ import { classTagOf } from './registry.js'
 const enum T {
   NUM = 1, // nums: the value
   PRIM = 2, // refs: a string, boolean, undefined, null, bigint (Object.is)
-  OBJ = 3, // objs: identity; refs: key list [proto, k1, k2, …]; then the values; proto Object.prototype or a registered class / null
-  ARR = 4, // objs: identity; refs: proto; nums: length; then elements (HOLE for a hole)
+  OBJ = 3, // objs: identity; ints: its key list [proto, k1, k2, …] in `shapes`; then the values
+  ARR = 4, // objs: identity; ints: length; then elements (HOLE for a hole)
   HOLE = 5,
   DATE = 6, // objs: identity; nums: time
-  SET = 7, // objs: identity; refs: proto; nums: size; then members
-  MAP = 8, // objs: identity; refs: proto; nums: size; then key, value…
+  SET = 7, // objs: identity; ints: size; then members
+  MAP = 8, // objs: identity; ints: size; then key, value…
+  INT = 9, // ints: the value (an int32 that is not -0: most numbers, in half the room)
+  // ARR, SET, MAP of a registered class: as those, with its prototype in refs first.
+  ARR_OF = 10,
+  SET_OF = 11,
+  MAP_OF = 12,
 }
 
 const objectProto = Object.prototype
@@ -81,9 +86,9 @@ function kindOf(v: object, p: object | null): T | 0 {
   if (p === null) return T.OBJ
   // A registered class: v8 writes what the instance is underneath.
   if (classTagOf(p) === undefined) return 0
-  if (isRealArray(v)) return T.ARR
-  if (isRealSet(v)) return T.SET
-  if (isRealMap(v)) return T.MAP
+  if (isRealArray(v)) return T.ARR_OF
+  if (isRealSet(v)) return T.SET_OF
+  if (isRealMap(v)) return T.MAP_OF
   // A class instance over a Date (or other built-in) is not a plain one: resend it.
   return v instanceof Date ? 0 : T.OBJ
 }
@@ -93,21 +98,26 @@ export class Shadow {
   private nt = 0
   private nums = new Float64Array(1 << 14)
   private nn = 0
+  private ints = new Int32Array(1 << 14)
+  private ni = 0
   private readonly refs: unknown[] = []
   private readonly objs: object[] = []
   // Per slot: where its shadow starts in each stream (slot + 1: where it ends).
   private tagAt = new Uint32Array(1025)
   private numAt = new Uint32Array(1025)
+  private intAt = new Uint32Array(1025)
   private refAt = new Uint32Array(1025)
   private objAt = new Uint32Array(1025)
   private volatile_ = new Uint8Array(1024)
   private slots = 0
-  // The last key list made: objects of one shape share it.
-  private lastKeys: unknown[] = []
+  // Key lists [proto, k1, k2, …]; objects of one shape (met in a row) share one.
+  private readonly shapes: unknown[][] = []
+  private lastShape = -1
   private readonly keys: string[] = []
   // Cursors of the compare.
   private ct = 0
   private cn = 0
+  private ci = 0
   private cr = 0
   private co = 0
 
@@ -125,6 +135,7 @@ export class Shadow {
     }
     this.tagAt = grow32(this.tagAt)
     this.numAt = grow32(this.numAt)
+    this.intAt = grow32(this.intAt)
     this.refAt = grow32(this.refAt)
     this.objAt = grow32(this.objAt)
     const v = new Uint8Array(n)
@@ -134,7 +145,7 @@ export class Shadow {
 
   private tag(t: T): void {
     if (this.nt === this.tags.length) {
-      const b = new Uint8Array(this.tags.length * 2)
+      const b = new Uint8Array(Math.max(64, this.tags.length * 2))
       b.set(this.tags)
       this.tags = b
     }
@@ -143,11 +154,20 @@ export class Shadow {
 
   private num(x: number): void {
     if (this.nn === this.nums.length) {
-      const b = new Float64Array(this.nums.length * 2)
+      const b = new Float64Array(Math.max(64, this.nums.length * 2))
       b.set(this.nums)
       this.nums = b
     }
     this.nums[this.nn++] = x
+  }
+
+  private int(x: number): void {
+    if (this.ni === this.ints.length) {
+      const b = new Int32Array(Math.max(64, this.ints.length * 2))
+      b.set(this.ints)
+      this.ints = b
+    }
+    this.ints[this.ni++] = x
   }
 
   /**
@@ -160,6 +180,7 @@ export class Shadow {
     if (slot === this.volatile_.length) this.growSlots()
     const t0 = this.nt
     const n0 = this.nn
+    const i0 = this.ni
     const r0 = this.refs.length
     const o0 = this.objs.length
     let ok = true
@@ -170,6 +191,7 @@ export class Shadow {
       // Nothing of it is kept: it is never compared.
       this.nt = t0
       this.nn = n0
+      this.ni = i0
       this.refs.length = r0
       this.objs.length = o0
       ok = false
@@ -178,6 +200,7 @@ export class Shadow {
     this.slots++
     this.tagAt[this.slots] = this.nt
     this.numAt[this.slots] = this.nn
+    this.intAt[this.slots] = this.ni
     this.refAt[this.slots] = this.refs.length
     this.objAt[this.slots] = this.objs.length
     return ok
@@ -186,8 +209,13 @@ export class Shadow {
   private rec(v: unknown): void {
     if (typeof v !== 'object' || v === null) {
       if (typeof v === 'number') {
-        this.tag(T.NUM)
-        this.num(v)
+        if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+          this.tag(T.INT)
+          this.int(v)
+        } else {
+          this.tag(T.NUM)
+          this.num(v)
+        }
       } else {
         this.tag(T.PRIM)
         this.refs.push(v)
@@ -200,27 +228,41 @@ export class Shadow {
     this.tag(kind)
     this.objs.push(v)
     switch (kind) {
+      case T.ARR_OF:
+      case T.SET_OF:
+      case T.MAP_OF:
+        this.refs.push(p)
+        this.body(v, kind - (T.ARR_OF - T.ARR))
+        return
+      default:
+        this.body(v, kind)
+    }
+  }
+
+  private body(v: object, kind: T): void {
+    switch (kind) {
       case T.OBJ: {
+        const p = getProto(v) as object | null
         const o = v as Record<string, unknown>
         const keys = this.keys
         keys.length = 0
         for (const k in o) if (hasOwn(o, k)) keys.push(k)
-        let list = this.lastKeys
+        let list = this.lastShape < 0 ? [] : this.shapes[this.lastShape]!
         let same = list.length === keys.length + 1 && list[0] === p
         for (let j = 0; same && j < keys.length; j++) same = list[j + 1] === keys[j]
         if (!same) {
           list = [p, ...keys]
-          this.lastKeys = list
+          this.lastShape = this.shapes.length
+          this.shapes.push(list)
         }
-        this.refs.push(list)
+        this.int(this.lastShape)
         for (let j = 1; j < list.length; j++) this.rec(o[list[j] as string])
         return
       }
       case T.ARR: {
         const a = v as unknown[]
         const n = a.length
-        this.refs.push(p)
-        this.num(n)
+        this.int(n)
         let holes = 0
         for (let i = 0; i < n; i++) {
           const x = a[i]
@@ -237,20 +279,25 @@ export class Shadow {
         this.num(getTime.call(v))
         return
       case T.SET: {
-        this.refs.push(p)
-        this.num(setSize.call(v) as number)
+        this.int(setSize.call(v) as number)
         for (const x of setValues.call(v as Set<unknown>)) this.rec(x)
         return
       }
       default: {
-        this.refs.push(p)
-        this.num(mapSize.call(v) as number)
+        this.int(mapSize.call(v) as number)
         for (const [k, x] of mapEntries.call(v as Map<unknown, unknown>)) {
           this.rec(k)
           this.rec(x)
         }
       }
     }
+  }
+
+  /** Drops the room grown for more entries (once all are recorded). */
+  trim(): void {
+    this.tags = this.tags.slice(0, this.nt)
+    this.nums = this.nums.slice(0, this.nn)
+    this.ints = this.ints.slice(0, this.ni)
   }
 
   /** Whether the entry in `slot` is resent in every pause. */
@@ -263,6 +310,7 @@ export class Shadow {
     if (this.volatile_[slot] === 1) return false
     this.ct = this.tagAt[slot]!
     this.cn = this.numAt[slot]!
+    this.ci = this.intAt[slot]!
     this.cr = this.refAt[slot]!
     this.co = this.objAt[slot]!
     try {
@@ -274,21 +322,34 @@ export class Shadow {
       return false
     }
     const s = slot + 1
-    return this.ct === this.tagAt[s] && this.cn === this.numAt[s] && this.cr === this.refAt[s] && this.co === this.objAt[s]
+    return this.ct === this.tagAt[s] && this.cn === this.numAt[s] && this.ci === this.intAt[s] && this.cr === this.refAt[s] && this.co === this.objAt[s]
   }
 
   private cmp(v: unknown): boolean {
     const t = this.tags[this.ct++]
     if (typeof v !== 'object' || v === null) {
-      if (typeof v === 'number') return t === T.NUM && Object.is(this.nums[this.cn++], v)
+      if (t === T.INT) return this.ints[this.ci++] === v && (v !== 0 || 1 / v > 0)
+      if (t === T.NUM) return Object.is(this.nums[this.cn++], v)
       return t === T.PRIM && Object.is(this.refs[this.cr++], v)
     }
-    if (t === T.NUM || t === T.PRIM || t === T.HOLE || this.objs[this.co++] !== v) return false
+    if (t === T.NUM || t === T.INT || t === T.PRIM || t === T.HOLE || t === undefined || this.objs[this.co++] !== v) return false
     // The same object: what may have changed is inside it, or its prototype.
     const p = getProto(v) as object | null
     switch (t) {
+      case T.ARR:
+        return p === arrayProto && this.cmpArray(v as unknown[])
+      case T.SET:
+        return p === setProto && this.cmpSet(v as Set<unknown>)
+      case T.MAP:
+        return p === mapProto && this.cmpMap(v as Map<unknown, unknown>)
+      case T.ARR_OF:
+        return this.refs[this.cr++] === p && this.cmpArray(v as unknown[])
+      case T.SET_OF:
+        return this.refs[this.cr++] === p && this.cmpSet(v as Set<unknown>)
+      case T.MAP_OF:
+        return this.refs[this.cr++] === p && this.cmpMap(v as Map<unknown, unknown>)
       case T.OBJ: {
-        const list = this.refs[this.cr++] as unknown[]
+        const list = this.shapes[this.ints[this.ci++]!]!
         if (list[0] !== p) return false
         const o = v as Record<string, unknown>
         let j = 1
@@ -298,36 +359,37 @@ export class Shadow {
         }
         return j === list.length
       }
-      case T.ARR: {
-        if (this.refs[this.cr++] !== p) return false
-        const a = v as unknown[]
-        const n = a.length
-        if (this.nums[this.cn++] !== n) return false
-        let holes = 0
-        for (let i = 0; i < n; i++) {
-          const x = a[i]
-          if (x === undefined && !hasOwn(a, i)) {
-            if (this.tags[this.ct++] !== T.HOLE) return false
-            holes++
-          } else if (!this.cmp(x)) return false
-        }
-        return objectKeys(a).length === n - holes
-      }
       case T.DATE:
         return p === dateProto && Object.is(this.nums[this.cn++], getTime.call(v))
-      case T.SET: {
-        if (this.refs[this.cr++] !== p || this.nums[this.cn++] !== setSize.call(v)) return false
-        for (const x of setValues.call(v as Set<unknown>)) if (!this.cmp(x)) return false
-        return true
-      }
-      case T.MAP: {
-        if (this.refs[this.cr++] !== p || this.nums[this.cn++] !== mapSize.call(v)) return false
-        for (const [k, x] of mapEntries.call(v as Map<unknown, unknown>)) if (!this.cmp(k) || !this.cmp(x)) return false
-        return true
-      }
       default:
         return false
     }
+  }
+
+  private cmpArray(a: unknown[]): boolean {
+    const n = a.length
+    if (this.ints[this.ci++] !== n) return false
+    let holes = 0
+    for (let i = 0; i < n; i++) {
+      const x = a[i]
+      if (x === undefined && !hasOwn(a, i)) {
+        if (this.tags[this.ct++] !== T.HOLE) return false
+        holes++
+      } else if (!this.cmp(x)) return false
+    }
+    return objectKeys(a).length === n - holes
+  }
+
+  private cmpSet(v: Set<unknown>): boolean {
+    if (this.ints[this.ci++] !== setSize.call(v)) return false
+    for (const x of setValues.call(v)) if (!this.cmp(x)) return false
+    return true
+  }
+
+  private cmpMap(v: Map<unknown, unknown>): boolean {
+    if (this.ints[this.ci++] !== mapSize.call(v)) return false
+    for (const [k, x] of mapEntries.call(v)) if (!this.cmp(k) || !this.cmp(x)) return false
+    return true
   }
 
   /**
@@ -357,7 +419,9 @@ export function collectObjects(value: unknown, into: Set<object>, root: object):
   if (value === root || into.has(value)) return false
   into.add(value)
   const p = getProto(value) as object | null
-  switch (kindOf(value, p)) {
+  let kind = kindOf(value, p)
+  if (kind >= T.ARR_OF) kind -= T.ARR_OF - T.ARR
+  switch (kind) {
     case T.OBJ: {
       const o = value as Record<string, unknown>
       for (const k in o) if (hasOwn(o, k) && !collectObjects(o[k], into, root)) return false

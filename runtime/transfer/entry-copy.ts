@@ -26,7 +26,7 @@ import v8 from 'node:v8'
 import { DsuError } from '../errors.js'
 import { encodeTable, substitute } from './class-codec.js'
 import { FrameType, Kind, type Kind as KindT } from './state-codec.js'
-import { collectObjects, Shadow } from './shadow.js'
+import { objectsOf, Shadow } from './shadow.js'
 import { Walker, tooDeep, type Failure, type Marks } from './validate.js'
 
 /** Entries per SLOTS frame, and at most this many bytes (the pipeline keeps moving). */
@@ -295,15 +295,6 @@ export class RootCopy {
         }
       }
       if (whole) return { whole }
-
-      // Identity, which the receiver cannot rebuild across entries sent
-      // apart: the entries resent must share no object with each other, with
-      // the root, or with an entry kept (which holds exactly the objects it
-      // held when sent, and those were shared with nothing).
-      const objects = new Set<object>()
-      for (let c = 0; c < cValue.length; c++) if (!collectObjects(cValue[c], objects, this.root)) return { whole: 'its entries share objects' }
-      for (let s = 0; s < this.count; s++) if (seen[s] === 0) dirty[s] = 1
-      if (shadow.holdsAny(objects, dirty, this.count)) return { whole: 'its entries share objects' }
     } catch (error) {
       if (error instanceof RangeError) throw tooDeep(this.name, error)
       throw error
@@ -312,7 +303,8 @@ export class RootCopy {
     // Ops, then frames: changes and new entries in the root's order, deletions, the order.
     const frames: Buffer[] = []
     let ops: unknown[] = []
-    let walker = new Walker()
+    // One walk over all resent entries: an object met twice among them is sharing.
+    const walker = new Walker()
     walker.claim(this.root)
     const emit = (): void => {
       if (walker.crossed) whole = 'an entry holds the root'
@@ -332,8 +324,6 @@ export class RootCopy {
       }
       frames.push(ser.releaseBuffer())
       ops = []
-      walker = new Walker()
-      walker.claim(this.root)
     }
     for (let c = 0; c < cSlot.length; c++) {
       // New entries take the next slots, in the root's order.
@@ -346,6 +336,22 @@ export class RootCopy {
       if (failure) throw failure.toError(this.name)
       if (ops.length >= PATCH_ENTRIES * 3) emit()
     }
+    if (walker.anyShared) return { whole: 'its entries share objects' }
+    if (walker.crossed) return { whole: 'an entry holds the root' }
+    // Identity, which the receiver cannot rebuild across entries sent apart:
+    // the resent entries share nothing with each other or the root (the walk
+    // above), nor with a kept entry, which holds exactly the objects it held
+    // when sent — those were shared with nothing, so only objects a resent
+    // entry did not hold then are looked for.
+    const held: object[] = []
+    const foreign: object[] = []
+    for (let c = 0; c < cValue.length; c++) {
+      held.length = 0
+      objectsOf(cValue[c], held)
+      shadow.foreign(cSlot[c]!, held, foreign)
+    }
+    for (let s = 0; s < this.count; s++) if (seen[s] === 0) dirty[s] = 1
+    if (shadow.holdsAny(foreign, dirty, this.count)) return { whole: 'its entries share objects' }
     let deleted = 0
     for (let s = 0; s < this.count; s++) {
       if (!seen[s]) {

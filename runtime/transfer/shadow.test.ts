@@ -11,7 +11,7 @@ import t from 'tap'
 import { RootCopy } from './entry-copy.js'
 import { PrecopySender } from './precopy.js'
 import { registerClass } from './registry.js'
-import { collectObjects, Shadow } from './shadow.js'
+import { objectsOf, Shadow } from './shadow.js'
 import { Kind, type Kind as KindT } from './state-codec.js'
 import { receiveState } from './state-stream.js'
 
@@ -224,6 +224,16 @@ t.test('sharing introduced after the snapshot sends the root whole', async (t) =
     t.same('changed' in outcome ? outcome.changed : outcome, 2, 'an object moved from one entry to another is not shared: both resent')
   }
   {
+    // Many new objects (compared through a Set, not one by one), one of them shared.
+    const m = make()
+    const copy = snapshotted(m, Kind.MAP)
+    for (let i = 0; i < 20; i++) m.set(`new${i}`, rec(1000 + i))
+    const fresh = copy.diff()
+    t.same('changed' in fresh ? fresh.changed : fresh, 20, 'twenty new entries of new objects: only they are sent')
+    m.get('new7').old = m.get('k40').createdAt
+    t.match(copy.diff(), { whole: /share/ }, "and when one of them also holds an unchanged entry's Date, the root goes whole")
+  }
+  {
     // Set root whose entries are objects; array root.
     const s = new Set(Array.from({ length: 20 }, (_, i) => rec(i)))
     const copy = snapshotted(s, Kind.SET)
@@ -237,15 +247,19 @@ t.test('sharing introduced after the snapshot sends the root whole', async (t) =
   }
 })
 
-t.test('collectObjects meets each object once, and never the root', async (t) => {
-  const root = {}
-  const seen = new Set<object>()
-  const a = { x: [1], d: new Date(0), m: new Map([[{ k: 1 }, new Set([{}])]]), b: Buffer.from('x') }
-  t.ok(collectObjects(a, seen, root))
-  t.equal(seen.size, 8, 'a, the array, the Date, the Map, its key, its Set, the Set member, the Buffer')
-  t.notOk(collectObjects({ again: a.x }, seen, root), 'met twice')
-  t.notOk(collectObjects({ r: root }, new Set(), root), 'the root')
-  t.notOk(collectObjects({ e: new Error('x', { cause: root }) }, new Set(), root), "an Error's cause is followed")
+t.test('objectsOf lists every object once, into values the shadow does not handle', async (t) => {
+  const a: any = { x: [1], d: new Date(0), m: new Map([[{ k: 1 }, new Set([{}])]]), b: Buffer.from('x') }
+  const out: object[] = []
+  objectsOf(a, out)
+  t.equal(out.length, 8, 'a, the array, the Date, the Map, its key, its Set, the Set member, the Buffer')
+  const inner = { n: 1 }
+  const e = new Error('x', { cause: inner })
+  const cyclic: any = new (class Foo { self: unknown = null })()
+  cyclic.self = cyclic
+  const list: object[] = []
+  objectsOf({ e, cyclic }, list)
+  t.ok(list.includes(inner), "an Error's cause is followed")
+  t.equal(list.filter((o) => o === cyclic).length, 1, 'a cycle inside an unhandled value ends')
 })
 
 async function pair(): Promise<{ client: net.Socket; server: net.Socket; close(): void }> {

@@ -393,60 +393,111 @@ export class Shadow {
   }
 
   /**
-   * Whether any object the unchanged slots hold (those with `changed[slot]`
-   * 0 among the first `count`) is in `objects`. Unchanged slots hold exactly
-   * the objects they held when recorded, so this scans what was recorded.
+   * Appends to `out` the objects of `objects` (what a resent entry holds now)
+   * that `slot` did not hold when recorded (-1: a new entry, none). Only
+   * those can be held by another entry too: an object recorded in one slot
+   * was in no other (the snapshot's walk checks that), and a kept entry holds
+   * exactly what it held then.
    */
-  holdsAny(objects: ReadonlySet<object>, changed: Uint8Array, count: number): boolean {
-    if (objects.size === 0) return false
+  foreign(slot: number, objects: readonly object[], out: object[]): void {
+    if (slot < 0 || this.volatile_[slot] === 1) {
+      for (const o of objects) out.push(o)
+      return
+    }
+    const from = this.objAt[slot]!
+    const to = this.objAt[slot + 1]!
     const objs = this.objs
+    if (to - from <= 16) {
+      next: for (const o of objects) {
+        for (let i = from; i < to; i++) if (objs[i] === o) continue next
+        out.push(o)
+      }
+      return
+    }
+    const own = new Set(objs.slice(from, to))
+    for (const o of objects) if (!own.has(o)) out.push(o)
+  }
+
+  /**
+   * Whether any object the unchanged slots hold (those with `changed[slot]`
+   * 0 among the first `count`) is one of `objects`. Unchanged slots hold
+   * exactly the objects they held when recorded, so this scans what was
+   * recorded. A few objects are compared by pointer (no object is read); more
+   * go through a Set.
+   */
+  holdsAny(objects: readonly object[], changed: Uint8Array, count: number): boolean {
+    if (objects.length === 0) return false
+    const objs = this.objs
+    if (objects.length <= 4) {
+      const a = objects[0]
+      const b = objects[1] ?? a
+      const c = objects[2] ?? a
+      const d = objects[3] ?? a
+      for (let s = 0; s < count; s++) {
+        if (changed[s] === 1) continue
+        const end = this.objAt[s + 1]!
+        for (let i = this.objAt[s]!; i < end; i++) {
+          const o = objs[i]
+          if (o === a || o === b || o === c || o === d) return true
+        }
+      }
+      return false
+    }
+    const set = new Set(objects)
     for (let s = 0; s < count; s++) {
       if (changed[s] === 1) continue
       const end = this.objAt[s + 1]!
-      for (let i = this.objAt[s]!; i < end; i++) if (objects.has(objs[i]!)) return true
+      for (let i = this.objAt[s]!; i < end; i++) if (set.has(objs[i]!)) return true
     }
     return false
   }
 }
 
 /**
- * Adds every object reachable from `value` (as v8 would walk it) to `into`.
- * Returns false if one was already there — an object met twice, within this
- * value or across the values collected into the same set — or is `root`.
+ * Appends every object reachable from `value` (as v8 would walk it) to `out`.
+ * For a value the caller's walk found free of cycles and sharing; inside a
+ * value the shadow does not handle, objects met again are skipped.
  */
-export function collectObjects(value: unknown, into: Set<object>, root: object): boolean {
-  if (typeof value !== 'object' || value === null) return true
-  if (value === root || into.has(value)) return false
-  into.add(value)
+export function objectsOf(value: unknown, out: object[], visited?: Set<object>): void {
+  if (typeof value !== 'object' || value === null) return
+  if (visited !== undefined) {
+    if (visited.has(value)) return
+    visited.add(value)
+  }
+  out.push(value)
   const p = getProto(value) as object | null
   let kind = kindOf(value, p)
   if (kind >= T.ARR_OF) kind -= T.ARR_OF - T.ARR
   switch (kind) {
     case T.OBJ: {
       const o = value as Record<string, unknown>
-      for (const k in o) if (hasOwn(o, k) && !collectObjects(o[k], into, root)) return false
-      return true
+      for (const k in o) if (hasOwn(o, k)) objectsOf(o[k], out, visited)
+      return
     }
     case T.ARR: {
       const a = value as unknown[]
-      for (let i = 0; i < a.length; i++) if (!collectObjects(a[i], into, root)) return false
-      return true
+      for (let i = 0; i < a.length; i++) objectsOf(a[i], out, visited)
+      return
     }
     case T.DATE:
-      return true
+      return
     case T.SET:
-      for (const x of setValues.call(value as Set<unknown>)) if (!collectObjects(x, into, root)) return false
-      return true
+      for (const x of setValues.call(value as Set<unknown>)) objectsOf(x, out, visited)
+      return
     case T.MAP:
-      for (const [k, x] of mapEntries.call(value as Map<unknown, unknown>)) if (!collectObjects(k, into, root) || !collectObjects(x, into, root)) return false
-      return true
-    default:
+      for (const [k, x] of mapEntries.call(value as Map<unknown, unknown>)) {
+        objectsOf(k, out, visited)
+        objectsOf(x, out, visited)
+      }
+      return
+    default: {
       // Not handled: a typed array, Buffer or DataView holds bytes (its
-      // indices are not objects); others' own keys may hold objects, and an
-      // Error's cause does.
-      if (ArrayBuffer.isView(value)) return true
-      if (value instanceof Error && hasOwn(value, 'cause') && !collectObjects(value.cause, into, root)) return false
-      for (const k of objectKeys(value)) if (!collectObjects((value as Record<string, unknown>)[k], into, root)) return false
-      return true
+      // indices are not objects); others' own keys may hold objects (and
+      // cycles the caller's walk did not look into), and an Error's cause does.
+      if (ArrayBuffer.isView(value)) return
+      const seen = visited ?? new Set<object>([value])
+      if (value instanceof Error && hasOwn(value, 'cause')) objectsOf(value.cause, out, seen)
+      for (const k of objectKeys(value)) objectsOf((value as Record<string, unknown>)[k], out, seen)
+    }
   }
 }

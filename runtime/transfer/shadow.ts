@@ -45,6 +45,8 @@ const setProto = Set.prototype
 const mapProto = Map.prototype
 const getProto = Object.getPrototypeOf
 const hasOwn = Object.hasOwn
+// In a for-in loop, V8 turns this form (not Object.hasOwn) into a check of the object's shape: several times faster.
+const hop = Object.prototype.hasOwnProperty // eslint-disable-line @typescript-eslint/unbound-method
 const objectKeys = Object.keys
 const getTime = Date.prototype.getTime
 const setValues = Set.prototype.values
@@ -246,7 +248,7 @@ export class Shadow {
         const o = v as Record<string, unknown>
         const keys = this.keys
         keys.length = 0
-        for (const k in o) if (hasOwn(o, k)) keys.push(k)
+        for (const k in o) if (hop.call(o, k)) keys.push(k)
         let list = this.lastShape < 0 ? [] : this.shapes[this.lastShape]!
         let same = list.length === keys.length + 1 && list[0] === p
         for (let j = 0; same && j < keys.length; j++) same = list[j + 1] === keys[j]
@@ -354,7 +356,7 @@ export class Shadow {
         const o = v as Record<string, unknown>
         let j = 1
         for (const k in o) {
-          if (!hasOwn(o, k)) continue
+          if (!hop.call(o, k)) continue
           if (list[j++] !== k || !this.cmp(o[k])) return false
         }
         return j === list.length
@@ -471,7 +473,7 @@ export function objectsOf(value: unknown, out: object[], visited?: Set<object>):
   switch (kind) {
     case T.OBJ: {
       const o = value as Record<string, unknown>
-      for (const k in o) if (hasOwn(o, k)) objectsOf(o[k], out, visited)
+      for (const k in o) if (hop.call(o, k)) objectsOf(o[k], out, visited)
       return
     }
     case T.ARR: {

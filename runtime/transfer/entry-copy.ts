@@ -1,27 +1,25 @@
 // Entry-wise pre-copy of one collection root (Map, Set, array, plain object),
 // safe without the program's help: nothing is tracked, nothing is promised.
 //
-// While the program serves, every entry is serialized on its own (one v8
-// serializer per chunk, its buffer released after each entry), sent, and its
-// bytes kept. At the pause every entry is serialized again, in one serializer
-// for the whole root, and compared byte for byte with what was sent: only
-// entries whose bytes differ (or that are new, deleted or moved) go out. The
-// pause costs one serialize pass of the root, not serialize + deserialize, and
-// a change made through any reference — one the program kept across turns,
-// a nested object, anything — changes the bytes, so it is seen.
+// While the program serves, every entry is serialized on its own, sent, and
+// recorded in a shadow (shadow.ts): every object's identity, keys, leaf values,
+// lengths, Set/Map members, Date times. The sent bytes are not kept. At the
+// pause every entry is compared with its shadow: only entries that differ (or
+// that are new, deleted or moved) go out. The pause costs one compare pass of
+// the root, not a serialize pass, and a change made through any reference —
+// one the program kept across turns, a nested object, anything — is seen, as
+// is a nested object replaced by another (identity is compared).
 //
-// What bytes cannot show is identity, so the comparison also guards it:
-// - a root whose entries shared objects (with each other or the root) while it
-//   was sent, or that held registered types (whose data is not their own
-//   fields), is dropped and sent whole in the pause, as without pre-copy;
-// - at the pause the whole root goes through one serializer, so an object met
-//   a second time is written as a back-reference: an entry that differs is also
-//   serialized alone, and if the two differ it shares something, and the root
-//   goes whole;
-// - an entry whose top-level value was replaced is resent even if its bytes
-//   are the same (it may be an instance of another class).
-// A nested object replaced by an instance of another class with the same own
-// fields is not seen (README, "Pre-copy").
+// Identity across entries is guarded too; the root is dropped and sent whole
+// in the pause, as without pre-copy, when:
+// - its entries shared objects (with each other or the root) while it was
+//   sent, or held registered types (whose data is not their own fields);
+// - at the pause, a resent entry shares an object with another resent entry
+//   or the root (the validation walk of the resent entries sees it), or holds
+//   an object a kept entry holds (kept entries hold exactly the objects they
+//   held when sent, so only objects new to the resent entry are looked for).
+// An entry holding a value the shadow does not handle (typed arrays, Buffers,
+// RegExp, boxed primitives, Errors…) is resent in every pause.
 import v8 from 'node:v8'
 import { DsuError } from '../errors.js'
 import { encodeTable, substitute } from './class-codec.js'
@@ -345,10 +343,16 @@ export class RootCopy {
     // entry did not hold then are looked for.
     const held: object[] = []
     const foreign: object[] = []
-    for (let c = 0; c < cValue.length; c++) {
-      held.length = 0
-      objectsOf(cValue[c], held)
-      shadow.foreign(cSlot[c]!, held, foreign)
+    try {
+      for (let c = 0; c < cValue.length; c++) {
+        held.length = 0
+        objectsOf(cValue[c], held)
+        shadow.foreign(cSlot[c]!, held, foreign)
+      }
+    } catch (error) {
+      // Deeper than this walk can go: whole, where the stop-and-copy path names it.
+      if (error instanceof RangeError) return { whole: 'it is nested too deeply' }
+      throw error
     }
     for (let s = 0; s < this.count; s++) if (seen[s] === 0) dirty[s] = 1
     if (shadow.holdsAny(foreign, dirty, this.count)) return { whole: 'its entries share objects' }

@@ -276,11 +276,16 @@ export class RootCopy {
     try {
       const root = this.root
       switch (this.kind) {
+        // forEach, not an iterator: no [key, value] pair allocated per entry in the pause.
         case Kind.MAP:
-          for (const [key, value] of Map.prototype.entries.call(root as Map<unknown, unknown>)) if (!step(key, value)) break
+          Map.prototype.forEach.call(root as Map<unknown, unknown>, (value, key) => {
+            if (whole === undefined) step(key, value)
+          })
           break
         case Kind.SET:
-          for (const value of Set.prototype.values.call(root as Set<unknown>)) if (!step(value, value)) break
+          Set.prototype.forEach.call(root as Set<unknown>, (value) => {
+            if (whole === undefined) step(value, value)
+          })
           break
         case Kind.ARRAY: {
           const a = root as unknown[]

@@ -52,7 +52,7 @@ t.test('an entry left alone is the same, every kind it handles', async (t) => {
     ['a string', () => 'x'],
     ['a bigint', () => 12n],
     ['null and undefined', () => ({ a: null, b: undefined, c: true })],
-    ['a holey array', () => [1, , 3]], // eslint-disable-line no-sparse-arrays
+    ['a holey array', () => [1, , 3]],
     ['a nested Map', () => new Map<unknown, unknown>([[1, { a: [1] }], ['k', new Set(['x'])]])],
     ['a null-prototype object', () => Object.assign(Object.create(null), { a: 1 })],
     ['a registered class instance', () => new Account('ann', 5)],
@@ -86,7 +86,7 @@ t.test('each kind of change marks the entry changed', async (t) => {
     ['an array element', () => rec(1), (v) => { v.tags[1] = 'z' }],
     ['an array grown', () => rec(1), (v) => { v.tags.push('x') }],
     ['an array shortened', () => rec(1), (v) => { v.tags.length = 2 }],
-    ['a hole filled with undefined', () => ({ a: [1, , 3] }), (v) => { v.a[1] = undefined }], // eslint-disable-line no-sparse-arrays
+    ['a hole filled with undefined', () => ({ a: [1, , 3] }), (v) => { v.a[1] = undefined }],
     ['undefined made a hole', () => ({ a: [1, undefined, 3] }), (v) => { delete v.a[1] }],
     ['an array given a named key', () => ({ a: [1, 2] }), (v) => { v.a.note = 'x' }],
     ['a Set member added', () => rec(1), (v) => { v.seen.add(99) }],
@@ -113,7 +113,7 @@ t.test('each kind of change marks the entry changed', async (t) => {
     t.notOk(r.same, `${what}: seen`)
   }
   // The byte-level changes among them, to show the shadow sees at least what the bytes do.
-  t.notOk(detects(() => ({ a: [1, , 3] }), (v) => { v.a[1] = undefined }).bytesSame, 'a hole and undefined differ in bytes too') // eslint-disable-line no-sparse-arrays
+  t.notOk(detects(() => ({ a: [1, , 3] }), (v) => { v.a[1] = undefined }).bytesSame, 'a hole and undefined differ in bytes too')
   t.ok(detects(() => rec(1), (v) => { v.tags = [...v.tags] }).bytesSame, 'an equal replacement has the same bytes: only identity shows it')
 })
 

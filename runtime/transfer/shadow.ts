@@ -46,7 +46,7 @@ const mapProto = Map.prototype
 const getProto = Object.getPrototypeOf
 const hasOwn = Object.hasOwn
 // In a for-in loop, V8 turns this form (not Object.hasOwn) into a check of the object's shape: several times faster.
-const hop = Object.prototype.hasOwnProperty // eslint-disable-line @typescript-eslint/unbound-method
+const hop = Object.prototype.hasOwnProperty
 const objectKeys = Object.keys
 const getTime = Date.prototype.getTime
 const setValues = Set.prototype.values

@@ -3,7 +3,12 @@
 // run while the roots are streamed and during the pause; after each upgrade
 // the new version's state equals a reference model of every acknowledged
 // write, in each of five roots: a Map, a plain object, an array, a Set, and a
-// Map of registered class instances (kv-precopy.js).
+// Map of registered class instances (kv-precopy.js). A sixth root gets an
+// object shared between two of its entries as each upgrade starts: the new
+// version must hold one object, not two. (When the link lands is not
+// controlled: usually before the snapshot reaches those entries, so the root
+// goes whole from then on; runtime/transfer/shadow.test.ts makes the link
+// after the snapshot, deterministically, to test the pause's check.)
 import t from 'tap'
 import { Agent, request } from 'undici'
 import { dsu, fixture, runSupervised } from './harness.js'
@@ -30,6 +35,7 @@ t.test('random writes during pre-copy upgrades are never lost', async (t) => {
   t.teardown(() => agent.close())
   const base = `http://127.0.0.1:${sup.port}`
   const model = new Map<string, number>()
+  const links: Array<[string, string, boolean]> = []
 
   for (const seed of [1, 2, 3, 4, 5]) {
     const random = prng(seed)
@@ -62,7 +68,14 @@ t.test('random writes during pre-copy upgrades are never lost', async (t) => {
       const failed = await dsu(['upgrade', '--to', fixture('throw-after-restore.js'), '--version-label', 'broken', '--state-dir', sup.stateDir, '--json'])
       t.equal(JSON.parse(failed.stdout).outcome, 'rolled-back', 'seed 3: the failing upgrade rolled back')
     }
-    const up = await dsu(['upgrade', '--to', entry, '--version-label', `seed-${seed}`, '--state-dir', sup.stateDir, '--json'])
+    const upgrading = dsu(['upgrade', '--to', entry, '--version-label', `seed-${seed}`, '--state-dir', sup.stateDir, '--json'])
+    // Entry a now holds entry b's box, made while the upgrade starts.
+    const [a, b] = [`p${seed * 7}`, `p${seed * 7 + 1000}`]
+    const linked = await request(`${base}/link/${a}/${b}`, { method: 'POST', dispatcher: agent })
+    await linked.body.text()
+    t.equal(linked.statusCode, 200)
+    links.push([a, b, true])
+    const up = await upgrading
     const result = JSON.parse(up.stdout)
     const before = acked
     // Keep writing for a while on the new version too, then stop.
@@ -77,6 +90,7 @@ t.test('random writes during pre-copy upgrades are never lost', async (t) => {
     for (const root of ['kv', 'obj', 'list', 'tags', 'accounts']) {
       t.same(dump[root], expected, `seed ${seed}: ${root} equals the model of ${acked} acknowledged writes`)
     }
+    t.same(dump.links, links, `seed ${seed}: every entry that shares a box with another still shares that very object`)
     t.same(dump.sizes, { kv: 30000 + model.size, obj: 30000 + model.size, list: 30000 + WORKERS * KEYS_PER_WORKER, tags: 30000 + model.size, accounts: 30000 + model.size },
       `seed ${seed}: the preloaded entries are all there`)
   }

@@ -1,40 +1,35 @@
 // Entry-wise pre-copy of one collection root (Map, Set, array, plain object),
 // safe without the program's help: nothing is tracked, nothing is promised.
 //
-// While the program serves, every entry is serialized on its own (one v8
-// serializer per chunk, its buffer released after each entry), sent, and its
-// bytes kept. At the pause every entry is serialized again, in one serializer
-// for the whole root, and compared byte for byte with what was sent: only
-// entries whose bytes differ (or that are new, deleted or moved) go out. The
-// pause costs one serialize pass of the root, not serialize + deserialize, and
-// a change made through any reference — one the program kept across turns,
-// a nested object, anything — changes the bytes, so it is seen.
+// While the program serves, every entry is serialized on its own, sent, and
+// recorded in a shadow (shadow.ts): every object's identity, keys, leaf values,
+// lengths, Set/Map members, Date times. The sent bytes are not kept. At the
+// pause every entry is compared with its shadow: only entries that differ (or
+// that are new, deleted or moved) go out. The pause costs one compare pass of
+// the root, not a serialize pass, and a change made through any reference —
+// one the program kept across turns, a nested object, anything — is seen, as
+// is a nested object replaced by another (identity is compared).
 //
-// What bytes cannot show is identity, so the comparison also guards it:
-// - a root whose entries shared objects (with each other or the root) while it
-//   was sent, or that held registered types (whose data is not their own
-//   fields), is dropped and sent whole in the pause, as without pre-copy;
-// - at the pause the whole root goes through one serializer, so an object met
-//   a second time is written as a back-reference: an entry that differs is also
-//   serialized alone, and if the two differ it shares something, and the root
-//   goes whole;
-// - an entry whose top-level value was replaced is resent even if its bytes
-//   are the same (it may be an instance of another class).
-// A nested object replaced by an instance of another class with the same own
-// fields is not seen (README, "Pre-copy").
+// Identity across entries is guarded too; the root is dropped and sent whole
+// in the pause, as without pre-copy, when:
+// - its entries shared objects (with each other or the root) while it was
+//   sent, or held registered types (whose data is not their own fields);
+// - at the pause, a resent entry shares an object with another resent entry
+//   or the root (the validation walk of the resent entries sees it), or holds
+//   an object a kept entry holds (kept entries hold exactly the objects they
+//   held when sent, so only objects new to the resent entry are looked for).
+// An entry holding a value the shadow does not handle (typed arrays, Buffers,
+// RegExp, boxed primitives, Errors…) is resent in every pause.
 import v8 from 'node:v8'
 import { DsuError } from '../errors.js'
 import { encodeTable, substitute } from './class-codec.js'
 import { FrameType, Kind, type Kind as KindT } from './state-codec.js'
+import { objectsOf, Shadow } from './shadow.js'
 import { Walker, tooDeep, type Failure, type Marks } from './validate.js'
 
 /** Entries per SLOTS frame, and at most this many bytes (the pipeline keeps moving). */
 const CHUNK_ENTRIES = 1024
 const CHUNK_BYTES = 256 * 1024
-/** Entries compared in one released buffer at the pause (fewer buffers, fewer GCs). */
-const GROUP = 2048
-/** Most entries compared in one call: a run that differs is searched by halving. */
-const RUN = 64
 /** Ops per SLOTPATCH frame. */
 const PATCH_ENTRIES = 2048
 
@@ -100,13 +95,9 @@ export function sizeOf(root: object, kind: KindT): number {
 export type DiffOutcome = { frames: Buffer[]; changed: number } | { whole: string }
 
 export class RootCopy {
-  // Slot → where its sent bytes are, its key (Map, object, Set) and top-level value.
-  private bufs: Buffer[] = []
-  private off = new Uint32Array(1024)
-  private len = new Uint32Array(1024)
-  private alive = new Uint8Array(1024)
+  // Slot → its key (Map, object, Set); what its entry was when sent is in the shadow.
   private readonly keys: unknown[] = []
-  private readonly refs: unknown[] = []
+  private readonly shadow = new Shadow()
   private readonly slotOf = new Map<unknown, number>()
   private count = 0
   /** Entries sent while serving. */
@@ -121,29 +112,8 @@ export class RootCopy {
     this.paired = kind === Kind.MAP || kind === Kind.OBJECT
   }
 
-  private grow(n: number): void {
-    if (n <= this.off.length) return
-    let size = this.off.length
-    while (size < n) size *= 2
-    const off = new Uint32Array(size)
-    off.set(this.off)
-    const len = new Uint32Array(size)
-    len.set(this.len)
-    const alive = new Uint8Array(size)
-    alive.set(this.alive)
-    this.off = off
-    this.len = len
-    this.alive = alive
-  }
-
   private slotFor(key: unknown): number | undefined {
     return this.kind === Kind.ARRAY ? ((key as number) < this.count ? (key as number) : undefined) : this.slotOf.get(key)
-  }
-
-  // What is compared is the value's bytes alone: a key (a string or other
-  // primitive) is the slot itself, and v8 gives strings no identity.
-  private write(ser: v8.Serializer, value: unknown): void {
-    ser.writeValue(value)
   }
 
   // The walk of one entry (validation, registered values) at element `e` of a list.
@@ -176,7 +146,7 @@ export class RootCopy {
     let ser = new v8.Serializer()
     let keyParts: Buffer[] = []
     let valueParts: Buffer[] = []
-    let slots: number[] = []
+    let slots = 0
     let bytes = 0
     let i = 0
     const flush = (): Buffer[] => {
@@ -192,18 +162,11 @@ export class RootCopy {
       }
       const h = head(FrameType.SLOTS, this.name, 5)
       h[h.length - 5] = this.kind
-      h.writeUInt32BE(slots.length, h.length - 4)
+      h.writeUInt32BE(slots, h.length - 4)
       const frame = Buffer.concat([h, v8Header, ...keyParts, ...valueParts])
-      let at = frame.length - valueParts.reduce((n, b) => n + b.length, 0)
-      for (let j = 0; j < slots.length; j++) {
-        const s = slots[j]!
-        this.bufs[s] = frame
-        this.off[s] = at
-        at += this.len[s]!
-      }
       keyParts = []
       valueParts = []
-      slots = []
+      slots = 0
       bytes = 0
       ser = new v8.Serializer()
       return marks === undefined ? [frame] : [typesFrame(marks), frame]
@@ -218,9 +181,14 @@ export class RootCopy {
           return
         }
         // Positions of registered values count in the list the receiver rebuilds: k, v, k, v.
-        if (this.walkEntry(walker, this.paired ? slots.length * 2 : slots.length, i++, key, value)) {
+        if (this.walkEntry(walker, this.paired ? slots * 2 : slots, i++, key, value)) {
           // Maybe fixed by the pause: there, the stop-and-copy path names it.
           this.unsafe = 'an entry cannot be serialized'
+          return
+        }
+        // (Checked at once: the shadow's walk below must not meet a cycle.)
+        if (walker.anyShared || walker.crossed) {
+          this.unsafe = 'its entries share objects'
           return
         }
         let b: Buffer
@@ -231,48 +199,28 @@ export class RootCopy {
             keyParts.push(k)
             bytes += k.length
           }
-          this.write(ser, value)
+          ser.writeValue(value)
           b = ser.releaseBuffer()
         } catch {
           this.unsafe = 'an entry cannot be serialized'
           return
         }
         const s = this.count++
-        this.grow(this.count)
-        this.len[s] = b.length
-        this.alive[s] = 1
+        // What it holds, to compare with at the pause (false: resent then, whatever it holds).
+        this.shadow.record(s, value)
         this.keys[s] = key
-        this.refs[s] = value
         if (this.kind !== Kind.ARRAY) this.slotOf.set(key, s)
         valueParts.push(b)
-        slots.push(s)
+        slots++
         bytes += b.length
-        if (slots.length >= CHUNK_ENTRIES || bytes >= CHUNK_BYTES) yield* flush()
+        if (slots >= CHUNK_ENTRIES || bytes >= CHUNK_BYTES) yield* flush()
       }
-      if (slots.length > 0) yield* flush()
+      if (slots > 0) yield* flush()
+      this.shadow.trim()
     } catch (error) {
       if (error instanceof RangeError) this.unsafe = 'it is nested too deeply'
       else throw error
     }
-  }
-
-  private sent(s: number): Buffer {
-    return this.bufs[s]!.subarray(this.off[s]!, this.off[s]! + this.len[s]!)
-  }
-
-  private alone(value: unknown): Buffer {
-    const ser = new v8.Serializer()
-    this.write(ser, value)
-    return ser.releaseBuffer()
-  }
-
-  // A value v8 refused at the pause: the walk names it.
-  private refused(key: unknown, value: unknown, i: number, error: unknown): DsuError {
-    if (error instanceof RangeError) return tooDeep(this.name, error)
-    const failure = this.walkEntry(new Walker(), 0, i, key, value)
-    if (failure) return failure.toError(this.name)
-    const message = error instanceof Error ? error.message : String(error)
-    return new DsuError('DSU_ERR_UNSERIALIZABLE', `${this.name}: ${message}`, { cause: error })
   }
 
   /**
@@ -281,10 +229,9 @@ export class RootCopy {
    */
   diff(): DiffOutcome {
     if (this.unsafe) return { whole: this.unsafe }
-    const ser = new v8.Serializer()
-    ser.writeHeader()
-    ser.releaseBuffer()
     const seen = new Uint8Array(this.count)
+    // Slots whose entry is resent (changed) or gone: 1.
+    const dirty = new Uint8Array(this.count)
     // Changed entries as parallel lists: slot (-1: new), key, value, position.
     const cSlot: number[] = []
     const cKey: unknown[] = []
@@ -295,66 +242,9 @@ export class RootCopy {
     let inOrder = true
     let appended = false
     let nextNew = this.count
-    // The group being serialized: its slots, keys, values.
-    const gSlot: number[] = []
-    const gKey: unknown[] = []
-    const gValue: unknown[] = []
-    const gAt: number[] = []
     let whole: string | undefined
     let i = 0
-    const change = (slot: number, key: unknown, value: unknown, at: number): void => {
-      cSlot.push(slot)
-      cKey.push(key)
-      cValue.push(value)
-      cAt.push(at)
-    }
-
-    // Compares a released group with what was sent. Runs of consecutive
-    // slots sent in one frame are compared in one call; in a run that
-    // differs, the first differing byte is found by halving, its entry is
-    // serialized alone (which also gives where the next entry starts), and
-    // the comparison goes on after it.
-    const flush = (): void => {
-      const n = gSlot.length
-      if (n === 0) return
-      const buf = ser.releaseBuffer()
-      let pos = 0
-      let k = 0
-      while (k < n && whole === undefined) {
-        let e = k
-        const frame = this.bufs[gSlot[k]!]!
-        while (e + 1 < n && e - k < RUN && gSlot[e + 1] === gSlot[e]! + 1 && this.bufs[gSlot[e + 1]!] === frame) e++
-        const from = this.off[gSlot[k]!]!
-        const runBytes = this.off[gSlot[e]!]! + this.len[gSlot[e]!]! - from
-        // Whether bytes [a, b) of the run are as sent.
-        const same = (a: number, b: number): boolean => pos + b <= buf.length && buf.compare(frame, from + a, from + b, pos + a, pos + b) === 0
-        if (same(0, runBytes)) {
-          pos += runBytes
-          k = e + 1
-          continue
-        }
-        // The longest equal prefix (only the part not yet known equal is compared):
-        // its end is in the first entry that differs.
-        let lo = 0
-        let hi = runBytes
-        while (lo < hi) {
-          const mid = Math.ceil((lo + hi) / 2)
-          if (same(lo, mid)) lo = mid
-          else hi = mid - 1
-        }
-        let j = k
-        while (j < e && this.off[gSlot[j + 1]!]! <= from + lo) j++
-        const at = pos + (this.off[gSlot[j]!]! - from)
-        const alone = this.alone(gValue[j])
-        // Equal only if nothing in this entry was met before in this pass: no sharing.
-        if (at + alone.length > buf.length || buf.compare(alone, 0, alone.length, at, at + alone.length) !== 0) whole = 'its entries share objects'
-        if (!alone.equals(this.sent(gSlot[j]!))) change(gSlot[j]!, gKey[j], gValue[j], gAt[j]!)
-        pos = at + alone.length
-        k = j + 1
-      }
-      if (whole === undefined && pos !== buf.length) whole = 'its entries share objects'
-      gSlot.length = gKey.length = gValue.length = gAt.length = 0
-    }
+    const shadow = this.shadow
 
     const step = (key: unknown, value: unknown): boolean => {
       // Entries mostly keep their order: the next slot is the likely one, without a lookup.
@@ -372,36 +262,30 @@ export class RootCopy {
         }
       }
       order.push(s ?? nextNew++)
-      try {
-        if (s !== undefined && this.refs[s] === value) {
-          this.write(ser, value)
-          gSlot.push(s)
-          gKey.push(key)
-          gValue.push(value)
-          gAt.push(i)
-          if (gSlot.length >= GROUP) flush()
-        } else {
-          flush()
-          this.write(ser, value)
-          const here = ser.releaseBuffer()
-          if (!here.equals(this.alone(value))) whole = 'its entries share objects'
-          change(s ?? -1, key, value, i)
-        }
-      } catch (error) {
-        throw this.refused(key, value, i, error)
+      if (s === undefined || !shadow.same(s, value)) {
+        if (s !== undefined) dirty[s] = 1
+        cSlot.push(s ?? -1)
+        cKey.push(key)
+        cValue.push(value)
+        cAt.push(i)
       }
       i++
-      return whole === undefined
+      return true
     }
 
     try {
       const root = this.root
       switch (this.kind) {
+        // forEach, not an iterator: no [key, value] pair allocated per entry in the pause.
         case Kind.MAP:
-          for (const [key, value] of Map.prototype.entries.call(root as Map<unknown, unknown>)) if (!step(key, value)) break
+          Map.prototype.forEach.call(root as Map<unknown, unknown>, (value, key) => {
+            if (whole === undefined) step(key, value)
+          })
           break
         case Kind.SET:
-          for (const value of Set.prototype.values.call(root as Set<unknown>)) if (!step(value, value)) break
+          Set.prototype.forEach.call(root as Set<unknown>, (value) => {
+            if (whole === undefined) step(value, value)
+          })
           break
         case Kind.ARRAY: {
           const a = root as unknown[]
@@ -413,17 +297,17 @@ export class RootCopy {
           for (const key of Object.keys(o)) if (!step(key, o[key])) break
         }
       }
-      if (whole === undefined) flush()
+      if (whole) return { whole }
     } catch (error) {
       if (error instanceof RangeError) throw tooDeep(this.name, error)
       throw error
     }
-    if (whole) return { whole }
 
     // Ops, then frames: changes and new entries in the root's order, deletions, the order.
     const frames: Buffer[] = []
     let ops: unknown[] = []
-    let walker = new Walker()
+    // One walk over all resent entries: an object met twice among them is sharing.
+    const walker = new Walker()
     walker.claim(this.root)
     const emit = (): void => {
       if (walker.crossed) whole = 'an entry holds the root'
@@ -434,11 +318,15 @@ export class RootCopy {
       const ser = new v8.DefaultSerializer()
       ser.writeRawBytes(h)
       ser.writeHeader()
-      ser.writeValue(payload)
+      try {
+        ser.writeValue(payload)
+      } catch (error) {
+        if (error instanceof RangeError) throw tooDeep(this.name, error)
+        const message = error instanceof Error ? error.message : String(error)
+        throw new DsuError('DSU_ERR_UNSERIALIZABLE', `${this.name}: ${message}`, { cause: error })
+      }
       frames.push(ser.releaseBuffer())
       ops = []
-      walker = new Walker()
-      walker.claim(this.root)
     }
     for (let c = 0; c < cSlot.length; c++) {
       // New entries take the next slots, in the root's order.
@@ -451,9 +339,31 @@ export class RootCopy {
       if (failure) throw failure.toError(this.name)
       if (ops.length >= PATCH_ENTRIES * 3) emit()
     }
+    if (walker.anyShared) return { whole: 'its entries share objects' }
+    if (walker.crossed) return { whole: 'an entry holds the root' }
+    // Identity, which the receiver cannot rebuild across entries sent apart:
+    // the resent entries share nothing with each other or the root (the walk
+    // above), nor with a kept entry, which holds exactly the objects it held
+    // when sent — those were shared with nothing, so only objects a resent
+    // entry did not hold then are looked for.
+    const held: object[] = []
+    const foreign: object[] = []
+    try {
+      for (let c = 0; c < cValue.length; c++) {
+        held.length = 0
+        objectsOf(cValue[c], held)
+        shadow.foreign(cSlot[c]!, held, foreign)
+      }
+    } catch (error) {
+      // Deeper than this walk can go: whole, where the stop-and-copy path names it.
+      if (error instanceof RangeError) return { whole: 'it is nested too deeply' }
+      throw error
+    }
+    for (let s = 0; s < this.count; s++) if (seen[s] === 0) dirty[s] = 1
+    if (shadow.holdsAny(foreign, dirty, this.count)) return { whole: 'its entries share objects' }
     let deleted = 0
     for (let s = 0; s < this.count; s++) {
-      if (this.alive[s] && !seen[s]) {
+      if (!seen[s]) {
         if (this.kind === Kind.ARRAY) break
         ops.push(0, s)
         deleted++

@@ -1,6 +1,6 @@
 // Pre-copy: the old version streams its collection roots (Map, Set, array,
-// plain object) while it still serves, entry by entry, keeping what it sent;
-// at the quiescent point it sends only the entries whose bytes changed
+// plain object) while it still serves, entry by entry, keeping a shadow of what it sent;
+// at the quiescent point it sends only the entries that changed
 // (entry-copy.ts), and the roots that were not pre-copied. Nothing is tracked
 // and the program keeps no contract. Frames and the DONE check are the state
 // stream's.

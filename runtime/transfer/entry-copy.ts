@@ -101,6 +101,38 @@ export function sizeOf(root: object, kind: KindT): number {
   }
 }
 
+/** Keys per map of a SlotIndex: growing one costs at most a rehash of this many (~10 ms), not of the whole root. */
+const SLOT_SEGMENT = 1 << 17
+
+/**
+ * Key → slot over many maps of at most SLOT_SEGMENT keys: one Map of a
+ * million keys rehashes in one go each time it doubles, and the rehash at
+ * 512 k stalls the program for 100–200 ms in the middle of the snapshot.
+ * A lookup tries the newest map first; a key is in one map only.
+ */
+export class SlotIndex {
+  private readonly maps: Map<unknown, number>[] = [new Map()]
+  get(key: unknown): number | undefined {
+    for (let i = this.maps.length - 1; i >= 0; i--) {
+      const s = this.maps[i]!.get(key)
+      if (s !== undefined) return s
+    }
+    return undefined
+  }
+  has(key: unknown): boolean {
+    return this.get(key) !== undefined
+  }
+  /** Adds a key not in the index. */
+  set(key: unknown, slot: number): void {
+    let last = this.maps[this.maps.length - 1]!
+    if (last.size >= SLOT_SEGMENT) this.maps.push((last = new Map()))
+    last.set(key, slot)
+  }
+  get size(): number {
+    return this.maps.reduce((n, m) => n + m.size, 0)
+  }
+}
+
 export type DiffOutcome = { frames: Buffer[]; changed: number } | { whole: string }
 
 export class RootCopy {
@@ -111,7 +143,7 @@ export class RootCopy {
   private alive = new Uint8Array(1024)
   private readonly keys: unknown[] = []
   private readonly refs: unknown[] = []
-  private readonly slotOf = new Map<unknown, number>()
+  private readonly slotOf = new SlotIndex()
   private count = 0
   /** Entries sent while serving. */
   get sentEntries(): number {

@@ -48,6 +48,7 @@ export function pauseChart(r: Results): string {
     series: [
       { name: 'dsu pause, pre-copy', color: '#9467bd', values: m((i) => r.precopy[i]!.pauseMs) },
       { name: 'client gap, pre-copy', color: '#c5b0d5', values: m((i) => r.precopy[i]!.clientGapMs), dashed: true },
+      { name: 'client gap during pre-copy', color: '#8c564b', values: m((i) => (r.precopy[i]!.precopyGapMs ?? []).filter(Number.isFinite)), dashed: true },
       { name: 'dsu pause, stop-and-copy', color: '#d62728', values: m((i) => r.pause[i]!.pauseMs) },
       { name: 'client gap, stop-and-copy', color: '#ff7f0e', values: m((i) => r.pause[i]!.clientGapMs), dashed: true },
       { name: 'v8 ser+deser, 1 process', color: '#1f77b4', values: m((i) => r.baselines[i]!.stwMs) },
@@ -224,7 +225,7 @@ export function markdown(r: Results): string {
       '(3) v8 major GCs of the ~600 MB heap (two per pre-copy: one when what pre-copy keeps grows the old generation past its limit, one from external-memory pressure as the kept frames pass 64 MB), whose incremental marking runs on the main thread in steps of up to 80–150 ms when no core is free, plus a 50–200 ms final pause; ' +
       '(4) scavenges, 30–70 ms each under load. The snapshot\'s own work per frame is 1–5 ms. ' +
       'Changed: a validation walker per frame (sharing across frames is caught by the pause\'s one-serializer compare, as before), the key index in maps of at most 128 k keys, slices of at most 4 ms of snapshot work with one event-loop turn between them, 1 MiB queued in the socket at most (was 4 MiB). ' +
-      'Before/after on the same machine, alternated, 6 upgrades each at 1M, load average 10–17 on 2 cores (all times ~3–4 × a quiet run): gap during pre-copy median 1779 → 1388 ms, pre-copy phase 35.1 → 26.1 s, pause 12.5 → 8.9 s; v1\'s heap at its pre-copy peak (separate runs, same load) 841–971 → 671–794 MB. ' +
+      'Before/after on the same machine, alternated, 6 upgrades each at 1M, load average 10–17 on 2 cores (all times ~3–4 × a quiet run): gap during pre-copy median 1779 → 1388 ms, pre-copy phase 35.1 → 26.1 s, pause 12.5 → 8.9 s; v1\'s peak over its live state around a 1M upgrade without load (the memory section\'s measure, 2 runs each, load 15–20) +633 / +680 MB → +528 / +518 MB (5.5–5.9 → 4.5–4.6 × the serialized size; the kept bytes, 115 MB, are most of what is left of the pre-copy\'s share, the pause\'s second serialize the rest); v1\'s heap at its pre-copy peak (separate runs, same load) 841–971 → 671–794 MB. ' +
       'Not reached: ≤ 100 ms. What is left is (3): at 1 M records a major GC of the old version\'s heap during the pre-copy is hard to avoid (anything kept per entry grows the old generation), and its marking competes for the 2 cores with the new version and the load. ' +
       '`--max-semi-space-size` was not retried (scavenges are not the long gaps).',
     '- **Steady-state overhead**: per-request tracking cut to one Set entry and one shared `close` listener (the runtime\'s CPU per request went from +6 % to +1 % of plain node); a detached process (its own session, as `dsu run` starts its program) costs 10-20 % more CPU per request under load with the kernel\'s autogroup scheduling, so the plain node baseline is now started detached too. On this shared machine the per-round ratios of req/s and p99 still spread by ±30 %.',

@@ -19,8 +19,10 @@ export interface PrecopyOptions {
   progressMs?: number
   /**
    * Longest the snapshot runs before it yields to the program (one event-loop
-   * turn: pending I/O is served in between). Frames cost ~1–5 ms each, so a
-   * slice is one frame or a few.
+   * turn: pending I/O is served in between). A frame of the bench's records
+   * costs ~2–5 ms, so a slice is one such frame, or several of small entries
+   * (fewer turns, a shorter pre-copy). 2 ms, not 4: at 100k records the gap
+   * clients saw during the pre-copy looked longer with 4 (noisy runs).
    */
   sliceMs?: number
   /** The clock slices are measured with (ms; tests give a fake one). */
@@ -49,7 +51,7 @@ export class PrecopySender {
     precopied: ReadonlyMap<string, object>,
     options: PrecopyOptions = {},
   ) {
-    this.options = { maxBuffered: 1024 * 1024, onProgress: () => {}, progressMs: 250, sliceMs: 4, now: () => performance.now(), yieldTurn: () => nextTurn(), ...options }
+    this.options = { maxBuffered: 1024 * 1024, onProgress: () => {}, progressMs: 250, sliceMs: 2, now: () => performance.now(), yieldTurn: () => nextTurn(), ...options }
     this.copies_ = [...precopied].map(([name, root]) => new RootCopy(name, root, kindOf(root)!))
     this.lastProgress = this.options.now()
   }

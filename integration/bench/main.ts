@@ -2,6 +2,8 @@
 // steady-state overhead and memory, all from one run. A benchmark, not a test:
 //   make bench                                   (node dist/integration/bench/main.js)
 //   DSU_BENCH_QUICK=1 node dist/integration/bench/main.js   (smoke run, < 1 min)
+//   DSU_BENCH_ONLY=precopy DSU_BENCH_SIZES=1000000 DSU_BENCH_RUNS=3 node dist/integration/bench/main.js
+//     (only the default-path pause rows of the sizes given, printed, RESULTS.md untouched)
 // Progress goes to stderr; the markdown goes to stdout and integration/bench/RESULTS.md,
 // the chart to integration/bench/pause.svg.
 import fs from 'node:fs'
@@ -9,20 +11,31 @@ import os from 'node:os'
 import path from 'node:path'
 import { baselinesForSize, type BaselineResult } from './baselines.js'
 import { cliLatency } from './cli-latency.js'
-import { benchDir, elapsedS, fmtCount, progress, quick } from './common.js'
+import { benchDir, elapsedS, fmtCount, fmtMs, median, progress, quick } from './common.js'
 import { idleMemory, peakMemory } from './memory.js'
 import { overhead } from './overhead.js'
 import { pauseForSize, type PauseResult } from './pause.js'
 import { markdown, pauseChart, sectionOf, type Results } from './report.js'
 
-const sizes = quick ? [0, 10_000] : [0, 10_000, 100_000, 1_000_000]
+const sizes = process.env.DSU_BENCH_SIZES ? process.env.DSU_BENCH_SIZES.split(',').map(Number) : quick ? [0, 10_000] : [0, 10_000, 100_000, 1_000_000]
 // Upgrades per size, and runs of each baseline (the JSON restart at 1M takes ~6 s a run).
-const pauseRuns = quick ? 1 : 5
+const pauseRuns = process.env.DSU_BENCH_RUNS ? Number(process.env.DSU_BENCH_RUNS) : quick ? 1 : 5
 const baselineRuns = (records: number): number => (quick ? 1 : records >= 1_000_000 ? 3 : 5)
 
 const startedAt = new Date().toISOString()
 const loadBefore = os.loadavg()
 progress(`dsu benchmark${quick ? ' (quick)' : ''}: sizes ${sizes.map(fmtCount).join(', ')}`)
+
+if (process.env.DSU_BENCH_ONLY === 'precopy') {
+  // A quick look at one part while working on it: nothing is written.
+  for (const n of sizes) {
+    const p = await pauseForSize(n, pauseRuns, 'default')
+    const med = (xs: number[]): string => fmtMs(median(xs.filter(Number.isFinite)))
+    process.stdout.write(`${fmtCount(n)}: pause ${med(p.pauseMs)} ms, client gap ${med(p.clientGapMs)} ms, during pre-copy ${med(p.precopyGapMs)} ms, ` +
+      `pre-copy phase ${med(p.phases.precopy ?? [])} ms, whole upgrade ${med(p.totalMs)} ms (medians of ${p.pauseMs.length}; load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})\n`)
+  }
+  process.exit(0)
+}
 
 const pause: PauseResult[] = []
 const precopy: PauseResult[] = []

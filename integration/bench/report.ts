@@ -36,6 +36,11 @@ const bytesRange = (xs: number[]): string => {
   return lo === hi ? lo : `${lo} – ${hi}`
 }
 const runsOf = (xs: number[]): string => xs.map(fmtMs).join(', ')
+// The median over upgrades that had a pre-copy phase, or – (older results have no such field).
+const gapDuring = (p: PauseResult): string => {
+  const xs = (p.precopyGapMs ?? []).filter(Number.isFinite)
+  return xs.length ? `${fmtMs(median(xs))} ms` : '–'
+}
 
 export function pauseChart(r: Results): string {
   const m = (f: (i: number) => number[]): number[] => r.pause.map((_, i) => median(f(i)))
@@ -46,6 +51,7 @@ export function pauseChart(r: Results): string {
     series: [
       { name: 'dsu pause, pre-copy', color: '#9467bd', values: m((i) => r.precopy[i]!.pauseMs) },
       { name: 'client gap, pre-copy', color: '#c5b0d5', values: m((i) => r.precopy[i]!.clientGapMs), dashed: true },
+      { name: 'client gap during pre-copy', color: '#8c564b', values: m((i) => (r.precopy[i]!.precopyGapMs ?? []).filter(Number.isFinite)), dashed: true },
       { name: 'dsu pause, stop-and-copy', color: '#d62728', values: m((i) => r.pause[i]!.pauseMs) },
       { name: 'client gap, stop-and-copy', color: '#ff7f0e', values: m((i) => r.pause[i]!.clientGapMs), dashed: true },
       { name: 'v8 ser+deser, 1 process', color: '#1f77b4', values: m((i) => r.baselines[i]!.stwMs) },
@@ -67,7 +73,7 @@ function targetsTable(r: Results): string[] {
     const p = bySize(n)
     if (!p) return row([`pause, ${fmtCount(n)} records`, `≤ ${goal} ms`, '–', verdict(null)])
     const v = median(p.pauseMs)
-    return row([`pause, ${fmtCount(n)} records (pre-copy)`, `≤ ${goal} ms`, `${fmtMs(v)} ms (client gap ${fmtMs(median(p.clientGapMs))} ms${stopAndCopy(n)})`, verdict(v <= goal)])
+    return row([`pause, ${fmtCount(n)} records (pre-copy)`, `≤ ${goal} ms`, `${fmtMs(v)} ms (client gap ${fmtMs(median(p.clientGapMs))} ms, during pre-copy ${gapDuring(p)}${stopAndCopy(n)})`, verdict(v <= goal)])
   }
   const o = overheadRatios(r.overhead)
   const idle = idleMedians(r.idle)
@@ -80,6 +86,7 @@ function targetsTable(r: Results): string[] {
     pauseRow(0, 10),
     pauseRow(100000, 50),
     pauseRow(1000000, 250),
+    gapRow(r, 1000000, 100),
     classRow(r),
     row(['throughput overhead', '≤ 1 %', `${pct(o.rpsLoss)} (median of ${r.overhead.dsu.rps.length} per-round ratios req/s dsu run / node = ${(1 - o.rpsLoss).toFixed(3)}; server CPU per request ${pct(o.cpuGain)})`, verdict(o.rpsLoss <= 0.01)]),
     row(['p99 latency overhead', '≤ 5 %', `${pct(o.p99Gain)} (median of per-round ratios; medians ${median(r.overhead.plain.p99).toFixed(3)} → ${median(r.overhead.dsu.p99).toFixed(3)} ms)`, verdict(o.p99Gain <= 0.05)]),
@@ -99,6 +106,14 @@ function cliRows(r: Results): string[] {
     row(['`dsu status`, spawn to exit', '≤ 80 ms', `${fmtMs(status)} ms (empty \`node -e 0\`: ${fmtMs(median(c.nodeEmpty))} ms; ${c.status.length} runs)`, verdict(status <= 80)]),
     row(['whole small `dsu upgrade` as the shell sees it', '≤ 200 ms', `${fmtMs(upgrade)} ms (hello app, 0 records, \`--json\`, spawn to exit; ${c.upgrade.length} runs)`, verdict(upgrade <= 200)]),
   ]
+}
+
+// Issue 13, target 1: what clients see through the whole upgrade, pre-copy phase and pause both.
+function gapRow(r: Results, n: number, goal: number): string {
+  const p = r.precopy.find((x) => x.records === n)
+  if (!p) return row([`longest client gap, ${fmtCount(n)} records`, `≤ ${goal} ms`, '–', verdict(null)])
+  const v = median(p.clientGapMs)
+  return row([`longest client gap through a ${fmtCount(n)}-record upgrade (default path)`, `≤ ${goal} ms`, `${fmtMs(v)} ms (during pre-copy ${gapDuring(p)}; pause ${fmtMs(median(p.pauseMs))} ms)`, verdict(v <= goal)])
 }
 
 function classRow(r: Results): string {
@@ -127,13 +142,13 @@ export function markdown(r: Results): string {
 
   L.push('## 1. Pause vs state size', '',
     `Records of the shape in \`apps/make-records.js\` (\`{id, name, balance, tags[3], createdAt: Date, seen: Set}\`) in one marked Map; \`dsu run apps/records.js\`, then repeated \`dsu upgrade --to apps/records.js --json\` to the same code. ` +
-    'During each upgrade autocannon keeps 10 keep-alive connections busy with writes (POST, pipelining 1: each request reads and changes one random record, `records.get(id).balance += 1`, so pre-copy always has changed entries to resend); the client gap is the longest time between two consecutive 2xx responses overlapping the `dsu upgrade` call; the floor is the longest gap in the 0.5 s of the same load just before it.', '',
-    row(['records', 'upgrades', 'dsu state on wire', 'dsu pause, pre-copy', 'client gap, pre-copy', 'dsu pause, stop-and-copy', 'client gap, stop-and-copy', 'gap floor', 'v8 ser+deser, 1 process', 'JSON file restart', 'bytes over Unix socket', 'whole dsu upgrade (pre-copy / stop-and-copy)']),
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    'During each upgrade autocannon keeps 10 keep-alive connections busy with writes (POST, pipelining 1: each request reads and changes one random record, `records.get(id).balance += 1`, so pre-copy always has changed entries to resend); the client gap is the longest time between two consecutive 2xx responses overlapping the `dsu upgrade` call, and the gap during pre-copy the longest one that ended before the pause began (while the old version streamed its snapshot and served; – where no root was pre-copied, e.g. 0 records); the floor is the longest gap in the 0.5 s of the same load just before it.', '',
+    row(['records', 'upgrades', 'dsu state on wire', 'dsu pause, pre-copy', 'client gap, pre-copy', 'client gap during pre-copy (before the pause)', 'dsu pause, stop-and-copy', 'client gap, stop-and-copy', 'gap floor', 'v8 ser+deser, 1 process', 'JSON file restart', 'bytes over Unix socket', 'whole dsu upgrade (pre-copy / stop-and-copy)']),
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   r.pause.forEach((p, i) => {
     const b = r.baselines[i]!
     const c = r.precopy[i]!
-    L.push(row([fmtCount(p.records), p.pauseMs.length, bytesRange(p.bytes), `**${fmtMs(median(c.pauseMs))} ms**`, `${fmtMs(median(c.clientGapMs))} ms`,
+    L.push(row([fmtCount(p.records), p.pauseMs.length, bytesRange(p.bytes), `**${fmtMs(median(c.pauseMs))} ms**`, `${fmtMs(median(c.clientGapMs))} ms`, gapDuring(c),
       `${fmtMs(median(p.pauseMs))} ms`, `${fmtMs(median(p.clientGapMs))} ms`, `${fmtMs(median(p.floorGapMs))} ms`,
       `${fmtMs(median(b.stwMs))} ms`, `${fmtMs(median(b.jsonRestartMs))} ms`, `${fmtMs(median(b.wireMs))} ms`, `${fmtMs(median(c.totalMs))} / ${fmtMs(median(p.totalMs))} ms`]))
   })
@@ -146,7 +161,10 @@ export function markdown(r: Results): string {
   }
   L.push('', 'Individual runs, pause / client gap (ms). Run 1 of each size transfers the state as `makeRecords` built it; ' +
     'later runs transfer a state that was itself received in the previous upgrade (same code, same records), which can encode to a different size and take longer.', '')
-  for (const p of [...r.pause, ...r.precopy]) L.push(`- ${fmtCount(p.records)}${p.precopy ? ' pre-copy' : ''}: ${runsOf(p.pauseMs)} / ${runsOf(p.clientGapMs)}`)
+  for (const p of [...r.pause, ...r.precopy]) {
+    const during = (p.precopyGapMs ?? []).some(Number.isFinite) ? ` / during pre-copy ${runsOf(p.precopyGapMs)}` : ''
+    L.push(`- ${fmtCount(p.records)}${p.precopy ? ' pre-copy' : ''}: ${runsOf(p.pauseMs)} / ${runsOf(p.clientGapMs)}${during}`)
+  }
 
   L.push('', '## 2. Baselines on the same state', '',
     '- **v8 ser+deser**: `v8.serialize` then `v8.deserialize` of the whole Map in one process (`apps/stw.js`): the floor of a naive stop-the-world handover, with no process boundary.',
@@ -224,15 +242,25 @@ export function markdown(r: Results): string {
     '- **Chunked pipelining** (now the default for roots that do not opt in): large collections go in chunks of ≤ 2048 entries, so the old version serializes chunk k+1 while the new one deserializes chunk k, over a Unix socket in the state dir. A validation walk runs as it goes (functions, class instances and other values v8 would drop or mangle are refused with their path; a reference shared across chunks makes the root go whole). ' +
       'Measured while building it: encode (walk + serialize) 205–280 ms and decode 150–210 ms at 100k; the walk alone is ~80 ms, 60 % of it recording visited objects for the sharing check. It wins clearly at 1M (a single large v8 payload decodes badly) and not at 10k–100k, where the pause stays at about the stop-the-world cost.',
     '- **A larger young generation** for program processes (`--node-arg=--max-semi-space-size=32` and `=128`): 346–398 ms at 100k either way, within the noise of the default; not adopted.',
-    `- **Pre-copy, by default and without a contract** (every Map, Set, array or plain-object root of 1000+ entries; the pre-copy rows above are this default path, no opt-in): the root streams entry by entry while the old version serves, and the old version keeps each entry's bytes; at the pause it serializes the root once more and resends only the entries whose bytes differ (new, deleted, moved too), so changes through references the program kept are seen. The pause is one serialize pass, no deserialize. (The first pre-copy tracked Map set/delete/get and relied on the program not keeping references; it is gone.) In this run: 100k records ${pc(100000)}, 1M ${pc(1000000)}. ` +
-      'Correctness: `integration/precopy.test.ts` runs random set / in-place add (through references kept from earlier requests) / delete writes from 8 clients through 5 upgrades (5 seeds, one with a rolled-back upgrade in between) on a Map, an object, an array, a Set and a Map of class instances, none opted in, and compares each with a reference model of every acknowledged write.',
-    '- **Seen but not fixed**: with pre-copy at 1M the client-seen gap (column above) is much longer than the supervisor\'s pause: while the old version serializes the snapshot it allocates heavily, and its major GCs over a ~640 MB heap stall its responses for a few hundred ms. Smaller chunks, reusing buffers, or pacing the snapshot would spread that out.',
+    `- **Pre-copy, by default and without a contract** (every Map, Set, array or plain-object root of 1000+ entries; the pre-copy rows above are this default path, no opt-in): the root streams entry by entry while the old version serves. At first the old version kept each entry's bytes and at the pause serialized the root once more, resending the entries whose bytes differed: the pause was one serialize pass (301 ms at 100k, 3194 ms at 1M in the make bench before this one). ` +
+      'Now (**shadow compare**, `runtime/transfer/shadow.ts`) it records a flat shadow of each entry as it streams (object identities, prototypes and key lists, leaf values, array lengths and holes, Set/Map members, Date times; numbers and tags in typed arrays, references in plain arrays; about 150 bytes a record) and at the pause walks each entry against it, serializing only the entries that differ: changes through references the program kept are seen, and more than bytes show (a nested object replaced by one of another class with the same fields). Entries holding values it does not handle (Buffers, typed arrays, RegExp, Errors…) are resent every pause; sharing with kept entries is checked against objects new to a resent entry. ' +
+      `In this run: 100k records ${pc(100000)}, 1M ${pc(1000000)}. While it was built (a loaded machine, back-to-back runs): 100k 200 → 142 ms, 1M 7.37 → 2.09 s; v1's peak around a 1M upgrade +640 → +455–461 MB. (The first pre-copy tracked Map set/delete/get and relied on the program not keeping references; it is gone.) ` +
+      'Correctness: `integration/precopy.test.ts` runs random set / in-place add (through references kept from earlier requests) / delete writes from 8 clients through 5 upgrades (5 seeds, one with a rolled-back upgrade in between) on a Map, an object, an array, a Set, a Map of class instances and a root whose entries get linked to one object, none opted in, and compares each with a reference model of every acknowledged write; `runtime/transfer/shadow.test.ts` checks every kind of change and every way of sharing introduced after the snapshot.',
+    '- **Pacing the pre-copy (issue 13, target 1)**: the new column \"client gap during pre-copy\" is the longest gap that ended before the pause. Measured in the old version itself at 1M (perf_hooks gc entries, an event-loop stall log, `--trace-gc`, `--trace-incremental-marking`), what stalled it while it streamed the snapshot: ' +
+      '(1) the validation walk kept one identity table (a Map) of every object of the root, 4 M for 1 M records: ~170 MB of the heap at its peak, and one synchronous rehash of ~0.5–0.7 s when it grew past 2 M objects; ' +
+      '(2) the key index, one Map of 1 M keys, rehashing at 512 k keys (100–200 ms); ' +
+      '(3) v8 major GCs of the ~600 MB heap (two per pre-copy: one when what pre-copy keeps grows the old generation past its limit, one from external-memory pressure as the kept frames pass 64 MB), whose incremental marking runs on the main thread in steps of up to 80–150 ms when no core is free, plus a 50–200 ms final pause; ' +
+      '(4) scavenges, 30–70 ms each under load. The snapshot\'s own work per frame is 1–5 ms. ' +
+      'Changed: the key index in maps of at most 128 k keys, slices of at most 2 ms of snapshot work (one frame of these records) with one event-loop turn between them, 1 MiB queued in the socket at most (was 4 MiB). ' +
+      'Before/after on the same machine, alternated, 6 upgrades each at 1M, load average 10–17 on 2 cores (all times ~3–4 × a quiet run): gap during pre-copy median 1779 → 1388 ms (4 ms slices; with the 2 ms default, 3 more upgrades at load 8–11: 792, 792, 514 ms), pre-copy phase 35.1 → 26.1 s, pause 12.5 → 8.9 s; at 100k no gain shows (during pre-copy, 3–4 runs each, load 7–11: before 37–95 ms, after 41–122 ms); v1\'s peak over its live state around a 1M upgrade without load (the memory section\'s measure, 2 runs each, load 15–20) +633 / +680 MB → +528 / +518 MB (5.5–5.9 → 4.5–4.6 × the serialized size; the kept bytes, 115 MB, are most of what is left of the pre-copy\'s share, the pause\'s second serialize the rest); v1\'s heap at its pre-copy peak (separate runs, same load) 841–971 → 671–794 MB. ' +
+      'Kept: (1), the identity table: the shadow compare at the pause relies on it to know that kept entries share nothing (a walker per frame, tried, removed that stall but would let two unchanged entries that share an object arrive as two copies). Not reached: ≤ 100 ms. What is left is (1) and (3): at 1 M records a major GC of the old version\'s heap during the pre-copy is hard to avoid (anything kept per entry grows the old generation), and its marking competes for the 2 cores with the new version and the load. ' +
+      '`--max-semi-space-size` was not retried (scavenges are not the long gaps).',
     '- **Steady-state overhead**: per-request tracking cut to one Set entry and one shared `close` listener (the runtime\'s CPU per request went from +6 % to +1 % of plain node); a detached process (its own session, as `dsu run` starts its program) costs 10-20 % more CPU per request under load with the kernel\'s autogroup scheduling, so the plain node baseline is now started detached too. On this shared machine the per-round ratios of req/s and p99 still spread by ±30 %.',
     '- **Supervisor memory** (issue 13, target 5; idle VmRSS, 3 starts, MiB; an empty `node -e \'setInterval(…)\'` holds 41.4 on this machine): the supervisor held 55.3. Without V8\'s optimizing compiler (`--no-opt`, set by `dsu run` through `v8.setFlagsFromString` before its modules load; kept on for `--restore <file>.json`) it never maps TurboFan\'s code, pages of the node binary that got touched once module resolution (`fileURLToPath`, `path.normalize`) turned hot at start: 51.8, with no measurable CPU cost (supervisor CPU per small upgrade 10 ms either way over 12 alternating rounds; per 100k-record checkpoint 80 vs 90 ms). `node:crypto` loaded on first use: 50.9. Tried and not kept: `--lite-mode`/`--jitless` save 5 MB only as command-line flags (the bin cannot pass them portably; at run time they save what `--no-opt` does), `--max-semi-space-size=1`, `--single-threaded-gc`, `--v8-pool-size=0`, `--optimize-for-size`, a forced GC after start, closing SQLite after each write, better-sqlite3\'s `nativeBinding` (0.7 MB alone, nothing in the supervisor): none moved it. What is left: the journal\'s better-sqlite3 (addon, its JS, SQLite) is 3.4 MB of it, and deferring it only helps until the first upgrade.',
     '- **Runtime memory in the program**: the +7 MB of a hello app under `dsu run` is mostly not dsu\'s code: loading the runtime\'s 16 modules makes the same module-resolution functions hot and V8 maps TurboFan (node binary pages 37.4 vs 33.6 MiB resident). With `--no-opt` on both sides, plain 45.2, `node` with dsu 47.5, under `dsu run` 48.5 MiB: dsu\'s own cost is 3.2 MB supervised. A real app that loads its framework pays the TurboFan pages without dsu too. Not changed.',
     '- **CLI latency** (section 5): a plain `dsu status` and `dsu upgrade` are parsed without yargs (`cli/command-args.ts`; anything else still goes to yargs, so its help and errors are unchanged), and ora loads only for a terminal. Client CPU (user + sys, median of 11 runs on the loaded VM): `dsu status` 194–232 → ~100 ms (an empty `node -e 0`: 67–80 ms), the client side of `dsu upgrade --json` 258–321 → 119–132 ms.',
     '- **Per-request cost, profiled** (`--cpu-prof-interval=50` µs, autocannon 10 connections, hello app under `dsu run`): dsu\'s own functions are ~1.1 % of the program\'s non-idle samples (the prepended `request` listener, `responseClosed`), plus part of `_addListener` for the one `close` listener per response; the rest of the measured +4.5 % is not in dsu\'s code. Not changed.',
-    '- **Not tried yet**: a codec faster than v8 for this record shape (the pause is now one serialize pass of the pre-copied roots).', '',
+    '- **Not tried yet**: a codec faster than v8 for this record shape (with the shadow compare, the pause serializes only the changed entries; the compare pass walks every entry of the pre-copied roots).', '',
     '## Reproduce', '', '```sh', 'make bench                          # builds, then writes integration/bench/RESULTS.md and pause.svg',
     'DSU_BENCH_QUICK=1 node dist/integration/bench/main.js   # smoke run: sizes 0 and 10k, 1 run each, 2 s loads', '```', '')
   return L.join('\n')

@@ -92,13 +92,45 @@ export function sizeOf(root: object, kind: KindT): number {
   }
 }
 
+/** Keys per map of a SlotIndex: growing one costs at most a rehash of this many (~10 ms), not of the whole root. */
+const SLOT_SEGMENT = 1 << 17
+
+/**
+ * Key → slot over many maps of at most SLOT_SEGMENT keys: one Map of a
+ * million keys rehashes in one go each time it doubles, and the rehash at
+ * 512 k stalls the program for 100–200 ms in the middle of the snapshot.
+ * A lookup tries the newest map first; a key is in one map only.
+ */
+export class SlotIndex {
+  private readonly maps: Map<unknown, number>[] = [new Map()]
+  get(key: unknown): number | undefined {
+    for (let i = this.maps.length - 1; i >= 0; i--) {
+      const s = this.maps[i]!.get(key)
+      if (s !== undefined) return s
+    }
+    return undefined
+  }
+  has(key: unknown): boolean {
+    return this.get(key) !== undefined
+  }
+  /** Adds a key not in the index. */
+  set(key: unknown, slot: number): void {
+    let last = this.maps[this.maps.length - 1]!
+    if (last.size >= SLOT_SEGMENT) this.maps.push((last = new Map()))
+    last.set(key, slot)
+  }
+  get size(): number {
+    return this.maps.reduce((n, m) => n + m.size, 0)
+  }
+}
+
 export type DiffOutcome = { frames: Buffer[]; changed: number } | { whole: string }
 
 export class RootCopy {
   // Slot → its key (Map, object, Set); what its entry was when sent is in the shadow.
   private readonly keys: unknown[] = []
   private readonly shadow = new Shadow()
-  private readonly slotOf = new Map<unknown, number>()
+  private readonly slotOf = new SlotIndex()
   private count = 0
   /** Entries sent while serving. */
   get sentEntries(): number {
@@ -141,6 +173,10 @@ export class RootCopy {
    * contiguous and the pause compares runs of them in one call.
    */
   *snapshot(): Generator<Buffer, void, void> {
+    // One walker for the whole root: the pause's compare trusts that entries
+    // kept from the snapshot shared nothing, across frames too. Its identity
+    // table (every object of the root) is what the snapshot costs most at
+    // 1M records, and its rehashes stall the program (README, Not yet).
     const walker = new Walker()
     walker.claim(this.root)
     let ser = new v8.Serializer()

@@ -234,3 +234,55 @@ t.test('progress is reported while frames go out, with the bytes sent so far', a
   t.ok(reports.at(-1)! > reports[0]!, 'and grow')
   t.ok(reports.at(-1)! <= stats.bytes, 'never more than was sent')
 })
+
+// Pacing, on a clock the test drives: it reads the frames written so far, so
+// slices are counted in frames and nothing depends on real time.
+async function paced(entries: number, sliceMs: number, msPerFrame: number): Promise<{ turns: number[]; frames: number; same: boolean }> {
+  const { client, server, close } = await pair()
+  try {
+    const m = new Map<string, { v: number }>()
+    for (let i = 0; i < entries; i++) m.set(`k${i}`, { v: i })
+    let frames = 0
+    const write = client.write.bind(client) as (chunk: Buffer) => boolean
+    // writeFrame writes a 4-byte length, then the frame.
+    client.write = ((chunk: Buffer) => {
+      if (chunk.length > 4) frames++
+      return write(chunk)
+    }) as typeof client.write
+    const turns: number[] = []
+    const received = receiveState(server)
+    const sender = new PrecopySender(client, new Map([['m', m]]), {
+      maxBuffered: Infinity, // slices end by time only
+      sliceMs,
+      now: () => frames * msPerFrame,
+      yieldTurn: () => {
+        turns.push(frames)
+        return new Promise((resolve) => setImmediate(resolve))
+      },
+    })
+    await sender.run()
+    const sent = frames
+    await sender.finish(new Map())
+    const got = (await received).roots.get('m') as Map<string, unknown>
+    return { turns, frames: sent, same: JSON.stringify([...got]) === JSON.stringify([...m]) }
+  } finally {
+    close()
+  }
+}
+
+t.test('the snapshot yields to the program once a slice has run sliceMs, after whole frames', async (t) => {
+  // 20 frames of 1024 small entries, 1.5 ms each on the fake clock: a 4 ms slice is 3 frames.
+  const r = await paced(20 * 1024, 4, 1.5)
+  t.equal(r.frames, 20)
+  t.same(r.turns, [3, 6, 9, 12, 15, 18], 'one turn after every third frame')
+  t.ok(r.same, 'everything arrived')
+})
+
+t.test('a frame slower than the slice yields after itself; a clock that stands still never yields', async (t) => {
+  const slow = await paced(5 * 1024, 4, 10)
+  t.same(slow.turns, [1, 2, 3, 4, 5], 'a turn after each frame')
+  t.ok(slow.same)
+  const still = await paced(5 * 1024, 4, 0)
+  t.same(still.turns, [], 'one slice')
+  t.ok(still.same)
+})

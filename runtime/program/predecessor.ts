@@ -10,6 +10,7 @@ import { awaitAdoption } from './orphan.js'
 import { inflightCount, quiesce, resume } from './quiescence.js'
 import { manifest, markedRoots, precopyRoots } from './roots.js'
 import type { PrecopySender } from '../transfer/precopy.js'
+import type { AheadAdoption, ProgramMessage } from '../protocol.js'
 
 // The transfer code loads on first use: a program that is never upgraded
 // or checkpointed does not carry it.
@@ -18,7 +19,7 @@ const transfer = (): Promise<typeof import('../transfer/state-stream.js')> => im
 export function startPredecessor(): void {
   on('quiesce', (message) => {
     quiesce(message.timeoutMs).then(
-      () => send({ dsu: 'quiesced' }),
+      () => (message.moveAhead ? sendAhead(message.moveAhead) : send({ dsu: 'quiesced' })),
       (error) => send({ dsu: 'quiesce-failed', error: toWire(error) }),
     )
   })
@@ -35,6 +36,7 @@ export function startPredecessor(): void {
   on('resume', () => {
     precopy?.abort()
     precopy = null
+    aheadTag = null
     resume()
   })
   on('commit', () => void handOff())
@@ -51,6 +53,27 @@ export function startPredecessor(): void {
     resume()
     if (!awaitAdoption()) void stop(5000)
   })
+}
+
+/** The upgrade whose new version holds copies of the frozen connections (sendAhead()). */
+let aheadTag: string | null = null
+let aheadIds = 0
+
+/**
+ * Quiesced for an upgrade: says so, then sends the frozen connections'
+ * handles ahead to the new version, while the state is transferred, instead
+ * of one by one after the pause. Node sends handles one at a time, each
+ * waiting for the receiver's acknowledgement; started here, that wait
+ * overlaps the transfer. Each is sent whatever happens next: 'quiesced' says
+ * how many follow, and the supervisor counts them (a rollback closes its
+ * copies as they arrive; this version resumes on its own).
+ */
+function sendAhead(tag: string): Promise<void> {
+  aheadTag = tag
+  const ahead = [...servers].flatMap(([key, connections]) => connections.takeAhead(() => ++aheadIds).map((c) => ({ key, ...c })))
+  const told = send({ dsu: 'quiesced', ahead: { tag, count: ahead.length } })
+  for (const { key, id, handle } of ahead) void send({ dsu: 'connection', key, ahead: { tag, id } }, handle)
+  return told
 }
 
 /** Set once the program stops or hands off: it is going away, not orphaned. */
@@ -139,13 +162,31 @@ async function handOff(): Promise<void> {
     connections.endLongLived(END_LONG_LIVED_MS),
     connections.flushWebSockets(END_LONG_LIVED_MS),
   ]))
+  // Connections sent ahead in the pause: one message says how to adopt them
+  // (the new version closes the others); this version's copies close once
+  // it is written, the new version holding its own. The rest (accepted in
+  // the pause, or not sent ahead) go now, sent all at once: Node queues them
+  // behind each handle's acknowledgement, in order.
+  const tag = aheadTag
+  const adoptions: AheadAdoption[] = []
+  const releases: Array<() => void> = []
+  const rest: Array<{ message: Extract<ProgramMessage, { dsu: 'connection' }>; handle: unknown; release(): void }> = []
   for (const [key, connections] of servers) {
-    for (const { handle, release, ws, stream } of connections.takeConnections()) {
-      await send({ dsu: 'connection', key, ...(ws ? { ws } : {}), ...(stream ? { stream } : {}) }, handle)
-      release()
+    for (const { handle, ahead, release, ws, stream } of connections.takeConnections()) {
+      const moving = { key, ...(ws ? { ws } : {}), ...(stream ? { stream } : {}) }
+      if (tag !== null && ahead !== undefined) {
+        adoptions.push({ ...moving, id: ahead })
+        releases.push(release)
+      } else {
+        rest.push({ message: { dsu: 'connection', ...moving }, handle, release })
+      }
       moved++
     }
   }
+  const sending: Array<Promise<void>> = []
+  if (tag !== null) sending.push(send({ dsu: 'adopt-ahead', tag, connections: adoptions }).then(() => { for (const release of releases) release() }))
+  for (const { message, handle, release } of rest) sending.push(send(message, handle).then(release))
+  await Promise.all(sending)
   await send({ dsu: 'handed-off', connections: moved })
   process.exit(0)
 }

@@ -372,8 +372,8 @@ export class ServerConnections implements Participant {
    * takeConnections() says which of them the new version adopts, and how.
    * `id` numbers them for that.
    */
-  takeAhead(id: () => number): Array<{ id: number; handle: unknown }> {
-    const ahead: Array<{ id: number; handle: unknown }> = []
+  takeAhead(id: () => number): Array<{ id: number; socket: net.Socket & { _handle: unknown } }> {
+    const ahead: Array<{ id: number; socket: InternalSocket }> = []
     // TLS and HTTP/2 connections cannot move; upgraded connections other
     // than moving WebSockets are ended at commit.
     if (this.tls || this.http2) return ahead
@@ -382,7 +382,7 @@ export class ServerConnections implements Participant {
       if (this.upgraded.has(socket) && !this.handOver.has(socket)) continue
       const n = id()
       this.sentAhead.set(socket, n)
-      ahead.push({ id: n, handle: socket._handle })
+      ahead.push({ id: n, socket })
     }
     return ahead
   }

@@ -55,24 +55,34 @@ export function startPredecessor(): void {
   })
 }
 
-/** The upgrade whose new version holds copies of the frozen connections (sendAhead()). */
+/** The upgrade whose new version gets copies of the frozen connections (sendAhead()). */
 let aheadTag: string | null = null
+/** Sending them: resolves once every one is sent (or the upgrade rolled back). */
+let aheadSent: Promise<void> = Promise.resolve()
 let aheadIds = 0
 
 /**
  * Quiesced for an upgrade: says so, then sends the frozen connections'
  * handles ahead to the new version, while the state is transferred, instead
- * of one by one after the pause. Node sends handles one at a time, each
- * waiting for the receiver's acknowledgement; started here, that wait
- * overlaps the transfer. Each is sent whatever happens next: 'quiesced' says
- * how many follow, and the supervisor counts them (a rollback closes its
- * copies as they arrive; this version resumes on its own).
+ * of after the pause. Node sends handles one at a time, each waiting for the
+ * receiver's acknowledgement (about a millisecond on a loaded machine), and
+ * every message queues behind: so they go one by one, each once the one
+ * before is written, and the pause's own messages ('sent') wait for at most
+ * one of them, not for all. What is not through by commit follows it.
  */
 function sendAhead(tag: string): Promise<void> {
   aheadTag = tag
   const ahead = [...servers].flatMap(([key, connections]) => connections.takeAhead(() => ++aheadIds).map((c) => ({ key, ...c })))
   const told = send({ dsu: 'quiesced', ahead: { tag, count: ahead.length } })
-  for (const { key, id, handle } of ahead) void send({ dsu: 'connection', key, ahead: { tag, id } }, handle)
+  aheadSent = (async () => {
+    for (const { key, id, socket } of ahead) {
+      // Rolled back: this version keeps its connections (the supervisor stops waiting for the rest).
+      if (aheadTag !== tag) return
+      // Closed since (a write failed): the new version, told nothing of it, closes nothing.
+      if (!socket._handle) continue
+      await send({ dsu: 'connection', key, ahead: { tag, id } }, socket._handle)
+    }
+  })()
   return told
 }
 
@@ -163,9 +173,10 @@ async function handOff(): Promise<void> {
     connections.flushWebSockets(END_LONG_LIVED_MS),
   ]))
   // Connections sent ahead in the pause: one message says how to adopt them
-  // (the new version closes the others); this version's copies close once
-  // it is written, the new version holding its own. The rest (accepted in
-  // the pause, or not sent ahead) go now, sent all at once: Node queues them
+  // (the new version closes the others), sent now, even if some are still
+  // on their way (the new version adopts those as they arrive); this
+  // version's copies close once all have left. The rest (accepted in the
+  // pause, or not sent ahead) go after them, all at once: Node queues them
   // behind each handle's acknowledgement, in order.
   const tag = aheadTag
   const adoptions: AheadAdoption[] = []
@@ -183,10 +194,12 @@ async function handOff(): Promise<void> {
       moved++
     }
   }
-  const sending: Array<Promise<void>> = []
-  if (tag !== null) sending.push(send({ dsu: 'adopt-ahead', tag, connections: adoptions }).then(() => { for (const release of releases) release() }))
-  for (const { message, handle, release } of rest) sending.push(send(message, handle).then(release))
-  await Promise.all(sending)
+  if (tag !== null) {
+    await send({ dsu: 'adopt-ahead', tag, connections: adoptions })
+    await aheadSent
+    for (const release of releases) release()
+  }
+  await Promise.all(rest.map(({ message, handle, release }) => send(message, handle).then(release)))
   await send({ dsu: 'handed-off', connections: moved })
   process.exit(0)
 }

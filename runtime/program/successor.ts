@@ -159,18 +159,18 @@ export function startSuccessor(): (key: string) => void {
     void send({ dsu: 'active', keys })
   })
   // Sent ahead during the pause: held unread until commit says how to adopt them.
-  const held = new HeldConnections()
   const adopt = (key: string, handle: unknown, ws?: WebSocketHandOver, stream?: LongLivedHandOver): void => {
     const target = servers.get(key)
     if (target) target.adopt(handle, ws, stream)
     else (handle as { close?: () => void })?.close?.()
   }
+  const held = new HeldConnections((handle, c) => adopt(c.key, handle, c.ws, c.stream))
   on('connection', (message, handle) => {
     if (message.ahead) return held.hold(message.ahead, handle)
     adopt(message.key, handle, message.ws, message.stream)
   })
   on('adopt-ahead', (message) => {
-    held.adopt(message.tag, message.connections, (handle, c) => adopt(c.key, handle, c.ws, c.stream))
+    held.adopt(message.tag, message.connections)
   })
 
   return (key: string) => {

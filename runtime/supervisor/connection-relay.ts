@@ -1,21 +1,29 @@
 // Connections on their way from the old version to the new one, through the
 // supervisor (each process has an IPC channel only to it). Every handle is
-// forwarded as soon as it arrives, not collected first; Node queues the sends
-// behind each handle's acknowledgement, in order, so the message that says
-// how to adopt the handles sent ahead ('adopt-ahead') reaches the new version
-// after them. The supervisor's own copy of a handle is closed once it is
-// written to the new version (or at once if that version is gone).
+// forwarded as it arrives, not collected first, but one at a time: Node
+// sends a handle only once the one before is acknowledged, and every other
+// message to that process queues behind, so forwarding a hundred at once
+// would hold the new version's 'activate' (the end of the pause) behind all of
+// them. Sent one by one, it waits for one at most. Order is kept, but for
+// the message that says how to adopt the handles sent ahead ('adopt-ahead'):
+// it jumps the queue, so the new version adopts what it holds at once and
+// the rest as they arrive (held-connections.ts). The supervisor's
+// own copy of a handle is closed once it is written to the new version (or
+// at once if that version is gone).
 //
 // Handles come at two times: sent ahead once the old version is quiesced
 // ('quiesced' says how many, tagged with this upgrade), and at commit. After a
 // rollback the relay keeps closing the handles still announced, then stops:
 // a handle nobody closes here would keep its connection open after the old
 // version closed its own copy.
-import type { ProgramMessage } from '../protocol.js'
+import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
 import type { ProgramProcess } from './program-process.js'
 
 export interface ConnectionRelay {
-  /** The upgrade committed and the old version handed everything off. */
+  /**
+   * The upgrade committed and the old version handed everything off: no
+   * more messages are taken (what is queued still goes on).
+   */
   stop(): void
   /**
    * The upgrade rolled back: close what is still announced as it arrives,
@@ -44,6 +52,24 @@ export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag:
     clearTimeout(timer)
   }
   const drained = (): boolean => draining && expected !== null && seen >= expected
+  // Forwarded one at a time, in arrival order (see above).
+  const queue: Array<{ message: SupervisorMessage; handle?: unknown }> = []
+  let forwarding = false
+  const forward = async (): Promise<void> => {
+    if (forwarding) return
+    forwarding = true
+    while (queue.length > 0) {
+      const { message, handle } = queue.shift()!
+      if (!draining) await next.send(message, handle)
+      close(handle)
+    }
+    forwarding = false
+  }
+  const enqueue = (message: SupervisorMessage, handle?: unknown, first = false): void => {
+    if (first) queue.unshift({ message, handle })
+    else queue.push({ message, handle })
+    void forward()
+  }
   off = old.onMessage((message: ProgramMessage, handle: unknown) => {
     if (message.dsu === 'quiesced') {
       if (message.ahead?.tag !== tag) return
@@ -52,15 +78,14 @@ export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag:
       return
     }
     if (message.dsu === 'adopt-ahead') {
-      if (message.tag === tag && !draining) void next.send(message)
+      if (message.tag === tag && !draining) enqueue(message, undefined, true)
       return
     }
     if (message.dsu !== 'connection') return
     // Another upgrade's (one that rolled back just before this one began).
     if (message.ahead && message.ahead.tag !== tag) return
     relayed++
-    const forwarded = draining ? Promise.resolve() : next.send(message, handle)
-    void forwarded.then(() => close(handle))
+    enqueue(message, handle)
     if (message.ahead) {
       seen++
       if (drained()) stop()
@@ -83,6 +108,7 @@ export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag:
 }
 
 function close(handle: unknown): void {
+  if (!handle) return
   try {
     ;(handle as Closable | null | undefined)?.close?.()
   } catch {

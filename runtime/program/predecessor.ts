@@ -24,19 +24,30 @@ export function startPredecessor(): void {
     )
   })
   on('send-state', (message) => {
+    startAhead()
     if (message.precopy) return void startPrecopy(message.path, message.token, message.progressMs)
     Promise.all([connect(message.path, message.token), transfer()]).then(([socket, { sendState }]) => sendState(socket, markedRoots())).then(
       (stats) => send({ dsu: 'sent', ...stats }),
       (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
     )
   })
-  on('manifest', () => void manifest().then((roots) => send({ dsu: 'manifest', roots })))
+  on('manifest', () => {
+    // An upgrade begins: load the transfer code now, while this version
+    // still serves, not in the pause (a cold import took 40-70 ms on a loaded
+    // machine, most of a small state's transfer phase).
+    transfer().catch(() => {}) // a failure surfaces where it is used
+    void manifest().then((roots) => send({ dsu: 'manifest', roots }))
+  })
   on('checkpoint', (message) => void checkpoint(message.path, message.token, message.timeoutMs))
-  on('finish-state', () => void finishPrecopy())
+  on('finish-state', () => {
+    startAhead()
+    void finishPrecopy()
+  })
   on('resume', () => {
     precopy?.abort()
     precopy = null
     aheadTag = null
+    aheadStart = null
     resume()
   })
   on('commit', () => void handOff())
@@ -59,22 +70,27 @@ export function startPredecessor(): void {
 let aheadTag: string | null = null
 /** Sending them: resolves once every one is sent (or the upgrade rolled back). */
 let aheadSent: Promise<void> = Promise.resolve()
+/** Starts sending them, once the state stream is open (startAhead()). */
+let aheadStart: (() => void) | null = null
 let aheadIds = 0
 
 /**
- * Quiesced for an upgrade: says so, then sends the frozen connections'
- * handles ahead to the new version, while the state is transferred, instead
+ * Quiesced for an upgrade: says so, and how many frozen connections' handles
+ * it sends ahead to the new version while the state is transferred, instead
  * of after the pause. Node sends handles one at a time, each waiting for the
  * receiver's acknowledgement (about a millisecond on a loaded machine), and
- * every message queues behind: so they go one by one, each once the one
- * before is written, and the pause's own messages ('sent') wait for at most
- * one of them, not for all. What is not through by commit follows it.
+ * every other message queues behind: so they go one by one, each once the
+ * one before is written, so that the pause's own messages ('sent', and the
+ * supervisor's to the new version) wait for at most one of them; and they
+ * start once the supervisor asks for the state, when the new version's
+ * stream is open (its 'receive-state' must not wait either). What is not
+ * through by commit follows it.
  */
 function sendAhead(tag: string): Promise<void> {
   aheadTag = tag
   const ahead = [...servers].flatMap(([key, connections]) => connections.takeAhead(() => ++aheadIds).map((c) => ({ key, ...c })))
   const told = send({ dsu: 'quiesced', ahead: { tag, count: ahead.length } })
-  aheadSent = (async () => {
+  aheadStart = () => void (aheadSent = (async () => {
     for (const { key, id, socket } of ahead) {
       // Rolled back: this version keeps its connections (the supervisor stops waiting for the rest).
       if (aheadTag !== tag) return
@@ -82,8 +98,14 @@ function sendAhead(tag: string): Promise<void> {
       if (!socket._handle) continue
       await send({ dsu: 'connection', key, ahead: { tag, id } }, socket._handle)
     }
-  })()
+  })())
   return told
+}
+
+function startAhead(): void {
+  const start = aheadStart
+  aheadStart = null
+  start?.()
 }
 
 /** Set once the program stops or hands off: it is going away, not orphaned. */

@@ -78,6 +78,26 @@ t.test('commit: forwarded as they arrive, one at a time, in order (the adopt mes
   t.equal(old.listening, 0, 'stopped')
 })
 
+t.test('nothing is forwarded from the new version\'s restored until it is active (the end of the pause)', async (t) => {
+  const old = new Fake()
+  const next = new Fake()
+  relayConnections(old, next, 'up')
+  const handles = [1, 2].map((n) => new FakeHandle(String(n)))
+  old.emit({ dsu: 'quiesced', ahead: { tag: 'up', count: 2 } })
+  next.emit({ dsu: 'restored', bytes: 0, records: 0, roots: 0, transformMs: 0 })
+  old.emit({ dsu: 'connection', key: 'k', ahead: { tag: 'up', id: 1 } }, handles[0])
+  old.emit({ dsu: 'connection', key: 'k', ahead: { tag: 'up', id: 2 } }, handles[1])
+  await tick()
+  t.same(next.sent, [], 'held while the new version runs its init and binds')
+  next.emit({ dsu: 'active', keys: [] })
+  for (let i = 0; i < 3; i++) {
+    next.flush()
+    await tick()
+  }
+  t.same(next.sent.map((s) => (s.handle as FakeHandle).name), ['1', '2'], 'then forwarded, in order')
+  t.same(handles.map((h) => h.closed), [1, 1])
+})
+
 t.test('another upgrade\'s handles and adopt message are left alone', async (t) => {
   const old = new Fake()
   const next = new Fake()

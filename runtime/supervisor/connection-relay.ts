@@ -4,7 +4,10 @@
 // sends a handle only once the one before is acknowledged, and every other
 // message to that process queues behind, so forwarding a hundred at once
 // would hold the new version's 'activate' (the end of the pause) behind all of
-// them. Sent one by one, it waits for one at most. Order is kept, but for
+// them. Sent one by one, it waits for one at most; and none is forwarded
+// from the moment the new version has restored the state until it is active
+// (its init, then the activation, the end of the pause), so that even that
+// one is not in the way: they wait here, and go on after. Order is kept, but for
 // the message that says how to adopt the handles sent ahead ('adopt-ahead'):
 // it jumps the queue, so the new version adopts what it holds at once and
 // the rest as they arrive (held-connections.ts). The supervisor's
@@ -44,10 +47,12 @@ export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag:
   let timer: NodeJS.Timeout | undefined
   let off: () => void = () => {}
   let offExit: () => void = () => {}
+  let offNext: () => void = () => {}
   let stopped = false
   const stop = (): void => {
     stopped = true
     off()
+    offNext()
     offExit()
     clearTimeout(timer)
   }
@@ -55,10 +60,12 @@ export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag:
   // Forwarded one at a time, in arrival order (see above).
   const queue: Array<{ message: SupervisorMessage; handle?: unknown }> = []
   let forwarding = false
+  /** Between the new version's 'restored' and 'active' (see above). */
+  let holding = false
   const forward = async (): Promise<void> => {
     if (forwarding) return
     forwarding = true
-    while (queue.length > 0) {
+    while (queue.length > 0 && (draining || !holding)) {
       const { message, handle } = queue.shift()!
       if (!draining) await next.send(message, handle)
       close(handle)
@@ -89,6 +96,13 @@ export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag:
     if (message.ahead) {
       seen++
       if (drained()) stop()
+    }
+  })
+  offNext = next.onMessage((message) => {
+    if (message.dsu === 'restored') holding = true
+    else if (message.dsu === 'active') {
+      holding = false
+      void forward()
     }
   })
   offExit = old.onExit(() => stop())

@@ -84,6 +84,14 @@ export interface UpgradeResult {
   servingAt?: number | null
 }
 
+/**
+ * Whether connections are sent ahead during the pause (connection-relay.ts);
+ * DSU_MOVE_AHEAD=off (in the supervisor's environment) moves them all at commit.
+ */
+export function moveAhead(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.DSU_MOVE_AHEAD !== 'off'
+}
+
 /** How often the old version reports pre-copy progress, given the stall deadline. */
 export function progressInterval(stallMs: number): number {
   return Math.max(1, Math.min(1000, Math.floor(stallMs / 4)))
@@ -230,7 +238,7 @@ export async function runUpgrade(
     // while the state is transferred; they are forwarded as they come.
     relay = relayConnections(old, next, aheadTag)
     quiesceStart = env.now()
-    void old.send({ dsu: 'quiesce', timeoutMs: deadlines.quiesce, moveAhead: aheadTag })
+    void old.send({ dsu: 'quiesce', timeoutMs: deadlines.quiesce, ...(moveAhead() ? { moveAhead: aheadTag } : {}) })
     quiesced = true
     await waitFor(old, 'quiesced', { signal, phase, failures: ['quiesce-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     finishPhase('transfer')

@@ -149,6 +149,27 @@ t.test('rollback before the count is known stops when it comes; the old version 
   t.equal(old2.listening, 0)
 })
 
+t.test('after a rollback, connections sent at a later commit are left to that upgrade\'s relay', async (t) => {
+  const old = new Fake()
+  const dead = new Fake()
+  relayConnections(old, dead, 'first', false).drain()
+  t.equal(old.listening, 0, 'nothing was to be sent ahead: stopped at once')
+  const old2 = new Fake()
+  const first = relayConnections(old2, dead, 'rolled-back')
+  first.drain() // quiesce never answered: lingers for the grace period
+  const next = new Fake()
+  relayConnections(old2, next, 'committing')
+  const h = new FakeHandle('parked')
+  old2.emit({ dsu: 'connection', key: 'k' }, h) // the later upgrade's commit
+  next.flush()
+  await tick()
+  t.same(dead.sent, [], 'not taken by the rolled-back relay')
+  t.equal(next.sent.length, 1, 'forwarded by the committing one')
+  t.equal(h.closed, 1, 'closed once, after it was sent')
+  old2.emit({ dsu: 'quiesce-failed', error: { code: 'DSU_ERR_QUIESCE_TIMEOUT', message: 'x' } } as never)
+  t.equal(old2.listening, 1, 'the rolled-back relay stopped on the failed quiesce; the other listens on')
+})
+
 t.test('rollback with nothing announced (quiesce never answered) stops after the grace period', async (t) => {
   const old = new Fake()
   const relay = relayConnections(old, new Fake(), 'up')

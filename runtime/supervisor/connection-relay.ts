@@ -39,8 +39,9 @@ export interface ConnectionRelay {
 
 type Closable = { close?: () => void }
 
-export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag: string): ConnectionRelay {
-  let expected: number | null = null
+/** `ahead`: whether the old version was asked to send connections ahead (otherwise none are announced). */
+export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag: string, ahead = true): ConnectionRelay {
+  let expected: number | null = ahead ? null : 0
   let seen = 0
   let relayed = 0
   let draining = false
@@ -78,9 +79,11 @@ export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag:
     void forward()
   }
   off = old.onMessage((message: ProgramMessage, handle: unknown) => {
-    if (message.dsu === 'quiesced') {
-      if (message.ahead?.tag !== tag) return
-      expected = message.ahead.count
+    if (message.dsu === 'quiesced' || message.dsu === 'quiesce-failed') {
+      // A failed quiesce sends nothing ahead.
+      if (message.dsu === 'quiesce-failed') expected ??= 0
+      else if (message.ahead?.tag === tag) expected = message.ahead.count
+      else return
       if (drained()) stop()
       return
     }
@@ -91,6 +94,8 @@ export function relayConnections(old: ProgramProcess, next: ProgramProcess, tag:
     if (message.dsu !== 'connection') return
     // Another upgrade's (one that rolled back just before this one began).
     if (message.ahead && message.ahead.tag !== tag) return
+    // Rolled back: a connection sent at commit belongs to a later upgrade's relay.
+    if (!message.ahead && draining) return
     relayed++
     enqueue(message, handle)
     if (message.ahead) {

@@ -236,9 +236,10 @@ export async function runUpgrade(
     signal = arm('the old version did not answer', deadlines.quiesce + 1000)
     // Once quiesced, the old version sends its frozen connections ahead,
     // while the state is transferred; they are forwarded as they come.
-    relay = relayConnections(old, next, aheadTag)
+    const ahead = moveAhead()
+    relay = relayConnections(old, next, aheadTag, ahead)
     quiesceStart = env.now()
-    void old.send({ dsu: 'quiesce', timeoutMs: deadlines.quiesce, ...(moveAhead() ? { moveAhead: aheadTag } : {}) })
+    void old.send({ dsu: 'quiesce', timeoutMs: deadlines.quiesce, ...(ahead ? { moveAhead: aheadTag } : {}) })
     quiesced = true
     await waitFor(old, 'quiesced', { signal, phase, failures: ['quiesce-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     finishPhase('transfer')

@@ -164,3 +164,42 @@ t.test('SSE streams continued through two upgrades in a row (each version marks 
   t.equal(streams.reduce((n, s) => n + s.errors.length, 0), 0, 'no error event, no reconnect, through both upgrades')
   t.same(await getJson(sup.port, '/stats'), { version: '3.0.0', streams: 20, events: last.id }, 'all 20 streams continued by 3.0.0')
 })
+
+// The streams' handles go to the new version during the pause, while the
+// state is transferred (connection hand-over ahead): a rollback must leave
+// every stream with the old version, on the same connection, and the next
+// upgrade must move them again. One supervisor, 100 continued streams under
+// write load: a commit, a rollback (the transformer throws, after the
+// streams were sent ahead), then another commit.
+t.test(`${STREAMS} continued SSE streams through a commit, a rolled-back upgrade and another commit`, async (t) => {
+  const sup = await runSupervised(fixture('sse-feed.js'), ['--version-label', '1.0.0'], { DSU_TEST_SSE: 'continue' })
+  const streams = await Promise.all(Array.from({ length: STREAMS }, () => open(sup.port)))
+  const writers = write(sup.port)
+  t.teardown(async () => {
+    await writers.stop()
+    for (const s of streams) s.source.close()
+    await sup.stop()
+  })
+  await writers.reach(30)
+  const steps = [
+    { to: '2.0.0', args: [], outcome: 'committed', serving: '2.0.0' },
+    { to: '3.0.0', args: ['--transformer', fixture('throwing-transform.js')], outcome: 'rolled-back', serving: '2.0.0' },
+    { to: '3.0.0', args: [], outcome: 'committed', serving: '3.0.0' },
+  ]
+  for (const step of steps) {
+    const up = await dsu(['upgrade', '--to', fixture('sse-feed.js'), '--version-label', step.to, ...step.args, '--state-dir', sup.stateDir, '--json'])
+    const result = JSON.parse(up.stdout)
+    t.equal(result.outcome, step.outcome, `upgrade to ${step.to} ${step.outcome}: ${up.stderr}`)
+    t.comment(`to ${step.to}, ${result.outcome}: pause ${result.pauseMs?.toFixed(1)} ms, ${result.connectionsMoved} connections moved`)
+    // Events published after it, by the version now serving, reach every stream.
+    await writers.reach(writers.published.filter((p) => p.version === step.serving).length + 30, step.serving)
+  }
+  await writers.stop()
+  const last = JSON.parse(await (await request(`http://127.0.0.1:${sup.port}/publish`, { method: 'POST' })).body.text())
+  await Promise.all(streams.map((s) => reach(s, last.id)))
+  const gaps = streams.filter((s) => s.ids.length !== last.id || s.ids.some((id, i) => id !== i + 1))
+  t.equal(gaps.length, 0, `every stream saw ids 1..${last.id} exactly once, in order`)
+  t.same(writers.failures, [], 'no publish failed')
+  t.equal(streams.reduce((n, s) => n + s.errors.length, 0), 0, 'no error event and no reconnect on any stream, through all three')
+  t.same(await getJson(sup.port, '/stats'), { version: '3.0.0', streams: STREAMS, events: last.id }, `all ${STREAMS} streams continued by 3.0.0`)
+})

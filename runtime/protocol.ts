@@ -28,6 +28,14 @@ export const ENV_ADOPT_SOCKET = 'DSU_ADOPT_SOCKET'
 /** A long-lived response moving with its socket: the program's data, and whether its body is chunked. */
 export interface LongLivedHandOver { data: unknown; chunked: boolean }
 export interface WebSocketHandOver { protocol: string; data: unknown; deflate?: Record<string, unknown> }
+/**
+ * A connection sent ahead during the pause (its handle went with a 'connection'
+ * message carrying `ahead`), adopted at commit as it says: a plain connection,
+ * a WebSocket or a long-lived response.
+ */
+export interface AheadAdoption { key: string; id: number; ws?: WebSocketHandOver; stream?: LongLivedHandOver }
+/** Sent-ahead connections, told apart from another upgrade's by `tag`. */
+export interface Ahead { tag: string; id: number }
 
 export type RootKind = 'map' | 'set' | 'array' | 'object' | 'value'
 export interface RootManifest {
@@ -58,7 +66,8 @@ export type ProgramMessage =
   | { dsu: 'hello'; role: Role; version: string; pid: number; entry?: string; adopted?: boolean }
   | { dsu: 'listener'; key: string; address: string } // + listening handle
   | { dsu: 'booted' }
-  | { dsu: 'quiesced' }
+  /** `ahead`: how many frozen connections' handles follow, sent ahead (quiesce's `moveAhead`). */
+  | { dsu: 'quiesced'; ahead?: { tag: string; count: number } }
   | { dsu: 'quiesce-failed'; error: WireError }
   | { dsu: 'sent'; bytes: number; records: number; roots: number }
   | { dsu: 'precopied'; rounds: number; lastRound: number; bytes: number }
@@ -73,7 +82,9 @@ export type ProgramMessage =
   | { dsu: 'restore-failed'; error: WireError }
   | { dsu: 'ready' }
   | { dsu: 'active'; keys: string[] }
-  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver; stream?: LongLivedHandOver } // + accepted connection handle
+  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver; stream?: LongLivedHandOver; ahead?: Ahead } // + accepted connection handle
+  /** Commit: which sent-ahead connections the new version adopts, and how; it closes the others. */
+  | { dsu: 'adopt-ahead'; tag: string; connections: AheadAdoption[] }
   | { dsu: 'handed-off'; connections: number }
   | { dsu: 'checkpointed'; bytes: number; records: number; roots: number }
   | { dsu: 'manifest'; roots: RootManifest[] }
@@ -83,7 +94,12 @@ export type ProgramMessage =
 
 // supervisor -> program
 export type SupervisorMessage =
-  | { dsu: 'quiesce'; timeoutMs: number }
+  /**
+   * `moveAhead`: an upgrade's tag; once quiesced, the old version sends its
+   * frozen connections' handles ahead to the new version, which holds them
+   * unread until commit (a rollback leaves the old version's own copies).
+   */
+  | { dsu: 'quiesce'; timeoutMs: number; moveAhead?: string }
   | { dsu: 'resume' }
   | { dsu: 'send-state'; path: string; token: string; precopy?: boolean; progressMs?: number }
   | { dsu: 'finish-state' }
@@ -92,7 +108,8 @@ export type SupervisorMessage =
   | { dsu: 'activate'; keys: string[] }
   | { dsu: 'listen-handle'; key: string } // + listening handle
   | { dsu: 'commit' }
-  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver; stream?: LongLivedHandOver } // + accepted connection handle
+  | { dsu: 'connection'; key: string; ws?: WebSocketHandOver; stream?: LongLivedHandOver; ahead?: Ahead } // + accepted connection handle
+  | { dsu: 'adopt-ahead'; tag: string; connections: AheadAdoption[] }
   | { dsu: 'stop'; timeoutMs: number }
   | { dsu: 'checkpoint'; path: string; token: string; timeoutMs: number }
   | { dsu: 'manifest' }

@@ -3,7 +3,13 @@
 // second each (adoptWebSockets), and for 100 SSE streams under write load
 // (streams continued by the new version, and streams ended and reconnected).
 // Each scenario runs $DSU_BENCH_RUNS times (default 3); medians last.
+// $DSU_BENCH_ONLY=text runs only the scenarios whose name contains it.
+// `commit` is the time from the end of the pause until the old version has
+// handed off every connection: the connections it did not send ahead during
+// the pause (or that were still on their way) move then, while the new
+// version already serves.
 //   node dist/integration/bench/live-connections.js
+import os from 'node:os'
 import WebSocket from 'ws'
 import { request } from 'undici'
 import { EventSource } from 'eventsource'
@@ -15,14 +21,14 @@ const WS_CLIENTS = 6
 const WS_INTERVAL_MS = 20
 const STREAMS = 100
 
-interface Sample { phases: string; pauseMs: number; longestMs: number; lost: number; closes: number; reconnects: number; gaps: number }
+interface Sample { phases: string; commitMs: number; pauseMs: number; longestMs: number; lost: number; closes: number; reconnects: number; gaps: number }
 
-async function upgrade(stateDir: string, entry: string): Promise<{ pauseMs: number; phases: string }> {
+async function upgrade(stateDir: string, entry: string): Promise<{ pauseMs: number; commitMs: number; phases: string }> {
   const up = await dsu(['upgrade', '--to', entry, '--version-label', '2.0.0', '--state-dir', stateDir, '--json'])
   const result = JSON.parse(up.stdout)
   if (result.outcome !== 'committed') throw new Error(`upgrade ${result.outcome}: ${up.stderr}`)
   const phases = Object.entries(result.phases as Record<string, number>).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')
-  return { pauseMs: result.pauseMs, phases }
+  return { pauseMs: result.pauseMs, commitMs: result.phases.commit, phases }
 }
 
 async function webSockets(): Promise<Sample> {
@@ -56,13 +62,13 @@ async function webSockets(): Promise<Sample> {
   }
   try {
     await until((c) => c.acked >= 25)
-    const { pauseMs, phases } = await upgrade(sup.stateDir, fixture('ws-adopt.js'))
+    const { pauseMs, commitMs, phases } = await upgrade(sup.stateDir, fixture('ws-adopt.js'))
     const mark = clients.map((c) => c.acked)
     await until((c) => c.acked >= mark[clients.indexOf(c)]! + 25)
     for (const c of clients) clearInterval(c.timer)
     await until((c) => c.acked >= c.sent)
     return {
-      phases, pauseMs, longestMs: Math.max(...clients.map((c) => c.longest)), lost: clients.reduce((n, c) => n + c.sent - c.acked, 0),
+      phases, pauseMs, commitMs, longestMs: Math.max(...clients.map((c) => c.longest)), lost: clients.reduce((n, c) => n + c.sent - c.acked, 0),
       closes: clients.reduce((n, c) => n + c.closes, 0), reconnects: 0, gaps: 0,
     }
   } finally {
@@ -110,7 +116,7 @@ async function sse(mode: 'continue' | 'end'): Promise<Sample> {
   }
   try {
     await published(50)
-    const { pauseMs, phases } = await upgrade(sup.stateDir, fixture('sse-feed.js'))
+    const { pauseMs, commitMs, phases } = await upgrade(sup.stateDir, fixture('sse-feed.js'))
     await published(publishedAt.size + 50)
     running = false
     await Promise.all(writers)
@@ -119,7 +125,7 @@ async function sse(mode: 'continue' | 'end'): Promise<Sample> {
     let longest = 0
     for (const [id, sentAt] of publishedAt) for (const s of streams) longest = Math.max(longest, (s.at.get(id) ?? Infinity) - sentAt)
     const gaps = streams.filter((s) => s.ids.some((id, i) => id !== i + 1)).length
-    return { phases, pauseMs, longestMs: longest, lost: failures, closes: 0, reconnects: streams.reduce((n, s) => n + s.errors, 0), gaps }
+    return { phases, pauseMs, commitMs, longestMs: longest, lost: failures, closes: 0, reconnects: streams.reduce((n, s) => n + s.errors, 0), gaps }
   } finally {
     running = false
     for (const s of streams) s.source.close()
@@ -133,7 +139,10 @@ const scenarios: Array<{ name: string; run: () => Promise<Sample> }> = [
   { name: `${STREAMS} SSE streams, ended + reconnect`, run: () => sse('end') },
 ]
 const rows: string[] = []
-for (const scenario of scenarios) {
+const load = (): string => os.loadavg().map((n) => n.toFixed(1)).join(' ')
+const loadBefore = load()
+const only = process.env.DSU_BENCH_ONLY
+for (const scenario of scenarios.filter((s) => !only || s.name.includes(only))) {
   const samples: Sample[] = []
   for (let i = 0; i < RUNS; i++) {
     const sample = await scenario.run()
@@ -143,9 +152,10 @@ for (const scenario of scenarios) {
   }
   const m = (f: (s: Sample) => number): number => median(samples.map(f))
   rows.push(`| ${scenario.name} | ${samples.map((s) => s.pauseMs.toFixed(0)).join(' / ')} | **${m((s) => s.pauseMs).toFixed(1)}** | ` +
-    `${samples.map((s) => s.longestMs.toFixed(0)).join(' / ')} | **${m((s) => s.longestMs).toFixed(0)}** | ` +
+    `${samples.map((s) => s.longestMs.toFixed(0)).join(' / ')} | **${m((s) => s.longestMs).toFixed(0)}** | ${m((s) => s.commitMs).toFixed(0)} | ` +
     `${samples.reduce((n, s) => n + s.lost, 0)} | ${samples.reduce((n, s) => n + s.closes, 0)} | ${samples.reduce((n, s) => n + s.reconnects, 0)} | ${samples.reduce((n, s) => n + s.gaps, 0)} |`)
 }
-console.log(`| scenario (${RUNS} runs) | pause, ms | median | longest client-seen delay, ms | median | lost | closes | reconnects | gaps |`)
-console.log('|---|---|---:|---|---:|---:|---:|---:|---:|')
+console.log(`Load average ${loadBefore} before, ${load()} after (${os.cpus().length} cores).\n`)
+console.log(`| scenario (${RUNS} runs) | pause, ms | median | longest client-seen delay, ms | median | commit, ms (median) | lost | closes | reconnects | gaps |`)
+console.log('|---|---|---:|---|---:|---:|---:|---:|---:|---:|')
 for (const row of rows) console.log(row)

@@ -45,6 +45,16 @@ const WS_CLOSED = 3
 /** 1012: the server is restarting; the client may reconnect (RFC 6455 registry). */
 const SERVICE_RESTART = 1012
 
+/** A connection moving at commit (takeConnections()). */
+export interface MovingConnection {
+  handle: unknown
+  /** Set when its handle went ahead during the pause (takeAhead()): not sent again. */
+  ahead?: number
+  release(): void
+  ws?: WebSocketHandOver
+  stream?: LongLivedHandOver
+}
+
 export class ServerConnections implements Participant {
   readonly server: Internal
   readonly key: string
@@ -64,6 +74,11 @@ export class ServerConnections implements Participant {
   private readonly adoptedStreams = new Map<InternalSocket, LongLivedStream>()
   /** Long-lived responses written out at commit, to move on their sockets with their data. */
   private readonly streams = new Map<InternalSocket, LongLivedHandOver>()
+  /**
+   * Frozen connections whose handle was sent ahead to the new version during
+   * the pause, by id: at commit only what to adopt them as goes along.
+   */
+  private readonly sentAhead = new Map<InternalSocket, number>()
   /** WebSockets the last settle() found in the middle of a frame. */
   private midFrame = 0
   /** Responses not yet closed; each counts as in flight until it closes or is found long-lived. */
@@ -138,6 +153,7 @@ export class ServerConnections implements Participant {
       this.handOver.delete(socket)
       this.streams.delete(socket)
       this.adoptedStreams.delete(socket)
+      this.sentAhead.delete(socket)
     })
   }
 
@@ -267,6 +283,7 @@ export class ServerConnections implements Participant {
     // A WebSocket already closing finishes its handshake; its client reconnects.
     this.closing.clear()
     this.handOver.clear()
+    this.sentAhead.clear() // the new version that holds copies of them is gone
     this.closeWebSocketsNow = false
     this.http2?.resume()
     const handle = this.server._handle
@@ -346,18 +363,48 @@ export class ServerConnections implements Participant {
     await Promise.all([...this.handOver.keys()].map((socket) => written(socket, timeoutMs)))
   }
 
-  /** The raw handles of every connection to move to the new version. */
-  takeConnections(): Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver; stream?: LongLivedHandOver }> {
-    const moved: Array<{ handle: unknown; release(): void; ws?: WebSocketHandOver; stream?: LongLivedHandOver }> = []
+  /**
+   * Quiesced for an upgrade: the handles of the frozen connections that can
+   * move (idle keep-alive connections, WebSockets and long-lived responses
+   * that may move at commit), to send ahead to the new version while the
+   * state is transferred. Sending a handle duplicates it: this version keeps
+   * its own copy, frozen, and resumes on it after a rollback; at commit
+   * takeConnections() says which of them the new version adopts, and how.
+   * `id` numbers them for that.
+   */
+  takeAhead(id: () => number): Array<{ id: number; socket: net.Socket & { _handle: unknown } }> {
+    const ahead: Array<{ id: number; socket: InternalSocket }> = []
+    // TLS and HTTP/2 connections cannot move; upgraded connections other
+    // than moving WebSockets are ended at commit.
+    if (this.tls || this.http2) return ahead
+    for (const socket of this.frozen.keys()) {
+      if (!socket._handle || !socket.writable || this.sentAhead.has(socket)) continue
+      if (this.upgraded.has(socket) && !this.handOver.has(socket)) continue
+      const n = id()
+      this.sentAhead.set(socket, n)
+      ahead.push({ id: n, socket })
+    }
+    return ahead
+  }
+
+  /**
+   * Every connection to move to the new version: its raw handle, or for one
+   * sent ahead (takeAhead()) its id, the new version holding its handle
+   * already. `release` closes this process's copy once it moved.
+   */
+  takeConnections(): MovingConnection[] {
+    const moved: MovingConnection[] = []
     for (const socket of this.open) {
+      const ahead = this.sentAhead.get(socket)
+      const sent = ahead === undefined ? {} : { ahead }
       const ws = this.handOver.get(socket)
       if (ws && socket._handle) {
-        moved.push({ handle: socket._handle, release: () => socket.destroy(), ws })
+        moved.push({ handle: socket._handle, release: () => socket.destroy(), ws, ...sent })
         continue
       }
       const stream = this.streams.get(socket)
       if (stream && socket._handle) {
-        moved.push({ handle: socket._handle, release: () => socket.destroy(), stream })
+        moved.push({ handle: socket._handle, release: () => socket.destroy(), stream, ...sent })
         continue
       }
       if (this.upgraded.has(socket) || this.tls || this.http2) {
@@ -371,7 +418,7 @@ export class ServerConnections implements Participant {
       // A connection already closing (a response with Connection: close) finishes here.
       if (!handle || !socket.writable) continue
       // destroy() closes only this process's copy once the handle was sent.
-      moved.push({ handle, release: () => socket.destroy() })
+      moved.push({ handle, release: () => socket.destroy(), ...sent })
     }
     for (const handle of this.parkedHandles) {
       moved.push({ handle, release: () => (handle as StreamHandle).close() })

@@ -10,6 +10,7 @@ import { awaitAdoption } from './orphan.js'
 import { inflightCount, quiesce, resume } from './quiescence.js'
 import { manifest, markedRoots, precopyRoots } from './roots.js'
 import type { PrecopySender } from '../transfer/precopy.js'
+import type { AheadAdoption, ProgramMessage } from '../protocol.js'
 
 // The transfer code loads on first use: a program that is never upgraded
 // or checkpointed does not carry it.
@@ -18,23 +19,35 @@ const transfer = (): Promise<typeof import('../transfer/state-stream.js')> => im
 export function startPredecessor(): void {
   on('quiesce', (message) => {
     quiesce(message.timeoutMs).then(
-      () => send({ dsu: 'quiesced' }),
+      () => (message.moveAhead ? sendAhead(message.moveAhead) : send({ dsu: 'quiesced' })),
       (error) => send({ dsu: 'quiesce-failed', error: toWire(error) }),
     )
   })
   on('send-state', (message) => {
+    startAhead()
     if (message.precopy) return void startPrecopy(message.path, message.token, message.progressMs)
     Promise.all([connect(message.path, message.token), transfer()]).then(([socket, { sendState }]) => sendState(socket, markedRoots())).then(
       (stats) => send({ dsu: 'sent', ...stats }),
       (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
     )
   })
-  on('manifest', () => void manifest().then((roots) => send({ dsu: 'manifest', roots })))
+  on('manifest', () => {
+    // An upgrade begins: load the transfer code now, while this version
+    // still serves, not in the pause (a cold import took 40-70 ms on a loaded
+    // machine, most of a small state's transfer phase).
+    transfer().catch(() => {}) // a failure surfaces where it is used
+    void manifest().then((roots) => send({ dsu: 'manifest', roots }))
+  })
   on('checkpoint', (message) => void checkpoint(message.path, message.token, message.timeoutMs))
-  on('finish-state', () => void finishPrecopy())
+  on('finish-state', () => {
+    startAhead()
+    void finishPrecopy()
+  })
   on('resume', () => {
     precopy?.abort()
     precopy = null
+    aheadTag = null
+    aheadStart = null
     resume()
   })
   on('commit', () => void handOff())
@@ -51,6 +64,48 @@ export function startPredecessor(): void {
     resume()
     if (!awaitAdoption()) void stop(5000)
   })
+}
+
+/** The upgrade whose new version gets copies of the frozen connections (sendAhead()). */
+let aheadTag: string | null = null
+/** Sending them: resolves once every one is sent (or the upgrade rolled back). */
+let aheadSent: Promise<void> = Promise.resolve()
+/** Starts sending them, once the state stream is open (startAhead()). */
+let aheadStart: (() => void) | null = null
+let aheadIds = 0
+
+/**
+ * Quiesced for an upgrade: says so, and how many frozen connections' handles
+ * it sends ahead to the new version while the state is transferred, instead
+ * of after the pause. Node sends handles one at a time, each waiting for the
+ * receiver's acknowledgement (about a millisecond on a loaded machine), and
+ * every other message queues behind: so they go one by one, each once the
+ * one before is written, so that the pause's own messages ('sent', and the
+ * supervisor's to the new version) wait for at most one of them; and they
+ * start once the supervisor asks for the state, when the new version's
+ * stream is open (its 'receive-state' must not wait either). What is not
+ * through by commit follows it.
+ */
+function sendAhead(tag: string): Promise<void> {
+  aheadTag = tag
+  const ahead = [...servers].flatMap(([key, connections]) => connections.takeAhead(() => ++aheadIds).map((c) => ({ key, ...c })))
+  const told = send({ dsu: 'quiesced', ahead: { tag, count: ahead.length } })
+  aheadStart = () => void (aheadSent = (async () => {
+    for (const { key, id, socket } of ahead) {
+      // Rolled back: this version keeps its connections (the supervisor stops waiting for the rest).
+      if (aheadTag !== tag) return
+      // Closed since (a write failed): the new version, told nothing of it, closes nothing.
+      if (!socket._handle) continue
+      await send({ dsu: 'connection', key, ahead: { tag, id } }, socket._handle)
+    }
+  })())
+  return told
+}
+
+function startAhead(): void {
+  const start = aheadStart
+  aheadStart = null
+  start?.()
 }
 
 /** Set once the program stops or hands off: it is going away, not orphaned. */
@@ -139,13 +194,34 @@ async function handOff(): Promise<void> {
     connections.endLongLived(END_LONG_LIVED_MS),
     connections.flushWebSockets(END_LONG_LIVED_MS),
   ]))
+  // Connections sent ahead in the pause: one message says how to adopt them
+  // (the new version closes the others), sent now, even if some are still
+  // on their way (the new version adopts those as they arrive); this
+  // version's copies close once all have left. The rest (accepted in the
+  // pause, or not sent ahead) go after them, all at once: Node queues them
+  // behind each handle's acknowledgement, in order.
+  const tag = aheadTag
+  const adoptions: AheadAdoption[] = []
+  const releases: Array<() => void> = []
+  const rest: Array<{ message: Extract<ProgramMessage, { dsu: 'connection' }>; handle: unknown; release(): void }> = []
   for (const [key, connections] of servers) {
-    for (const { handle, release, ws, stream } of connections.takeConnections()) {
-      await send({ dsu: 'connection', key, ...(ws ? { ws } : {}), ...(stream ? { stream } : {}) }, handle)
-      release()
+    for (const { handle, ahead, release, ws, stream } of connections.takeConnections()) {
+      const moving = { key, ...(ws ? { ws } : {}), ...(stream ? { stream } : {}) }
+      if (tag !== null && ahead !== undefined) {
+        adoptions.push({ ...moving, id: ahead })
+        releases.push(release)
+      } else {
+        rest.push({ message: { dsu: 'connection', ...moving }, handle, release })
+      }
       moved++
     }
   }
+  if (tag !== null) {
+    await send({ dsu: 'adopt-ahead', tag, connections: adoptions })
+    await aheadSent
+    for (const release of releases) release()
+  }
+  await Promise.all(rest.map(({ message, handle, release }) => send(message, handle).then(release)))
   await send({ dsu: 'handed-off', connections: moved })
   process.exit(0)
 }

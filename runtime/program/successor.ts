@@ -9,7 +9,8 @@ import { DsuError, isDsuError, toWire } from '../errors.js'
 import { on, send, hold } from './channel.js'
 import { activate, inheritHandle, listenInternal, servers } from './listeners.js'
 import { markedRoots, restoreFrom } from './roots.js'
-import { ENV_LISTENERS } from '../protocol.js'
+import { ENV_LISTENERS, type LongLivedHandOver, type WebSocketHandOver } from '../protocol.js'
+import { HeldConnections } from './held-connections.js'
 import { registryResolver, type Resolver } from '../transfer/registry.js'
 import { readiness, whenReady } from './ready.js'
 
@@ -157,10 +158,19 @@ export function startSuccessor(): (key: string) => void {
     release?.()
     void send({ dsu: 'active', keys })
   })
-  on('connection', (message, handle) => {
-    const target = servers.get(message.key)
-    if (target) target.adopt(handle, message.ws, message.stream)
+  // Sent ahead during the pause: held unread until commit says how to adopt them.
+  const adopt = (key: string, handle: unknown, ws?: WebSocketHandOver, stream?: LongLivedHandOver): void => {
+    const target = servers.get(key)
+    if (target) target.adopt(handle, ws, stream)
     else (handle as { close?: () => void })?.close?.()
+  }
+  const held = new HeldConnections((handle, c) => adopt(c.key, handle, c.ws, c.stream))
+  on('connection', (message, handle) => {
+    if (message.ahead) return held.hold(message.ahead, handle)
+    adopt(message.key, handle, message.ws, message.stream)
+  })
+  on('adopt-ahead', (message) => {
+    held.adopt(message.tag, message.connections)
   })
 
   return (key: string) => {

@@ -10,6 +10,8 @@ import type { ProgramMessage, RootManifest } from '../protocol.js'
 import type { ProgramProcess, SpawnSpec } from './program-process.js'
 import { waitFor } from './program-process.js'
 import { activate } from './activation.js'
+import { randomUUID } from 'node:crypto'
+import { relayConnections, type ConnectionRelay } from './connection-relay.js'
 import { newStreamToken } from '../transfer/stream-auth.js'
 import { PhaseDeadline, realTimers, type Deadlines, type Timers } from './deadlines.js'
 import type { Phase } from './phases.js'
@@ -82,6 +84,14 @@ export interface UpgradeResult {
   servingAt?: number | null
 }
 
+/**
+ * Whether connections are sent ahead during the pause (connection-relay.ts);
+ * DSU_MOVE_AHEAD=off (in the supervisor's environment) moves them all at commit.
+ */
+export function moveAhead(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.DSU_MOVE_AHEAD !== 'off'
+}
+
 /** How often the old version reports pre-copy progress, given the stall deadline. */
 export function progressInterval(stallMs: number): number {
   return Math.max(1, Math.min(1000, Math.floor(stallMs / 4)))
@@ -123,6 +133,9 @@ export async function runUpgrade(
     if (!stateSecured) oldDied.abort(oldDeath)
   })
   let deadline: PhaseDeadline | null = null
+  // Connections from the old version to the new one (connection-relay.ts).
+  const aheadTag = randomUUID()
+  let relay: ConnectionRelay | null = null
   /** Arms the deadline of the phase now running; returns the signal its waits end on. */
   const arm = (why: string, ms = deadlines[phase], code?: ErrorCode): AbortSignal => {
     deadline?.clear()
@@ -221,8 +234,12 @@ export async function runUpgrade(
     // The old version enforces the quiesce deadline itself and resumes; the
     // margin here only covers a process that stopped answering.
     signal = arm('the old version did not answer', deadlines.quiesce + 1000)
+    // Once quiesced, the old version sends its frozen connections ahead,
+    // while the state is transferred; they are forwarded as they come.
+    const ahead = moveAhead()
+    relay = relayConnections(old, next, aheadTag, ahead)
     quiesceStart = env.now()
-    void old.send({ dsu: 'quiesce', timeoutMs: deadlines.quiesce })
+    void old.send({ dsu: 'quiesce', timeoutMs: deadlines.quiesce, ...(ahead ? { moveAhead: aheadTag } : {}) })
     quiesced = true
     await waitFor(old, 'quiesced', { signal, phase, failures: ['quiesce-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     finishPhase('transfer')
@@ -303,10 +320,6 @@ export async function runUpgrade(
 
     // Point of no return: the old version moves its connections and exits.
     signal = arm('the old version did not hand off its connections')
-    const relay = old.onMessage((message, handle) => {
-      if (message.dsu !== 'connection') return
-      void next.send(message, handle).then(() => (handle as { close?: () => void }).close?.())
-    })
     const handedOff = waitFor(old, 'handed-off', { signal, phase })
     void old.send({ dsu: 'commit' })
     let connectionsMoved = 0
@@ -314,8 +327,10 @@ export async function runUpgrade(
       connectionsMoved = (await handedOff).connections
     } catch {
       old.kill('SIGKILL') // committed already; a stuck old version must not linger
+      // The connections it sent ahead cannot be adopted without its word: closed.
+      void next.send({ dsu: 'adopt-ahead', tag: aheadTag, connections: [] })
     } finally {
-      relay()
+      relay.stop()
     }
     finishPhase(null)
     return {
@@ -336,6 +351,7 @@ export async function runUpgrade(
         state: stateStats, error: wire, serving: old, connectionsMoved: 0,
       }
     }
+    relay?.drain()
     // 'resume' also stops a pre-copy (tracking, stream) that was under way.
     if (quiesced || precopyStarted) void old.send({ dsu: 'resume' })
     const error = isDsuError(cause) ? cause : new DsuError('DSU_ERR_INTERNAL', String(cause), { cause })

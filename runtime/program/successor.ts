@@ -6,7 +6,7 @@
 import fs from 'node:fs'
 import net from 'node:net'
 import { DsuError, isDsuError, toWire } from '../errors.js'
-import { on, send, hold } from './channel.js'
+import { on, reply, send, hold } from './channel.js'
 import { activate, inheritHandle, listenInternal, servers } from './listeners.js'
 import { markedRoots, restoreFrom } from './roots.js'
 import { ENV_LISTENERS } from '../protocol.js'
@@ -104,12 +104,12 @@ export function startSuccessor(): (key: string) => void {
       socket.resume()
       received.then(async ({ roots: old, stats, ruled }) => {
         const started = performance.now()
-        void send({ dsu: 'decoded' }) // the supervisor's transform deadline starts
+        void reply(message, { dsu: 'decoded' }) // the supervisor's transform deadline starts
         let next: Map<string, unknown>
         try {
           next = await applyTransformer(transformer, old, { from: message.from, to: message.to }, ruled)
         } catch (error) {
-          await send({ dsu: 'restore-failed', error: toWire(error) })
+          await reply(message, { dsu: 'restore-failed', error: toWire(error) })
           return rejectRoots(error)
         }
         const transformMs = performance.now() - started
@@ -118,19 +118,19 @@ export function startSuccessor(): (key: string) => void {
         restored = true
         // Sent before the roots resolve: the program's own init (the code after
         // its state() calls, the `init` phase) starts after this message.
-        const told = send({ dsu: 'restored', ...stats, transformMs })
+        const told = reply(message, { dsu: 'restored', ...stats, transformMs })
         resolveRoots(next)
         await told
         // Let the code after the program's awaits run (its listen() calls) first.
         setImmediate(checkReady)
       }, async (error) => {
-        await send({ dsu: 'restore-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
+        await reply(message, { dsu: 'restore-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
         rejectRoots(error)
       })
     })
     listenInternal(server, message.path, () => {
       fs.chmodSync(message.path, 0o600)
-      void send({ dsu: 'receiving' })
+      void reply(message, { dsu: 'receiving' })
     })
   })
   // Pre-copy: say when every byte the old version wrote so far is decoded, so
@@ -139,7 +139,7 @@ export function startSuccessor(): (key: string) => void {
   on('await-bytes', (message) => {
     const check = (): boolean => {
       if (!stream || stream.bytesRead < message.bytes) return false
-      void send({ dsu: 'caught-up', bytes: stream.bytesRead })
+      void reply(message, { dsu: 'caught-up', bytes: stream.bytesRead })
       return true
     }
     if (check()) return
@@ -152,10 +152,10 @@ export function startSuccessor(): (key: string) => void {
     else onStream = watch
   })
   on('listen-handle', (message, handle) => inheritHandle(message.key, handle))
-  on('activate', () => {
+  on('activate', (message) => {
     const keys = activate()
     release?.()
-    void send({ dsu: 'active', keys })
+    void reply(message, { dsu: 'active', keys })
   })
   on('connection', (message, handle) => {
     const target = servers.get(message.key)

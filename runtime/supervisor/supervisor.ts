@@ -13,7 +13,8 @@ import { Journal } from '../journal/index.js'
 import { openControlSocket } from './control-server.js'
 import type { ControlRequest } from './control-protocol.js'
 import { resolveEntry, resolveTransformation, resolveTransformer, versionOf } from './entry.js'
-import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
+import { spawnProgram, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
+import { ask } from './program-link.js'
 import { adoptSocketPath, controlSocketPath, prepareStateDir } from './state-dir.js'
 import { adoptOrphan, connectOrphan } from './adoption.js'
 import type { UpgradeEvent, UpgradeResult } from './upgrade.js'
@@ -254,7 +255,7 @@ export class Supervisor {
    */
   private async startOtherWorkers(): Promise<void> {
     if (this.listeners.size === 0) {
-      await waitFor(this.current, 'listener', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' }).catch((error: Error) => {
+      await this.current.milestone('listener', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' }).catch((error: Error) => {
         error.message += `; with --workers, worker 0 must listen() within ${this.options.timeoutMs} ms so the other workers can share its sockets`
         throw error
       })
@@ -284,7 +285,7 @@ export class Supervisor {
   }
 
   private started(program: ProgramProcess): Promise<unknown> {
-    return waitFor(program, 'hello', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+    return program.milestone('hello', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
   }
 
   /**
@@ -418,9 +419,7 @@ export class Supervisor {
     // Marked roots with their sizes, from each program itself (no values, no pause).
     const rootsOf = async (p: ProgramProcess): Promise<RootManifest[] | null> => {
       if (this.busy || p.exit) return null
-      const reply = waitFor(p, 'manifest', { timeoutMs: 1000, phase: 'status' })
-      void p.send({ dsu: 'manifest' })
-      return reply.then((m) => m.roots, () => null)
+      return ask(p, { dsu: 'manifest' }, 'manifest', { timeoutMs: 1000, phase: 'status' }).then((m) => m.roots, () => null)
     }
     const workers = await Promise.all(this.slots.map(async (slot) => {
       const w = slot.current

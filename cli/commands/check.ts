@@ -32,10 +32,10 @@ const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), '../check
 export async function checkCommand(args: CheckCommandArgs): Promise<number> {
   try {
     const entry = resolveEntry(args.to, operatorDir())
-    const transformation = resolveTransformation(args, entry, true)
+    const transformer = resolveTransformation(args, entry, true)
     // The worker imports the transformer: a TypeScript one needs a loader, decided
     // as for program processes (and refused before any snapshot is taken).
-    const nodeArgs = nodeArgsFor({ entry, modules: [transformation.transformer, transformation.transformers] })
+    const nodeArgs = nodeArgsFor({ entry, modules: [transformer?.path] })
     let stateDir: string
     let snapshot: string
     if (args.snapshot) {
@@ -48,7 +48,7 @@ export async function checkCommand(args: CheckCommandArgs): Promise<number> {
     }
     const workerArgs: CheckArgs = {
       stateDir, snapshot, to: args.versionLabel ?? versionOf(entry), samples: args.samples,
-      ...transformation,
+      transformer,
     }
     const run = await execa(process.execPath, [...nodeArgs, worker, JSON.stringify(workerArgs)], { reject: false, cwd: path.dirname(entry) })
     const parsed = JSON.parse(String(run.stdout || '{}')) as CheckReport & { fatal?: never }

@@ -10,14 +10,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { OutputTail, printable } from './output-tail.js'
 import { ENV_ADOPT_SOCKET, ENV_FROM, ENV_LISTENERS, ENV_MANIFEST, ENV_ROLE, ENV_TRANSFORMER, ENV_TRANSFORMERS, ENV_VERSION, ENV_WORKER, ENV_WORKERS, type ProgramMessage, type RequestMessage, type RequestType, type Role, type RootManifest, type SupervisorMessage } from '../protocol.js'
+import { choiceEnv, type TransformerChoice } from '../transformer-choice.js'
 import { ProgramLink, type Exit, type MessageOf, type Milestone, type Request, type Wait } from './program-link.js'
 
 export interface SpawnSpec {
   entry: string
   version: string
   role: Role
-  transformer?: string | null
-  transformers?: string | null
+  /** What maps the state the new version receives (transformer-choice.ts). */
+  transformer?: TransformerChoice | null
   /** The running version, and its roots, for chains and pre-flight. */
   from?: string
   manifest?: RootManifest[]
@@ -67,8 +68,7 @@ const STDERR_GRACE_MS = 1000
 
 export function spawnProgram(spec: SpawnSpec): ProgramProcess {
   const env: Record<string, string> = { [ENV_ROLE]: spec.role, [ENV_VERSION]: spec.version }
-  if (spec.transformer) env[ENV_TRANSFORMER] = spec.transformer
-  else if (spec.transformers) env[ENV_TRANSFORMERS] = spec.transformers
+  Object.assign(env, choiceEnv(spec.transformer, { file: ENV_TRANSFORMER, dir: ENV_TRANSFORMERS }))
   if (spec.from) env[ENV_FROM] = spec.from
   if (spec.manifest) env[ENV_MANIFEST] = JSON.stringify(spec.manifest)
   if (spec.listeners) env[ENV_LISTENERS] = JSON.stringify(spec.listeners)

@@ -13,15 +13,15 @@ import { activate } from './activation.js'
 import { newStreamToken } from '../transfer/stream-auth.js'
 import { PhaseDeadline, realTimers, type Deadlines, type Timers } from './deadlines.js'
 import type { Phase } from './phases.js'
+import type { TransformerChoice } from '../transformer-choice.js'
 
 export type { Phase } from './phases.js'
 
 export interface UpgradeRequest {
   entry: string
   version: string
-  transformer: string | null
-  /** A directory of per-version-pair transformers to compose a chain from. */
-  transformers?: string | null
+  /** What maps the state: a file, a chain directory, or a declared reverse (transformer-choice.ts). */
+  transformer: TransformerChoice | null
   /** ms per phase; pre-copy's is the longest it may go without progress. */
   deadlines: Deadlines
 }
@@ -157,7 +157,6 @@ export async function runUpgrade(
     from: old.version,
     manifest,
     transformer: request.transformer,
-    transformers: request.transformers ?? null,
     listeners: [...env.listeners.keys()],
     nodeArgs: env.nodeArgs,
     ...env.spawnExtra,

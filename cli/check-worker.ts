@@ -9,15 +9,17 @@ import { FrameReader } from '../runtime/transfer/framing.js'
 import { StateDecoder } from '../runtime/transfer/state-codec.js'
 import { plainResolver } from '../runtime/transfer/registry.js'
 import { readVerifiedCheckpoint } from '../runtime/supervisor/checkpoint-store.js'
-import { loadChain, loadTransformer, metaOf, preflight, roundTrip, type Transformer } from '../transformers/index.js'
+import { metaOf, preflight, roundTrip } from '../transformers/index.js'
 import { describeRoot, type RootManifest } from '../runtime/protocol.js'
+import { describeChoice, type TransformerChoice } from '../runtime/transformer-choice.js'
+import { loadChoice } from '../runtime/program/transformer-source.js'
 
 export interface CheckArgs {
   stateDir: string
   snapshot: string
   to: string
-  transformer: string | null
-  transformers: string | null
+  /** What maps the state (transformer-choice.ts); the report shows its file or directory. */
+  transformer: TransformerChoice | null
   samples: number
 }
 
@@ -61,16 +63,14 @@ export async function check(args: CheckArgs): Promise<CheckReport> {
   const roots = decoder.finish()
   const versions = { from: checkpoint.version, to: args.to }
   const report: CheckReport = {
-    ok: false, from: versions.from, to: versions.to, transformer: args.transformer ?? args.transformers,
+    ok: false, from: versions.from, to: versions.to, transformer: args.transformer?.kind === 'chain' ? args.transformer.path : describeChoice(args.transformer),
     snapshot: { id: checkpoint.id, version: checkpoint.version, createdAt: checkpoint.createdAt, bytes: checkpoint.bytes },
     before: manifestOf(roots), after: [], samples: [], warnings: [], errors: [], roundTrip: { checked: false, difference: null },
   }
   const sampleKeys = new Map([...roots].map(([name, value]) => [name, firstKeys(value, args.samples)]))
   const before = new Map([...roots].map(([name, value]) => [name, sampleKeys.get(name)!.map((k) => show(entry(value, k)))]))
   try {
-    let transformer: Transformer | null = null
-    if (args.transformer) transformer = await loadTransformer(args.transformer)
-    else if (args.transformers) transformer = await loadChain(args.transformers, versions.from, versions.to)
+    const transformer = await loadChoice(args.transformer, versions)
     if (!transformer) {
       report.warnings.push('no transformer: every root passes through unchanged')
       report.after = report.before

@@ -10,6 +10,7 @@ import { validateAppName } from '../runtime/supervisor/state-dir.js'
 import { parseTimeouts, type Timeouts } from './timeouts.js'
 import { plainRunArgs } from './run-args.js'
 import { plainCommandArgs } from './command-args.js'
+import { CHECK_DEFAULTS, RUN_DEFAULTS } from './options.js'
 
 const TIMEOUT_HELP = 'deadline of each upgrade phase: 10s, or per phase: precopy=120s,quiesce=5s (pre-copy: longest time without progress; plain numbers are ms)'
 
@@ -91,20 +92,20 @@ else await (await import('yargs')).default(argv)
   .command('run <entry>', 'supervise a program in the foreground', (y) => y
     .positional('entry', { type: 'string', demandOption: true, describe: 'entry file, or a directory with package.json main / index.js / server.js' })
     .option('timeout', { type: 'string', coerce: timeouts, describe: `${TIMEOUT_HELP}; the default of upgrades (10s)` })
-    .option('stop-timeout', { type: 'number', default: 10_000, describe: 'grace period of a stop before the program is killed, ms' })
+    .option('stop-timeout', { type: 'number', default: RUN_DEFAULTS.stopTimeout, describe: 'grace period of a stop before the program is killed, ms' })
     .option('version-label', { type: 'string', describe: 'version label (default: nearest package.json version)' })
     .option('node-arg', { type: 'string', default: [] as string[], coerce: nodeArgList, describe: 'extra node flag for program processes, one per --node-arg (repeatable; --node-arg --import=x works)' })
     .option('restore', { type: 'string', describe: 'start from a checkpoint (latest or an id) or from a state file written by `dsu state export` (a path ending in .json)' })
     .option('restart', { choices: ['no', 'on-failure', 'always'] as const, describe: 'restart the program when it dies (from the latest checkpoint); default: no, or on-failure with --workers > 1' })
-    .option('workers', { type: 'string', default: '1', describe: 'program processes sharing the listening sockets, each with its own state: a number, or auto (one per core)' })
-    .option('restart-delay', { type: 'number', default: 100, describe: 'first restart delay, ms (doubles per crash, capped at 10 s)' })
-    .option('max-restarts', { type: 'number', default: 5, describe: 'crashes within 60 s after which dsu gives up' })
+    .option('workers', { type: 'string', default: String(RUN_DEFAULTS.workers), describe: 'program processes sharing the listening sockets, each with its own state: a number, or auto (one per core)' })
+    .option('restart-delay', { type: 'number', default: RUN_DEFAULTS.restartDelay, describe: 'first restart delay, ms (doubles per crash, capped at 10 s)' })
+    .option('max-restarts', { type: 'number', default: RUN_DEFAULTS.maxRestarts, describe: 'crashes within 60 s after which dsu gives up' })
     .option('checkpoint-every', { type: 'string', describe: 'take a checkpoint this often (500ms, 30s, 5m, 1h)' })
-    .option('keep-checkpoints', { type: 'number', default: 5, describe: 'checkpoints kept on disk' }),
+    .option('keep-checkpoints', { type: 'number', default: RUN_DEFAULTS.keepCheckpoints, describe: 'checkpoints kept on disk' }),
   async (argv) => finish(await run({
     entry: argv.entry as string, stateDir: argv.stateDir, name: argv.name, timeout: argv.timeout as Timeouts | undefined, stopTimeout: argv.stopTimeout,
     versionLabel: argv.versionLabel, nodeArg: argv.nodeArg as string[], restore: argv.restore,
-    restart: argv.restart ?? (workerCount(argv.workers) > 1 ? 'on-failure' : 'no'), restartDelay: argv.restartDelay, workers: workerCount(argv.workers), maxRestarts: argv.maxRestarts,
+    restart: argv.restart ?? (workerCount(argv.workers) > 1 ? RUN_DEFAULTS.restartWithWorkers : RUN_DEFAULTS.restart), restartDelay: argv.restartDelay, workers: workerCount(argv.workers), maxRestarts: argv.maxRestarts,
     checkpointEvery: argv.checkpointEvery === undefined ? undefined : parseDuration(argv.checkpointEvery)!,
     keepCheckpoints: argv.keepCheckpoints,
   })))
@@ -137,7 +138,7 @@ else await (await import('yargs')).default(argv)
     .conflicts('transformer', 'transformers')
     .option('snapshot', { type: 'string', describe: 'use this checkpoint (id or latest) instead of taking one' })
     .option('version-label', { type: 'string', describe: 'version label of the new version' })
-    .option('samples', { type: 'number', default: 3, describe: 'entries per root to show before/after' })
+    .option('samples', { type: 'number', default: CHECK_DEFAULTS.samples, describe: 'entries per root to show before/after' })
     .option('json', { type: 'boolean', default: false }),
   async (argv) => finish(await checkCommand({
     to: argv.to, transformer: argv.transformer, transformers: argv.transformers, snapshot: argv.snapshot,

@@ -10,6 +10,7 @@ import { parseDuration } from './duration.js'
 import { MAX_DEADLINE_MS } from '../runtime/supervisor/deadlines.js'
 import { validateAppName } from '../runtime/supervisor/state-dir.js'
 import { parseTimeouts } from './timeouts.js'
+import { RUN_DEFAULTS } from './options.js'
 
 type Kind = 'string' | 'ms' | 'count' | 'restart' | 'node-arg' | 'timeout' | 'duration' | 'name'
 const OPTIONS: Record<string, Kind> = {
@@ -22,7 +23,8 @@ const RESTART = new Set(['no', 'on-failure', 'always'])
 /** RunArgs from argv (after joinNodeArgs, without node and the script), or null: ask yargs. */
 export function plainRunArgs(argv: readonly string[]): RunArgs | null {
   if (argv[0] !== 'run') return null
-  const args: RunArgs = { entry: '', stopTimeout: 10_000, nodeArg: [], restart: 'no', restartDelay: 100, maxRestarts: 5, keepCheckpoints: 5, workers: 1 }
+  const { stopTimeout, restart, restartDelay, maxRestarts, keepCheckpoints, workers } = RUN_DEFAULTS
+  const args: RunArgs = { entry: '', stopTimeout, nodeArg: [], restart, restartDelay, maxRestarts, keepCheckpoints, workers }
   const seen = new Set<string>()
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i]!

@@ -120,6 +120,7 @@ export function toWire(error: unknown, fallback: ErrorCode = 'DSU_ERR_INTERNAL')
 }
 
 export function fromWire(wire: WireError): DsuError {
-  const code: ErrorCode = wire.code in catalogue ? wire.code : 'DSU_ERR_INTERNAL'
+  // Own keys only: a program's reply naming 'toString' is no catalogue entry.
+  const code: ErrorCode = typeof wire.code === 'string' && Object.hasOwn(catalogue, wire.code) ? wire.code : 'DSU_ERR_INTERNAL'
   return new DsuError(code, wire.message, wire.phase ? { phase: wire.phase } : undefined)
 }

@@ -64,5 +64,5 @@ if (role !== null) {
   interceptListen(onClaim)
   installGuards()
   startPredecessor()
-  void send({ dsu: 'hello', role, version: process.env[ENV_VERSION] ?? '', pid: process.pid })
+  void send({ dsu: 'hello', role, version: process.env[ENV_VERSION] ?? '', pid: process.pid, acks: true })
 }

@@ -61,9 +61,13 @@ export function describeRoot(name: string, value: unknown): RootManifest {
 /** How the supervisor started this process. */
 export type Role = 'primary' | 'successor'
 
-// program -> supervisor
-export type ProgramMessage =
-  | { dsu: 'hello'; role: Role; version: string; pid: number; entry?: string; adopted?: boolean }
+// program -> supervisor. A reply echoes the `seq` of the request it answers
+// as `ack` (REPLIES below): the supervisor matches replies by it, as node's
+// cluster matches `ack` to `seq` (lib/internal/cluster/utils.js), so a late
+// reply to an earlier request can never answer a later one.
+export type ProgramMessage = (
+  /** `acks`: this runtime echoes `seq` in every reply (runtimes before it matched by type). */
+  | { dsu: 'hello'; role: Role; version: string; pid: number; entry?: string; adopted?: boolean; acks?: boolean }
   | { dsu: 'listener'; key: string; address: string } // + listening handle
   | { dsu: 'booted' }
   /** `ahead`: how many frozen connections' handles follow, sent ahead (quiesce's `moveAhead`). */
@@ -91,9 +95,10 @@ export type ProgramMessage =
   | { dsu: 'checkpoint-failed'; error: WireError }
   /** The program does something dsu cannot supervise (node:cluster, a listen() in a worker thread): dsu run stops with this error. */
   | { dsu: 'refused'; error: WireError }
+) & { ack?: number }
 
-// supervisor -> program
-export type SupervisorMessage =
+// supervisor -> program. `seq` numbers a request that expects replies (REPLIES).
+export type SupervisorMessage = (
   /**
    * `moveAhead`: an upgrade's tag; once quiesced, the old version sends its
    * frozen connections' handles ahead to the new version, which holds them
@@ -113,6 +118,77 @@ export type SupervisorMessage =
   | { dsu: 'stop'; timeoutMs: number }
   | { dsu: 'checkpoint'; path: string; token: string; timeoutMs: number }
   | { dsu: 'manifest' }
+) & { seq?: number }
+
+/**
+ * The requests that expect replies, and the replies each may get (with its
+ * seq as their `ack`). A reply carrying `error` fails its request. Every
+ * other message is an event: hello, listener, booted and ready (milestones a
+ * program reaches once), connection, refused, and restore-failed without an
+ * ack (the new version failed on its own: a transformer that did not load, a
+ * root it never declared).
+ */
+export const REPLIES = {
+  manifest: ['manifest'],
+  quiesce: ['quiesced', 'quiesce-failed'],
+  'send-state': ['precopy-progress', 'precopied', 'sent', 'send-failed'],
+  'finish-state': ['sent', 'send-failed'],
+  'await-bytes': ['caught-up'],
+  'receive-state': ['receiving', 'decoded', 'restored', 'restore-failed'],
+  activate: ['active'],
+  commit: ['handed-off'],
+  checkpoint: ['checkpointed', 'checkpoint-failed'],
+} as const satisfies Partial<Record<SupervisorMessage['dsu'], readonly ProgramMessage['dsu'][]>>
+export type RequestType = keyof typeof REPLIES
+export type RequestMessage = Extract<SupervisorMessage, { dsu: RequestType }>
+export type ReplyType<R extends RequestType> = (typeof REPLIES)[R][number]
+
+const isString = (v: unknown): v is string => typeof v === 'string'
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isWireError = (v: unknown): boolean => isObject(v) && isString(v.code) && isString(v.message) && (v.phase === undefined || isString(v.phase))
+const isRoot = (v: unknown): boolean => isObject(v) && isString(v.name) && isString(v.kind) && isCount(v.count)
+const counts = (...fields: string[]) => (m: Record<string, unknown>): boolean => fields.every((f) => isCount(m[f]))
+const isAhead = (v: unknown): boolean => isObject(v) && isString(v.tag) && isCount(v.id)
+const failure = (m: Record<string, unknown>): boolean => isWireError(m.error)
+const none = (): boolean => true
+/** Each program message's required fields: what the supervisor reads from it. */
+const SHAPES: Record<ProgramMessage['dsu'], (m: Record<string, unknown>) => boolean> = {
+  hello: (m) => (m.role === 'primary' || m.role === 'successor') && isString(m.version) && isCount(m.pid) && (m.entry === undefined || isString(m.entry)),
+  listener: (m) => isString(m.key) && isString(m.address),
+  booted: none,
+  quiesced: (m) => m.ahead === undefined || (isObject(m.ahead) && isString(m.ahead.tag) && isCount(m.ahead.count)),
+  'quiesce-failed': failure,
+  sent: counts('bytes', 'records', 'roots'),
+  precopied: counts('rounds', 'lastRound', 'bytes'),
+  'precopy-progress': counts('bytes'),
+  'caught-up': counts('bytes'),
+  'send-failed': failure,
+  receiving: none,
+  decoded: none,
+  restored: counts('bytes', 'records', 'roots', 'transformMs'),
+  'restore-failed': failure,
+  ready: none,
+  active: (m) => Array.isArray(m.keys) && m.keys.every(isString),
+  connection: (m) => isString(m.key) && (m.ws === undefined || isObject(m.ws)) && (m.stream === undefined || isObject(m.stream)) && (m.ahead === undefined || isAhead(m.ahead)),
+  'adopt-ahead': (m) => isString(m.tag) && Array.isArray(m.connections) && m.connections.every((c) => isObject(c) && isString(c.key) && isCount(c.id) && (c.ws === undefined || isObject(c.ws)) && (c.stream === undefined || isObject(c.stream))),
+  'handed-off': counts('connections'),
+  checkpointed: counts('bytes', 'records', 'roots'),
+  manifest: (m) => Array.isArray(m.roots) && m.roots.every(isRoot),
+  'checkpoint-failed': failure,
+  refused: failure,
+}
+
+/**
+ * A message from a program as the supervisor may use it, or null: the
+ * program is user code, and a malformed message (an unknown type, a missing
+ * field, a non-integer ack) is ignored, never trusted.
+ */
+export function parseProgramMessage(value: unknown): ProgramMessage | null {
+  if (!isObject(value) || !isString(value.dsu) || !Object.hasOwn(SHAPES, value.dsu)) return null
+  if (value.ack !== undefined && !(Number.isSafeInteger(value.ack) && (value.ack as number) > 0)) return null
+  return SHAPES[value.dsu as ProgramMessage['dsu']](value) ? value as ProgramMessage : null
+}
 
 export function isDsuMessage(value: unknown): value is { dsu: string } {
   return typeof value === 'object' && value !== null && typeof (value as { dsu?: unknown }).dsu === 'string'

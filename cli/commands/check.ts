@@ -6,7 +6,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { DsuError, fromWire } from '../../runtime/errors.js'
-import { resolveEntry, resolveTransformation, versionOf } from '../../runtime/supervisor/entry.js'
+import { normalizeCheckTarget } from '../options.js'
 import type { CheckpointMeta } from '../../runtime/supervisor/checkpoint-store.js'
 import { nodeArgsFor } from '../../runtime/supervisor/typescript-loader.js'
 import { findStateDir, request } from '../control-client.js'
@@ -31,11 +31,10 @@ const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), '../check
 
 export async function checkCommand(args: CheckCommandArgs): Promise<number> {
   try {
-    const entry = resolveEntry(args.to, operatorDir())
-    const transformation = resolveTransformation(args, entry, true)
+    const { entry, transformer, version } = normalizeCheckTarget(args)
     // The worker imports the transformer: a TypeScript one needs a loader, decided
     // as for program processes (and refused before any snapshot is taken).
-    const nodeArgs = nodeArgsFor({ entry, modules: [transformation.transformer, transformation.transformers] })
+    const nodeArgs = nodeArgsFor({ entry, modules: [transformer?.path] })
     let stateDir: string
     let snapshot: string
     if (args.snapshot) {
@@ -47,8 +46,8 @@ export async function checkCommand(args: CheckCommandArgs): Promise<number> {
       snapshot = taken.checkpoint.id
     }
     const workerArgs: CheckArgs = {
-      stateDir, snapshot, to: args.versionLabel ?? versionOf(entry), samples: args.samples,
-      ...transformation,
+      stateDir, snapshot, to: version, samples: args.samples,
+      transformer,
     }
     const run = await execa(process.execPath, [...nodeArgs, worker, JSON.stringify(workerArgs)], { reject: false, cwd: path.dirname(entry) })
     const parsed = JSON.parse(String(run.stdout || '{}')) as CheckReport & { fatal?: never }

@@ -1,12 +1,10 @@
 // `dsu run <entry>`: supervise the program in the foreground.
-import { resolveEntry, versionOf } from '../../runtime/supervisor/entry.js'
-import { defaultStateBase, operatorDir, stateDirIn, STATE_DIR_NAME } from '../../runtime/supervisor/state-dir.js'
+import { STATE_DIR_NAME } from '../../runtime/supervisor/state-dir.js'
 import { Supervisor } from '../../runtime/supervisor/supervisor.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fail } from '../output.js'
-import { DEFAULT_RESTART } from '../../runtime/supervisor/restart-policy.js'
-import { DEFAULT_DEADLINE_MS } from '../../runtime/supervisor/deadlines.js'
+import { normalizeRunOptions } from '../options.js'
 import type { Timeouts } from '../timeouts.js'
 
 export interface RunArgs {
@@ -29,32 +27,12 @@ export interface RunArgs {
 
 export async function run(args: RunArgs): Promise<number> {
   let supervisor: Supervisor
+  let stateDir: string
   try {
-    // Paths resolve against the operator's directory as they named it, so
-    // `current/server.js` keeps meaning the current release after a deploy.
-    const here = operatorDir()
-    const entry = resolveEntry(args.entry, here)
-    const given = args.stateDir ?? process.env.DSU_STATE_DIR
-    const stateDir = given ? path.resolve(here, given) : stateDirIn(defaultStateBase(here), args.name)
-    noticeOldStateDir(entry, stateDir)
-    supervisor = new Supervisor({
-      entry,
-      configuredEntry: path.resolve(here, args.entry),
-      cwd: here,
-      version: args.versionLabel ?? versionOf(entry),
-      stateDir,
-      ...(args.name === undefined ? {} : { name: args.name }),
-      timeoutMs: args.timeout?.all ?? DEFAULT_DEADLINE_MS,
-      deadlines: args.timeout?.deadlines,
-      stopTimeoutMs: args.stopTimeout,
-      nodeArgs: args.nodeArg,
-      restore: args.restore,
-      restart: { ...DEFAULT_RESTART, mode: args.restart, delayMs: args.restartDelay, maxRestarts: args.maxRestarts },
-      checkpointEveryMs: args.checkpointEvery ?? 0,
-      keepCheckpoints: args.keepCheckpoints,
-      workers: args.workers,
-      log: (line) => process.stderr.write(line + '\n'),
-    })
+    const options = normalizeRunOptions(args)
+    stateDir = options.stateDir
+    noticeOldStateDir(options.entry, stateDir)
+    supervisor = new Supervisor({ ...options, log: (line) => process.stderr.write(line + '\n') })
     await supervisor.start()
     // The supervisor outlives releases: it must not keep (or depend on) a
     // release folder as its own working directory, which a deploy may delete.

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { DsuError } from '../../runtime/errors.js'
 import type { UpgradeEvent } from '../../runtime/supervisor/upgrade.js'
 import { findStateDir, request } from '../control-client.js'
-import { operatorDir } from '../../runtime/supervisor/state-dir.js'
+import { normalizeUpgradeTarget } from '../options.js'
 import { fail } from '../output.js'
 import { printOutcome, type UpgradeOutcome } from '../upgrade-result.js'
 import { phaseDisplay } from '../progress.js'
@@ -24,7 +24,7 @@ export interface UpgradeArgs {
 
 export async function upgrade(args: UpgradeArgs): Promise<number> {
   try {
-    const entry = path.resolve(operatorDir(), args.to)
+    const { entry, transformer, transformers } = normalizeUpgradeTarget(args)
     const stateDir = findStateDir(args, [path.dirname(entry)])
     if (!args.json) process.stdout.write(`dsu: upgrading to ${args.to}\n`)
     const display = args.json ? null : await phaseDisplay()
@@ -32,8 +32,8 @@ export async function upgrade(args: UpgradeArgs): Promise<number> {
     const result = (await request(stateDir, {
       cmd: 'upgrade',
       entry,
-      transformer: args.transformer ? path.resolve(operatorDir(), args.transformer) : null,
-      transformers: args.transformers ? path.resolve(operatorDir(), args.transformers) : null,
+      transformer,
+      transformers,
       ...(args.timeout ? { deadlines: args.timeout.deadlines } : {}),
       ...(args.versionLabel ? { version: args.versionLabel } : {}),
       ...(args.strategy ? { strategy: args.strategy } : {}),

@@ -7,13 +7,13 @@ const phases = { spawn: 73.4, precopy: null, quiesce: 1.38, transfer: 5.4, trans
 
 const rows: HistoryRow[] = [
   {
-    id: 12, from: '2.0.0', to: '3.0.0', fromEntry: null, toEntry: null, transformer: null,
+    id: 12, from: '2.0.0', to: '3.0.0', fromEntry: null, toEntry: null, transformer: null, transformerChoice: null,
     startedAt: '2025-03-04T05:07:00.000Z', endedAt: '2025-03-04T05:07:00.020Z', outcome: 'rolled-back',
     phases: { ...phases, transform: null, init: null, ready: null, commit: null }, pauseMs: null, totalMs: 19.75, state: null,
     error: { code: 'DSU_ERR_UNSERIALIZABLE', message: 'x: function', phase: 'transfer', output: null },
   },
   {
-    id: 11, from: '1.0.0', to: '2.0.0', fromEntry: '/a/v1.js', toEntry: '/a/v2.js', transformer: '/a/t.js',
+    id: 11, from: '1.0.0', to: '2.0.0', fromEntry: '/a/v1.js', toEntry: '/a/v2.js', transformer: '/a/t.js', transformerChoice: { kind: 'file', path: '/a/t.js' },
     startedAt: '2025-03-04T05:06:07.000Z', endedAt: '2025-03-04T05:06:07.084Z', outcome: 'committed',
     phases, pauseMs: 8.86, totalMs: 1234.5, state: { bytes: 28, records: 2, roots: 1 }, error: null,
   },

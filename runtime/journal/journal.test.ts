@@ -31,7 +31,7 @@ const committed: UpgradeRecord = {
   to: '2.0.0',
   fromEntry: '/app/v1/server.js',
   toEntry: '/app/v2/server.js',
-  transformer: '/app/v2/dsu.transform.js',
+  transformer: { kind: 'file', path: '/app/v2/dsu.transform.js' },
   startedAt: T0,
   endedAt: new Date(T0 + 84),
   phases: { spawn: 73.4, precopy: 40.5, quiesce: 1.38, transfer: 5.4, transform: 0.1, init: 0.3, ready: 0.04, commit: 2.38 },
@@ -46,7 +46,7 @@ const rolledBack: UpgradeRecord = {
   to: '3.0.0',
   fromEntry: '/app/v2/server.js',
   toEntry: '/app/v3/server.js',
-  transformer: 'chain: 2.0.0 → 2.5.0 → 3.0.0',
+  transformer: { kind: 'chain', path: '/app/v3/dsu.transformers' },
   startedAt: T0 + 1000,
   endedAt: T0 + 1020,
   phases: { spawn: 12.5, quiesce: 0.5, transfer: 3.25 },
@@ -63,6 +63,7 @@ const committedRow: HistoryRow = {
   fromEntry: '/app/v1/server.js',
   toEntry: '/app/v2/server.js',
   transformer: '/app/v2/dsu.transform.js',
+  transformerChoice: { kind: 'file', path: '/app/v2/dsu.transform.js' },
   startedAt: '2025-03-04T05:06:07.000Z',
   endedAt: '2025-03-04T05:06:07.084Z',
   outcome: 'committed',
@@ -79,7 +80,8 @@ const rolledBackRow: HistoryRow = {
   to: '3.0.0',
   fromEntry: '/app/v2/server.js',
   toEntry: '/app/v3/server.js',
-  transformer: 'chain: 2.0.0 → 2.5.0 → 3.0.0',
+  transformer: '/app/v3/dsu.transformers/',
+  transformerChoice: { kind: 'chain', path: '/app/v3/dsu.transformers' },
   startedAt: '2025-03-04T05:06:08.000Z',
   endedAt: '2025-03-04T05:06:08.020Z',
   outcome: 'rolled-back',
@@ -503,7 +505,7 @@ t.test('a schema 1 journal migrates to add output, precopy and init, keeping its
   t.same(errors, [])
   const check = new Database(journalPath(dir), { readonly: true })
   t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION)
-  t.equal(SCHEMA_VERSION, 4)
+  t.equal(SCHEMA_VERSION, 5)
   check.close()
 })
 
@@ -527,5 +529,36 @@ t.test('schema 4: an upgrade of several workers keeps its strategy and each work
   t.equal(fleet!.strategy, 'rolling')
   t.same(fleet!.workers, workers)
   t.notOk('strategy' in single! || 'workers' in single!, 'one worker: no new keys, the row reads as before')
+  t.same(errors, [])
+})
+
+t.test('a schema-4 file: its transformer strings read as structured choices; new rows store both', async (t) => {
+  const dir = stateDir(t)
+  fs.mkdirSync(dir, { recursive: true })
+  const old = new Database(journalPath(dir))
+  for (const m of migrations.slice(0, 4)) m(old)
+  old.pragma('user_version = 4')
+  const insert = old.prepare(`INSERT INTO upgrades (from_version, to_version, transformer, started_at, ended_at, outcome, total_ms)
+    VALUES (?, ?, ?, ?, ?, 'committed', 1)`)
+  insert.run('1.0.0', '2.0.0', '/app/v2/dsu.transform.js', T0, T0 + 1)
+  insert.run('2.0.0', '3.0.0', '/app/v3/dsu.transformers/', T0 + 2, T0 + 3)
+  insert.run('3.0.0', '2.0.0', '/app/v3/dsu.transform.js#reverse', T0 + 4, T0 + 5)
+  insert.run('2.0.0', '2.1.0', null, T0 + 6, T0 + 7)
+  old.close()
+  const { errors, onError } = collect()
+  const journal = Journal.open(dir, { onError })
+  t.teardown(() => journal.close())
+  t.same(journal.upgrades().map((r) => [r.transformer, r.transformerChoice]), [
+    [null, null],
+    ['/app/v3/dsu.transform.js#reverse', { kind: 'reverse', path: '/app/v3/dsu.transform.js' }],
+    ['/app/v3/dsu.transformers/', { kind: 'chain', path: '/app/v3/dsu.transformers' }],
+    ['/app/v2/dsu.transform.js', { kind: 'file', path: '/app/v2/dsu.transform.js' }],
+  ])
+  journal.recordUpgrade({ outcome: 'committed', from: '2.1.0', to: '3.0.0', totalMs: 1, transformer: { kind: 'file', path: '/app/t.js', export: 'up' } })
+  t.same(journal.lastUpgrade()!.transformer, '/app/t.js#up', 'the string form, for older readers')
+  t.same(journal.lastUpgrade()!.transformerChoice, { kind: 'file', path: '/app/t.js', export: 'up' })
+  const check = new Database(journalPath(dir), { readonly: true })
+  t.teardown(() => check.close())
+  t.equal(JSON.parse((check.prepare('SELECT transformer_choice FROM upgrades ORDER BY id DESC LIMIT 1').get() as { transformer_choice: string }).transformer_choice).export, 'up')
   t.same(errors, [])
 })

@@ -20,6 +20,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 import { DsuError } from '../errors.js'
 import { migrate, schemaVersion } from './schema.js'
 import { PHASES, type Phase } from '../supervisor/phases.js'
+import { describeChoice, isChoice, parseChoice, type TransformerChoice } from '../transformer-choice.js'
 
 type Db = BetterSqlite3.Database
 type Statement = BetterSqlite3.Statement
@@ -47,8 +48,8 @@ export interface UpgradeRecord {
   to: string
   fromEntry?: string | null
   toEntry?: string | null
-  /** The transformer file, or a description of a chain; null when none ran. */
-  transformer?: string | null
+  /** What mapped the state (transformer-choice.ts); null when nothing did. */
+  transformer?: TransformerChoice | null
   /** Wall clock, epoch ms or Date. Default: endedAt − totalMs. */
   startedAt?: number | Date
   /** Wall clock, epoch ms or Date. Default: now. */
@@ -103,7 +104,11 @@ export interface EventRecord {
  *     "from": "1.0.0", "to": "2.0.0",        // version labels
  *     "fromEntry": "/app/v1/server.js",      // string | null
  *     "toEntry": "/app/v2/server.js",        // string | null
- *     "transformer": "/app/v2/dsu.transform.js",  // file or chain; string | null
+ *     "transformer": "/app/v2/dsu.transform.js",  // file, file#export, dir/ (a chain); string | null
+ *     "transformerChoice": { "kind": "file", "path": "/app/v2/dsu.transform.js" },
+ *                 // the same, structured: kind "file" | "chain" | "reverse", path,
+ *                 // export (file#name only); | null (schema 5; parsed from
+ *                 // "transformer" for rows recorded before)
  *     "startedAt": "2025-01-02T03:04:05.678Z",    // ISO 8601, UTC
  *     "endedAt":   "2025-01-02T03:04:05.761Z",
  *     "outcome": "committed",                // "committed" | "rolled-back" | "failed"
@@ -131,6 +136,7 @@ export interface HistoryRow {
   fromEntry: string | null
   toEntry: string | null
   transformer: string | null
+  transformerChoice: TransformerChoice | null
   startedAt: string
   endedAt: string
   outcome: Outcome
@@ -240,6 +246,7 @@ export function toHistoryRow(r: DbRow): HistoryRow {
     fromEntry: str(r.from_entry),
     toEntry: str(r.to_entry),
     transformer: str(r.transformer),
+    transformerChoice: choiceOf(r.transformer_choice, r.transformer),
     startedAt: iso(r.started_at),
     endedAt: iso(r.ended_at),
     outcome: outcomeOf(r.outcome),
@@ -253,6 +260,20 @@ export function toHistoryRow(r: DbRow): HistoryRow {
     ...(str(r.strategy) !== null ? { strategy: str(r.strategy)! } : {}),
     ...workersOf(r.workers),
   }
+}
+
+/** The stored choice, else (rows of schema < 5, a damaged cell) the one the string form names. */
+function choiceOf(stored: unknown, text: unknown): TransformerChoice | null {
+  const json = str(stored)
+  if (json !== null) {
+    try {
+      const parsed = JSON.parse(json) as unknown
+      if (isChoice(parsed)) return parsed
+    } catch {
+      // damaged: fall back to the string form
+    }
+  }
+  return parseChoice(str(text))
 }
 
 function workersOf(value: unknown): { workers?: WorkerRecord[] } {
@@ -297,11 +318,11 @@ interface Statements {
 const PHASE_COLUMNS = PHASES.map((p) => `${p}_ms`)
 
 const INSERT_UPGRADE = `INSERT INTO upgrades (
-  from_version, to_version, from_entry, to_entry, transformer, started_at, ended_at, outcome,
+  from_version, to_version, from_entry, to_entry, transformer, transformer_choice, started_at, ended_at, outcome,
   ${PHASE_COLUMNS.join(', ')},
   pause_ms, total_ms, state_bytes, state_records, state_roots, error_code, error_message, error_phase, output, strategy, workers
 ) VALUES (
-  @from_version, @to_version, @from_entry, @to_entry, @transformer, @started_at, @ended_at, @outcome,
+  @from_version, @to_version, @from_entry, @to_entry, @transformer, @transformer_choice, @started_at, @ended_at, @outcome,
   ${PHASE_COLUMNS.map((c) => `@${c}`).join(', ')},
   @pause_ms, @total_ms, @state_bytes, @state_records, @state_roots, @error_code, @error_message, @error_phase, @output, @strategy, @workers
 )`
@@ -502,7 +523,8 @@ export class Journal {
         to_version: String(row.to),
         from_entry: str(row.fromEntry),
         to_entry: str(row.toEntry),
-        transformer: str(row.transformer),
+        transformer: describeChoice(row.transformer),
+        transformer_choice: row.transformer ? JSON.stringify(row.transformer) : null,
         started_at: startedAt,
         ended_at: endedAt,
         outcome: outcomeOf(row.outcome),

@@ -11,7 +11,7 @@ import type BetterSqlite3 from 'better-sqlite3'
 
 type Db = BetterSqlite3.Database
 
-export const SCHEMA_VERSION = 4
+export const SCHEMA_VERSION = 5
 
 export const migrations: ReadonlyArray<(db: Db) => void> = [
   // 0 → 1: the first schema.
@@ -83,6 +83,13 @@ export const migrations: ReadonlyArray<(db: Db) => void> = [
     const columns = new Set((db.prepare('PRAGMA table_info(upgrades)').all() as Array<{ name: string }>).map((c) => c.name))
     if (!columns.has('strategy')) db.exec('ALTER TABLE upgrades ADD COLUMN strategy TEXT')
     if (!columns.has('workers')) db.exec('ALTER TABLE upgrades ADD COLUMN workers TEXT')
+  },
+  // 4 → 5: the transformer as a structured value (JSON of transformer-choice.ts:
+  // { kind, path, export? }) beside the `transformer` string, which is still
+  // written for older readers. NULL in rows recorded before: readers parse the string.
+  (db) => {
+    const columns = new Set((db.prepare('PRAGMA table_info(upgrades)').all() as Array<{ name: string }>).map((c) => c.name))
+    if (!columns.has('transformer_choice')) db.exec('ALTER TABLE upgrades ADD COLUMN transformer_choice TEXT')
   },
 ]
 

@@ -50,6 +50,14 @@ export function send(message: ProgramMessage, handle?: unknown): Promise<void> {
   })
 }
 
+/**
+ * Answers `request`: the reply echoes its seq as `ack`, which is how the
+ * supervisor matches it to the request (protocol.ts, REPLIES).
+ */
+export function reply(request: { seq?: number }, message: ProgramMessage, handle?: unknown): Promise<void> {
+  return send(Number.isSafeInteger(request.seq) ? { ...message, ack: request.seq } : message, handle)
+}
+
 /** Keeps the process alive while the runtime awaits the supervisor. */
 export function hold(): () => void {
   holds++

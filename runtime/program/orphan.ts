@@ -86,7 +86,7 @@ function adopt(socket: net.Socket): void {
     const text = typeof address === 'string' ? address : address ? `${address.address}:${address.port}` : ''
     void send({ dsu: 'listener', key, address: text }, server._handle)
   }
-  void send({ dsu: 'hello', role: 'primary', version: process.env[ENV_VERSION] ?? '', pid: process.pid, entry: process.argv[1], adopted: true })
+  void send({ dsu: 'hello', role: 'primary', version: process.env[ENV_VERSION] ?? '', pid: process.pid, entry: process.argv[1], adopted: true, acks: true })
 }
 
 /** Node's own NODE_CHANNEL_FD setup, exported undocumented by child_process. */

@@ -4,7 +4,7 @@
 import net from 'node:net'
 import http from 'node:http'
 import { toWire } from '../errors.js'
-import { on, send } from './channel.js'
+import { on, reply, send } from './channel.js'
 import { isActive, servers } from './listeners.js'
 import { awaitAdoption } from './orphan.js'
 import { inflightCount, quiesce, resume } from './quiescence.js'
@@ -19,29 +19,29 @@ const transfer = (): Promise<typeof import('../transfer/state-stream.js')> => im
 export function startPredecessor(): void {
   on('quiesce', (message) => {
     quiesce(message.timeoutMs).then(
-      () => (message.moveAhead ? sendAhead(message.moveAhead) : send({ dsu: 'quiesced' })),
-      (error) => send({ dsu: 'quiesce-failed', error: toWire(error) }),
+      () => (message.moveAhead ? sendAhead(message, message.moveAhead) : reply(message, { dsu: 'quiesced' })),
+      (error) => reply(message, { dsu: 'quiesce-failed', error: toWire(error) }),
     )
   })
   on('send-state', (message) => {
     startAhead()
-    if (message.precopy) return void startPrecopy(message.path, message.token, message.progressMs)
+    if (message.precopy) return void startPrecopy(message, message.path, message.token, message.progressMs)
     Promise.all([connect(message.path, message.token), transfer()]).then(([socket, { sendState }]) => sendState(socket, markedRoots())).then(
-      (stats) => send({ dsu: 'sent', ...stats }),
-      (error) => send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
+      (stats) => reply(message, { dsu: 'sent', ...stats }),
+      (error) => reply(message, { dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') }),
     )
   })
-  on('manifest', () => {
+  on('manifest', (message) => {
     // An upgrade begins: load the transfer code now, while this version
     // still serves, not in the pause (a cold import took 40-70 ms on a loaded
     // machine, most of a small state's transfer phase).
     transfer().catch(() => {}) // a failure surfaces where it is used
-    void manifest().then((roots) => send({ dsu: 'manifest', roots }))
+    void manifest().then((roots) => reply(message, { dsu: 'manifest', roots }))
   })
-  on('checkpoint', (message) => void checkpoint(message.path, message.token, message.timeoutMs))
-  on('finish-state', () => {
+  on('checkpoint', (message) => void checkpoint(message, message.path, message.token, message.timeoutMs))
+  on('finish-state', (message) => {
     startAhead()
-    void finishPrecopy()
+    void finishPrecopy(message)
   })
   on('resume', () => {
     precopy?.abort()
@@ -50,7 +50,7 @@ export function startPredecessor(): void {
     aheadStart = null
     resume()
   })
-  on('commit', () => void handOff())
+  on('commit', (message) => void handOff(message))
   on('stop', (message) => void stop(message.timeoutMs))
   // The supervisor is gone without a stop (kill -9): the serving version
   // serves on, as it was before any upgrade or checkpoint under way, and
@@ -65,6 +65,9 @@ export function startPredecessor(): void {
     if (!awaitAdoption()) void stop(5000)
   })
 }
+
+/** A supervisor request: its seq goes back with each reply. */
+type Request = { seq?: number }
 
 /** The upgrade whose new version gets copies of the frozen connections (sendAhead()). */
 let aheadTag: string | null = null
@@ -86,10 +89,10 @@ let aheadIds = 0
  * stream is open (its 'receive-state' must not wait either). What is not
  * through by commit follows it.
  */
-function sendAhead(tag: string): Promise<void> {
+function sendAhead(request: Request, tag: string): Promise<void> {
   aheadTag = tag
   const ahead = [...servers].flatMap(([key, connections]) => connections.takeAhead(() => ++aheadIds).map((c) => ({ key, ...c })))
-  const told = send({ dsu: 'quiesced', ahead: { tag, count: ahead.length } })
+  const told = reply(request, { dsu: 'quiesced', ahead: { tag, count: ahead.length } })
   aheadStart = () => void (aheadSent = (async () => {
     for (const { key, id, socket } of ahead) {
       // Rolled back: this version keeps its connections (the supervisor stops waiting for the rest).
@@ -130,54 +133,54 @@ function connect(path: string, token: string): Promise<net.Socket> {
 }
 
 /** While serving: snapshot and rounds of changes of the pre-copy roots. */
-async function startPrecopy(path: string, token: string, progressMs = 250): Promise<void> {
+async function startPrecopy(request: Request, path: string, token: string, progressMs = 250): Promise<void> {
   try {
     const socket = await connect(path, token)
     socket.on('error', () => {}) // surfaces as a failed write; the supervisor rolls back
     const { PrecopySender } = await import('../transfer/precopy.js')
     // Progress reports push back the supervisor's stall deadline.
-    precopy = new PrecopySender(socket, precopyRoots(), { progressMs, onProgress: (bytes) => void send({ dsu: 'precopy-progress', bytes }) })
+    precopy = new PrecopySender(socket, precopyRoots(), { progressMs, onProgress: (bytes) => void reply(request, { dsu: 'precopy-progress', bytes }) })
     const { rounds, lastRound } = await precopy.run()
-    await send({ dsu: 'precopied', rounds, lastRound, bytes: socket.bytesWritten })
+    await reply(request, { dsu: 'precopied', rounds, lastRound, bytes: socket.bytesWritten })
   } catch (error) {
     precopy?.abort()
     precopy = null
-    await send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
+    await reply(request, { dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
   }
 }
 
 /** At the quiescent point: what changed since, and every other root. */
-async function finishPrecopy(): Promise<void> {
+async function finishPrecopy(request: Request): Promise<void> {
   const sender = precopy
-  if (!sender) return void send({ dsu: 'send-failed', error: toWire(new Error('finish-state without a pre-copy'), 'DSU_ERR_INTERNAL') })
+  if (!sender) return void reply(request, { dsu: 'send-failed', error: toWire(new Error('finish-state without a pre-copy'), 'DSU_ERR_INTERNAL') })
   try {
     const others = new Map([...markedRoots()].filter(([name]) => !sender.copies(name)))
     const stats = await sender.finish(others)
-    await send({ dsu: 'sent', ...stats })
+    await reply(request, { dsu: 'sent', ...stats })
   } catch (error) {
     sender.abort()
-    await send({ dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
+    await reply(request, { dsu: 'send-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
   } finally {
     precopy = null
   }
 }
 
 /** A snapshot at a brief quiescent point: the program resumes right after. */
-async function checkpoint(path: string, token: string, timeoutMs: number): Promise<void> {
+async function checkpoint(request: Request, path: string, token: string, timeoutMs: number): Promise<void> {
   try {
     await quiesce(timeoutMs, 'snapshot')
   } catch (error) {
-    return send({ dsu: 'checkpoint-failed', error: toWire(error) })
+    return reply(request, { dsu: 'checkpoint-failed', error: toWire(error) })
   }
   try {
     const socket = await connect(path, token)
     const { sendState } = await transfer()
     const stats = await sendState(socket, markedRoots())
     resume()
-    await send({ dsu: 'checkpointed', ...stats })
+    await reply(request, { dsu: 'checkpointed', ...stats })
   } catch (error) {
     resume()
-    await send({ dsu: 'checkpoint-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
+    await reply(request, { dsu: 'checkpoint-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
   }
 }
 
@@ -185,7 +188,7 @@ async function checkpoint(path: string, token: string, timeoutMs: number): Promi
 // the pause, get this long to be written out at commit (or stop).
 const END_LONG_LIVED_MS = 2000
 
-async function handOff(): Promise<void> {
+async function handOff(request: Request): Promise<void> {
   finishing = true
   let moved = 0
   // Listeners first: a client reconnecting after its stream ends reaches the new version.
@@ -222,7 +225,7 @@ async function handOff(): Promise<void> {
     for (const release of releases) release()
   }
   await Promise.all(rest.map(({ message, handle, release }) => send(message, handle).then(release)))
-  await send({ dsu: 'handed-off', connections: moved })
+  await reply(request, { dsu: 'handed-off', connections: moved })
   process.exit(0)
 }
 

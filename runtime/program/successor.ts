@@ -6,10 +6,10 @@
 import fs from 'node:fs'
 import net from 'node:net'
 import { DsuError, isDsuError, toWire } from '../errors.js'
-import { on, send, hold } from './channel.js'
+import { on, reply, send, hold } from './channel.js'
 import { activate, inheritHandle, listenInternal, servers } from './listeners.js'
 import { markedRoots, restoreFrom } from './roots.js'
-import { ENV_LISTENERS, type LongLivedHandOver, type WebSocketHandOver } from '../protocol.js'
+import { ENV_LISTENERS, type LongLivedHandOver, type SupervisorMessage, type WebSocketHandOver } from '../protocol.js'
 import { HeldConnections } from './held-connections.js'
 import { registryResolver, type Resolver } from '../transfer/registry.js'
 import { readiness, whenReady } from './ready.js'
@@ -17,130 +17,165 @@ import { readiness, whenReady } from './ready.js'
 export type Transformer = (roots: Record<string, unknown>, versions: { from: string; to: string }) => unknown
 
 
-export function startSuccessor(): (key: string) => void {
-  const expected: string[] = JSON.parse(process.env[ENV_LISTENERS] ?? '[]')
-  const claimed = new Set<string>()
-  let release: (() => void) | null = null
-  let booting: Promise<void> | null = null
-  let transformer: Transformer | null = null
-  let resolve: Resolver | undefined
-  let restored = false
-  let readySent = false
-  let resolveRoots!: (roots: Map<string, unknown>) => void
-  let rejectRoots!: (error: unknown) => void
-  const roots = new Promise<Map<string, unknown>>((resolve, reject) => {
-    resolveRoots = resolve
-    rejectRoots = reject
-  })
-  roots.catch(() => {}) // surfaced through state(); the supervisor already knows
+/**
+ * Where the new version is, from its start to serving (tableflip's child.go
+ * keeps one such state): each step below moves `stage` forward, and nothing
+ * else decides what a message may do.
+ *   starting   spawned; no state() or listen() call yet
+ *   booting    loading the transformer and the stream reader
+ *   booted     told the supervisor; waits for the state stream
+ *   restored   the roots are in (transformed); the program's init runs
+ *   ready      told the supervisor it is ready (every expected listener claimed, or ready())
+ *   failed     told the supervisor why; the supervisor kills it
+ */
+type Stage = 'starting' | 'booting' | 'booted' | 'restored' | 'ready' | 'failed'
 
-  const boot = (): Promise<void> => {
-    booting ??= (async () => {
-      release = hold()
-      try {
-        // Loaded on use: a program that is never upgraded does not carry the
-        // DSL. The stream reader is loaded now, before the stream can open: a
-        // stream that closed while it loaded would go unnoticed.
-        const source = await import('./transformer-source.js')
-        const { transformerFromEnv, renamesOf } = source
-        entryRulesOf = source.entryRulesOf
-        receiveState = (await import('../transfer/state-stream.js')).receiveState
-        acceptAuthenticated = (await import('../transfer/stream-auth.js')).acceptAuthenticated
-        transformer = await transformerFromEnv()
-        // renameClass rules act while decoding: instances arrive as the new classes.
-        resolve = registryResolver(renamesOf(transformer))
-      } catch (error) {
-        await send({ dsu: 'restore-failed', error: toWire(error) })
-        rejectRoots(error)
-        return
-      }
-      await send({ dsu: 'booted' })
-    })()
-    return booting
+/** What the boot loads on use: a program that is never upgraded does not carry it. */
+interface Loaded {
+  transformer: Transformer | null
+  /** renameClass rules act while decoding: instances arrive as the new classes. */
+  resolve: Resolver
+  receiveState: typeof import('../transfer/state-stream.js').receiveState
+  entryRulesOf: typeof import('./transformer-source.js').entryRulesOf
+  acceptAuthenticated: typeof import('../transfer/stream-auth.js').acceptAuthenticated
+}
+
+class Successor {
+  stage: Stage = 'starting'
+  /** The listen keys the supervisor holds for it, and those its listen() calls claimed. */
+  readonly expected: string[] = JSON.parse(process.env[ENV_LISTENERS] ?? '[]')
+  readonly claimed = new Set<string>()
+  /** Keeps the process alive from the boot until it is activated. */
+  release: (() => void) | null = null
+  booting: Promise<void> | null = null
+  loaded: Loaded | null = null
+  /** The state stream once connected, and who waits for it (pre-copy's await-bytes). */
+  stream: net.Socket | null = null
+  onStream: ((socket: net.Socket) => void) | null = null
+  /** Root names after the transform, and the version pair, for the undeclared-root check. */
+  transferred: string[] = []
+  versions = { from: '', to: '' }
+  /** What the program's state() calls await. */
+  readonly roots: Promise<Map<string, unknown>>
+  resolveRoots!: (roots: Map<string, unknown>) => void
+  rejectRoots!: (error: unknown) => void
+
+  constructor() {
+    this.roots = new Promise((resolve, reject) => {
+      this.resolveRoots = resolve
+      this.rejectRoots = reject
+    })
+    this.roots.catch(() => {}) // surfaced through state(); the supervisor already knows
   }
 
-  let receiveState!: typeof import('../transfer/state-stream.js').receiveState
-  let entryRulesOf: typeof import('./transformer-source.js').entryRulesOf | undefined
-  let acceptAuthenticated!: typeof import('../transfer/stream-auth.js').acceptAuthenticated
-  let transferred: string[] = []
-  let stream: net.Socket | null = null
-  let onStream: ((socket: net.Socket) => void) | null = null
-  let versions = { from: '', to: '' }
-  const checkReady = (): void => {
-    if (!restored || readySent) return
+  /** At the first state()/listen()/ready(): load what the upgrade needs, then say booted. */
+  boot(): Promise<void> {
+    this.booting ??= (async () => {
+      this.stage = 'booting'
+      this.release = hold()
+      try {
+        // The stream reader is loaded now, before the stream can open: a
+        // stream that closed while it loaded would go unnoticed.
+        const source = await import('./transformer-source.js')
+        const receiveState = (await import('../transfer/state-stream.js')).receiveState
+        const acceptAuthenticated = (await import('../transfer/stream-auth.js')).acceptAuthenticated
+        const transformer = await source.transformerFromEnv()
+        this.loaded = { transformer, resolve: registryResolver(source.renamesOf(transformer)), receiveState, entryRulesOf: source.entryRulesOf, acceptAuthenticated }
+      } catch (error) {
+        this.stage = 'failed'
+        await send({ dsu: 'restore-failed', error: toWire(error) })
+        this.rejectRoots(error)
+        return
+      }
+      this.stage = 'booted'
+      await send({ dsu: 'booted' })
+    })()
+    return this.booting
+  }
+
+  /** Ready once restored and every expected listener is claimed (or the program called ready()). */
+  checkReady(): void {
+    if (this.stage !== 'restored') return
     const { explicit, called } = readiness()
-    const ok = explicit ? called : expected.every((k) => claimed.has(k))
+    const ok = explicit ? called : this.expected.every((k) => this.claimed.has(k))
     if (!ok) return
-    readySent = true
     // A transferred root the new version never marked would be lost silently.
     const marked = markedRoots()
-    const unclaimed = transferred.filter((name) => !marked.has(name))
+    const unclaimed = this.transferred.filter((name) => !marked.has(name))
     if (unclaimed.length > 0) {
+      this.stage = 'failed'
+      const { from, to } = this.versions
       void send({ dsu: 'restore-failed', error: toWire(new DsuError('DSU_ERR_UNDECLARED_ROOT',
-        `${versions.to} neither marks nor drops ${unclaimed.length === 1 ? 'the root' : 'the roots'} ${unclaimed.join(', ')} of ${versions.from}; drop ${unclaimed.length === 1 ? 'it' : 'them'} in the transformer (dropRoot) or mark ${unclaimed.length === 1 ? 'it' : 'them'} with state() during init`)) })
+        `${to} neither marks nor drops ${unclaimed.length === 1 ? 'the root' : 'the roots'} ${unclaimed.join(', ')} of ${from}; drop ${unclaimed.length === 1 ? 'it' : 'them'} in the transformer (dropRoot) or mark ${unclaimed.length === 1 ? 'it' : 'them'} with state() during init`)) })
       return
     }
+    this.stage = 'ready'
     void send({ dsu: 'ready' })
   }
 
-  restoreFrom(roots, boot)
-  whenReady(() => {
-    void boot()
-    checkReady()
-  })
-
-  on('receive-state', (message) => {
+  /** The old version's (or the supervisor's) state stream: decode, transform, restore. */
+  receive(message: Extract<SupervisorMessage, { dsu: 'receive-state' }>): void {
+    const loaded = this.loaded
+    if (!loaded) {
+      // Not booted (the boot failed, and said so): nothing can decode the stream.
+      return void reply(message, { dsu: 'restore-failed', error: toWire(new DsuError('DSU_ERR_INTERNAL', 'receive-state before the new version booted')) })
+    }
     const server = net.createServer()
     // Only the old version (or the supervisor) knows the token: a forged
     // stream from another local process is dropped, never restored.
-    acceptAuthenticated(server, message.token, (socket) => {
-      stream = socket
-      onStream?.(socket)
+    loaded.acceptAuthenticated(server, message.token, (socket) => {
+      this.stream = socket
+      this.onStream?.(socket)
       // The transformer's per-entry rules run on pre-copied entries as they
       // arrive (changed ones again at the pause), not on the whole state in it.
-      const rules = entryRulesOf?.(transformer)
+      const rules = loaded.entryRulesOf(loaded.transformer)
       const pair = { from: message.from, to: message.to }
       const entryRules = rules && new Map([...rules].map(([root, rule]) => [root, (value: unknown, key: unknown, index: number, kind: 'map' | 'set' | 'array' | 'object') => rule(value, key, index, kind, pair)]))
-      const received = receiveState(socket, { ...(resolve ? { resolve } : {}), ...(entryRules ? { entryRules } : {}) })
+      const received = loaded.receiveState(socket, { resolve: loaded.resolve, ...(entryRules ? { entryRules } : {}) })
       socket.resume()
       received.then(async ({ roots: old, stats, ruled }) => {
         const started = performance.now()
-        void send({ dsu: 'decoded' }) // the supervisor's transform deadline starts
+        void reply(message, { dsu: 'decoded' }) // the supervisor's transform deadline starts
         let next: Map<string, unknown>
         try {
-          next = await applyTransformer(transformer, old, { from: message.from, to: message.to }, ruled)
+          next = await applyTransformer(loaded.transformer, old, pair, ruled)
         } catch (error) {
-          await send({ dsu: 'restore-failed', error: toWire(error) })
-          return rejectRoots(error)
+          this.stage = 'failed'
+          await reply(message, { dsu: 'restore-failed', error: toWire(error) })
+          return this.rejectRoots(error)
         }
         const transformMs = performance.now() - started
-        transferred = [...next.keys()]
-        versions = { from: message.from, to: message.to }
-        restored = true
+        this.transferred = [...next.keys()]
+        this.versions = pair
+        this.stage = 'restored'
         // Sent before the roots resolve: the program's own init (the code after
         // its state() calls, the `init` phase) starts after this message.
-        const told = send({ dsu: 'restored', ...stats, transformMs })
-        resolveRoots(next)
+        const told = reply(message, { dsu: 'restored', ...stats, transformMs })
+        this.resolveRoots(next)
         await told
         // Let the code after the program's awaits run (its listen() calls) first.
-        setImmediate(checkReady)
+        setImmediate(() => this.checkReady())
       }, async (error) => {
-        await send({ dsu: 'restore-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
-        rejectRoots(error)
+        this.stage = 'failed'
+        await reply(message, { dsu: 'restore-failed', error: toWire(error, 'DSU_ERR_STATE_STREAM') })
+        this.rejectRoots(error)
       })
     })
     listenInternal(server, message.path, () => {
       fs.chmodSync(message.path, 0o600)
-      void send({ dsu: 'receiving' })
+      void reply(message, { dsu: 'receiving' })
     })
-  })
-  // Pre-copy: say when every byte the old version wrote so far is decoded, so
-  // the pause does not start with a backlog. ('data' listeners run in order:
-  // the decoder's first.)
-  on('await-bytes', (message) => {
+  }
+
+  /**
+   * Pre-copy: say when every byte the old version wrote so far is decoded, so
+   * the pause does not start with a backlog. ('data' listeners run in order:
+   * the decoder's first.)
+   */
+  awaitBytes(message: Extract<SupervisorMessage, { dsu: 'await-bytes' }>): void {
     const check = (): boolean => {
-      if (!stream || stream.bytesRead < message.bytes) return false
-      void send({ dsu: 'caught-up', bytes: stream.bytesRead })
+      if (!this.stream || this.stream.bytesRead < message.bytes) return false
+      void reply(message, { dsu: 'caught-up', bytes: this.stream.bytesRead })
       return true
     }
     if (check()) return
@@ -149,14 +184,26 @@ export function startSuccessor(): (key: string) => void {
       const onData = (): void => { if (check()) socket.off('data', onData) }
       socket.on('data', onData)
     }
-    if (stream) watch(stream)
-    else onStream = watch
+    if (this.stream) watch(this.stream)
+    else this.onStream = watch
+  }
+}
+
+export function startSuccessor(): (key: string) => void {
+  const successor = new Successor()
+  restoreFrom(successor.roots, () => successor.boot())
+  whenReady(() => {
+    void successor.boot()
+    successor.checkReady()
   })
+
+  on('receive-state', (message) => successor.receive(message))
+  on('await-bytes', (message) => successor.awaitBytes(message))
   on('listen-handle', (message, handle) => inheritHandle(message.key, handle))
-  on('activate', () => {
+  on('activate', (message) => {
     const keys = activate()
-    release?.()
-    void send({ dsu: 'active', keys })
+    successor.release?.()
+    void reply(message, { dsu: 'active', keys })
   })
   // Sent ahead during the pause: held unread until commit says how to adopt them.
   const adopt = (key: string, handle: unknown, ws?: WebSocketHandOver, stream?: LongLivedHandOver): void => {
@@ -174,9 +221,9 @@ export function startSuccessor(): (key: string) => void {
   })
 
   return (key: string) => {
-    claimed.add(key)
-    void boot()
-    checkReady()
+    successor.claimed.add(key)
+    void successor.boot()
+    successor.checkReady()
   }
 }
 

@@ -5,7 +5,8 @@
 // at start the next crash restart bound a new port.
 import t from 'tap'
 import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
-import type { Exit, ProgramProcess } from './program-process.js'
+import type { ProgramProcess } from './program-process.js'
+import { FakeLink } from './fake-program.test-support.js'
 import { activate } from './activation.js'
 
 class Handle {
@@ -15,27 +16,24 @@ class Handle {
   }
 }
 
+class FakeProgram extends FakeLink implements ProgramProcess {
+  readonly pid = 1
+  readonly entry = '/app/server.js'
+  readonly version = '1.0.0'
+
+  constructor(private readonly onActivate: (keys: string[], emit: (m: ProgramMessage) => void) => void) {
+    super()
+  }
+
+  protected handle(m: SupervisorMessage): void {
+    if (m.dsu === 'activate') this.onActivate(m.keys, (reply) => this.emit(reply))
+  }
+
+  kill(): void {}
+}
+
 function program(onActivate: (keys: string[], emit: (m: ProgramMessage) => void) => void): ProgramProcess {
-  const listeners = new Set<(m: ProgramMessage, h: unknown) => void>()
-  const emit = (m: ProgramMessage): void => {
-    for (const l of [...listeners]) l(m, undefined)
-  }
-  return {
-    pid: 1, entry: '/app/server.js', version: '1.0.0', startedAt: 0, exit: null as Exit | null,
-    exited: new Promise<Exit>(() => {}),
-    send: (m: SupervisorMessage) => {
-      if (m.dsu === 'activate') queueMicrotask(() => onActivate(m.keys, emit))
-      return Promise.resolve()
-    },
-    onMessage: (l) => {
-      listeners.add(l)
-      return () => listeners.delete(l)
-    },
-    onExit: () => () => {},
-    take: () => undefined,
-    clearInbox: () => {},
-    kill: () => {},
-  }
+  return new FakeProgram(onActivate)
 }
 
 t.test('unclaimed offered handles are closed; a listener registered during activation is kept', async (t) => {

@@ -2,12 +2,12 @@
 // the supervisor holds and binds them; handles it did not claim are closed.
 // Used by upgrades, cold restores and crash restarts alike.
 import type { ProgramProcess } from './program-process.js'
-import { waitFor } from './program-process.js'
+import { ask, type Wait } from './program-link.js'
 
 export async function activate(
   program: ProgramProcess,
   listeners: Map<string, unknown>,
-  wait: { timeoutMs?: number; signal?: AbortSignal; phase: string },
+  wait: Wait,
   /**
    * What becomes of a handle the program did not claim; by default the
    * supervisor forgets and closes it. With several workers (supervisor.ts)
@@ -23,9 +23,7 @@ export async function activate(
   // before 'active' is handled, and must not be closed as unclaimed.
   const offered = [...listeners]
   for (const [key, handle] of offered) await program.send({ dsu: 'listen-handle', key }, handle)
-  const active = waitFor(program, 'active', wait)
-  void program.send({ dsu: 'activate', keys: offered.map(([key]) => key) })
-  const { keys } = await active
+  const { keys } = await ask(program, { dsu: 'activate', keys: offered.map(([key]) => key) }, 'active', wait)
   for (const [key, handle] of offered) {
     if (!keys.includes(key)) unclaimed(key, handle)
   }

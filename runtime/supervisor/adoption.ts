@@ -11,8 +11,9 @@ import cp from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import { DsuError } from '../errors.js'
-import { isDsuMessage, type ProgramMessage, type SupervisorMessage } from '../protocol.js'
-import type { Exit, ProgramProcess } from './program-process.js'
+import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
+import { ProgramLink } from './program-link.js'
+import type { ProgramProcess } from './program-process.js'
 
 /**
  * A connection to a program waiting to be re-adopted, or null when none waits
@@ -92,37 +93,26 @@ export async function adoptOrphan(socket: net.Socket, options: { listeners: Map<
  * its exit is seen as the channel closing, then its pid disappearing; its
  * stderr went to the dead supervisor, so there is none to show.
  */
-export class AdoptedProgram implements ProgramProcess {
+export class AdoptedProgram extends ProgramLink implements ProgramProcess {
   pid = -1
   entry = ''
   version = ''
-  readonly startedAt = Date.now()
-  readonly exited: Promise<Exit>
-  exit: Exit | null = null
-  private inbox: ProgramMessage[] = []
-  private readonly exitListeners = new Set<(exit: Exit) => void>()
   private handedOff = false
 
   constructor() {
-    process.on('message', (message: unknown) => {
-      if (!isDsuMessage(message)) return
+    super()
+    process.on('message', (message: unknown, handle: unknown) => this.receive(message, handle))
+    this.onMessage((message) => {
       if (message.dsu === 'handed-off') this.handedOff = true
-      this.inbox.push(message as ProgramMessage)
-      if (this.inbox.length > 64) this.inbox.shift()
     })
-    this.exited = new Promise((resolve) => {
-      process.once('disconnect', () => {
-        // Gone for good only once its pid is: a channel closed on a live
-        // program must not let a crash restart start a second copy.
-        const settle = (): void => {
-          if (this.pid > 0 && alive(this.pid)) return void setTimeout(settle, 50).unref()
-          this.exit = { code: this.handedOff ? 0 : null, signal: null }
-          resolve(this.exit)
-          for (const listener of this.exitListeners) listener(this.exit)
-          this.exitListeners.clear()
-        }
-        settle()
-      })
+    process.once('disconnect', () => {
+      // Gone for good only once its pid is: a channel closed on a live
+      // program must not let a crash restart start a second copy.
+      const settle = (): void => {
+        if (this.pid > 0 && alive(this.pid)) return void setTimeout(settle, 50).unref()
+        this.settle({ code: this.handedOff ? 0 : null, signal: null })
+      }
+      settle()
     })
   }
 
@@ -130,41 +120,13 @@ export class AdoptedProgram implements ProgramProcess {
     this.pid = hello.pid
     this.version = hello.version
     this.entry = hello.entry ?? ''
-    this.inbox = this.inbox.filter((m) => m.dsu !== 'hello' && m.dsu !== 'listener')
   }
 
-  send(message: SupervisorMessage, handle?: unknown): Promise<void> {
+  protected transmit(message: SupervisorMessage, handle?: unknown): Promise<void> {
     return new Promise((resolve) => {
       if (!process.send || !process.connected) return resolve()
       process.send(message, handle as never, {}, () => resolve())
     })
-  }
-
-  onMessage(listener: (message: ProgramMessage, handle: unknown) => void): () => void {
-    const wrapped = (message: unknown, handle: unknown): void => {
-      if (isDsuMessage(message)) listener(message as ProgramMessage, handle)
-    }
-    process.on('message', wrapped)
-    return () => void process.off('message', wrapped)
-  }
-
-  onExit(listener: (exit: Exit) => void): () => void {
-    if (this.exit) {
-      listener(this.exit)
-      return () => {}
-    }
-    const wrapped = (exit: Exit): void => listener(exit)
-    this.exitListeners.add(wrapped)
-    return () => void this.exitListeners.delete(wrapped)
-  }
-
-  take(type: ProgramMessage['dsu']): ProgramMessage | undefined {
-    const i = this.inbox.findIndex((m) => m.dsu === type)
-    return i === -1 ? undefined : this.inbox.splice(i, 1)[0]
-  }
-
-  clearInbox(): void {
-    this.inbox = []
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -9,26 +9,24 @@ import path from 'node:path'
 import t from 'tap'
 import { tokenBytes } from '../transfer/stream-auth.js'
 import { DsuError, toWire } from '../errors.js'
-import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
-import type { Exit, ProgramProcess } from './program-process.js'
+import type { SupervisorMessage } from '../protocol.js'
+import type { ProgramProcess } from './program-process.js'
+import { FakeLink } from './fake-program.test-support.js'
 import { checkpointDir, listCheckpoints, type CheckpointMeta } from './checkpoint-store.js'
 import { takeCheckpoint } from './checkpointing.js'
 
 /** A program that answers `checkpoint` by streaming `bytes` bytes, as predecessor.ts does. */
-class StreamingProgram implements ProgramProcess {
+class StreamingProgram extends FakeLink implements ProgramProcess {
   readonly pid = 7
   readonly entry = '/app/server.js'
   readonly version = '1.0.0'
-  readonly startedAt = 0
-  readonly exit: Exit | null = null
-  readonly exited = new Promise<Exit>(() => {})
   resumed = 0
-  private listeners = new Set<(m: ProgramMessage, h: unknown) => void>()
-  private inbox: ProgramMessage[] = []
 
-  constructor(private readonly bytes: number) {}
+  constructor(private readonly bytes: number) {
+    super()
+  }
 
-  send(m: SupervisorMessage): Promise<void> {
+  protected handle(m: SupervisorMessage): void {
     if (m.dsu === 'checkpoint') {
       const socket = net.connect(m.path)
       socket.write(tokenBytes(m.token)) // the stream's token first, as predecessor.ts does
@@ -37,36 +35,13 @@ class StreamingProgram implements ProgramProcess {
       socket.on('error', () => {})
       socket.on('close', () => {
         this.resumed++
+        // The reply names its request, as the runtime's reply() does.
         this.emit(sent
-          ? { dsu: 'checkpointed', bytes: this.bytes, records: 3, roots: 1 }
-          : { dsu: 'checkpoint-failed', error: toWire(new DsuError('DSU_ERR_STATE_STREAM', 'state stream closed before the transfer finished')) })
+          ? { dsu: 'checkpointed', bytes: this.bytes, records: 3, roots: 1, ack: m.seq }
+          : { dsu: 'checkpoint-failed', error: toWire(new DsuError('DSU_ERR_STATE_STREAM', 'state stream closed before the transfer finished')), ack: m.seq })
       })
       socket.end(data, () => (sent = true))
     }
-    return Promise.resolve()
-  }
-
-  emit(message: ProgramMessage): void {
-    this.inbox.push(message)
-    for (const l of [...this.listeners]) l(message, undefined)
-  }
-
-  onMessage(listener: (m: ProgramMessage, h: unknown) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
-  }
-
-  onExit(): () => void {
-    return () => {}
-  }
-
-  take(type: ProgramMessage['dsu']): ProgramMessage | undefined {
-    const i = this.inbox.findIndex((m) => m.dsu === type)
-    return i === -1 ? undefined : this.inbox.splice(i, 1)[0]
-  }
-
-  clearInbox(): void {
-    this.inbox = []
   }
 
   kill(): void {}

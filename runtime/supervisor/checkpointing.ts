@@ -5,7 +5,7 @@
 // files are removed, the program resumes with its state, and the caller gets
 // DSU_ERR_CHECKPOINT_WRITE.
 import type { ProgramProcess } from './program-process.js'
-import { waitFor } from './program-process.js'
+import { ask } from './program-link.js'
 import { commitCheckpoint, discardCheckpoint, newCheckpointId, pruneCheckpoints, receiveCheckpoint, type CheckpointMeta } from './checkpoint-store.js'
 import { listenOnce } from './stream-socket.js'
 import { newStreamToken } from '../transfer/stream-auth.js'
@@ -18,7 +18,6 @@ export interface CheckpointEnv {
 }
 
 export async function takeCheckpoint(program: ProgramProcess, env: CheckpointEnv): Promise<CheckpointMeta> {
-  program.clearInbox() // a late reply to an earlier, timed-out checkpoint must not answer this one
   const id = newCheckpointId()
   const path = env.streamPath()
   const token = newStreamToken()
@@ -34,8 +33,8 @@ export async function takeCheckpoint(program: ProgramProcess, env: CheckpointEnv
   let writeError: unknown = null
   written.catch((error) => (writeError = error))
   try {
-    const sent = waitFor(program, 'checkpointed', { timeoutMs: env.timeoutMs * 2, phase: 'checkpoint', failures: ['checkpoint-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
-    void program.send({ dsu: 'checkpoint', path, token, timeoutMs: env.timeoutMs })
+    // Numbered: a late reply to an earlier, timed-out checkpoint cannot answer this one.
+    const sent = ask(program, { dsu: 'checkpoint', path, token, timeoutMs: env.timeoutMs }, 'checkpointed', { timeoutMs: env.timeoutMs * 2, phase: 'checkpoint', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     const stats = await sent.catch((error) => {
       throw writeError ?? error
     })

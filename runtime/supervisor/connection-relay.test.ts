@@ -46,8 +46,9 @@ class Fake implements ProgramProcess {
     this.exit = { code: 1, signal: null }
     for (const l of this.exitListeners) l(this.exit)
   }
-  take(): undefined { return undefined }
-  clearInbox(): void {}
+  // The relay only listens and sends: requests and milestones are not its business.
+  request(): never { throw new Error('the relay makes no requests') }
+  milestone(): never { throw new Error('the relay waits for no milestone') }
   kill(): void {}
 }
 

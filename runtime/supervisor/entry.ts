@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { DsuError } from '../errors.js'
+import { fileChoice, type TransformerChoice } from '../transformer-choice.js'
 
 export function resolveEntry(target: string, cwd = process.cwd()): string {
   const full = path.resolve(cwd, target)
@@ -86,10 +87,23 @@ export function resolveTransformation(
   given: { transformer?: string | null; transformers?: string | null },
   entry: string,
   conventional: boolean,
-): { transformer: string | null; transformers: string | null } {
-  if (given.transformer) return { transformer: resolveTransformer(given.transformer, entry), transformers: null }
-  if (given.transformers) return { transformer: null, transformers: resolveTransformersDir(given.transformers, entry) }
-  if (!conventional) return { transformer: null, transformers: null }
-  const transformer = resolveTransformer(null, entry)
-  return { transformer, transformers: transformer ? null : resolveTransformersDir(null, entry) }
+): TransformerChoice | null {
+  if (given.transformer) return fileChoice(resolveTransformer(given.transformer, entry)!)
+  if (given.transformers) return { kind: 'chain', path: resolveTransformersDir(given.transformers, entry)! }
+  if (!conventional) return null
+  return conventionalTransformer(entry)
+}
+
+/** dsu.transform.js beside the entry, else dsu.transformers/, else none. */
+export function conventionalTransformer(entry: string): TransformerChoice | null {
+  const file = resolveTransformer(null, entry)
+  if (file) return { kind: 'file', path: file }
+  const dir = resolveTransformersDir(null, entry)
+  return dir ? { kind: 'chain', path: dir } : null
+}
+
+/** dsu.transform.js beside the entry (restores from an older version's state: no chains there). */
+export function conventionalFile(entry: string): TransformerChoice | null {
+  const file = resolveTransformer(null, entry)
+  return file ? { kind: 'file', path: file } : null
 }

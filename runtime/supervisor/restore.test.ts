@@ -11,8 +11,9 @@ import path from 'node:path'
 import t from 'tap'
 import { acceptAuthenticated } from '../transfer/stream-auth.js'
 import { toWire, DsuError } from '../errors.js'
-import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
-import type { Exit, ProgramProcess } from './program-process.js'
+import type { SupervisorMessage } from '../protocol.js'
+import type { ProgramProcess } from './program-process.js'
+import { FakeLink } from './fake-program.test-support.js'
 import { checkpointDir, commitCheckpoint, newCheckpointId, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint-store.js'
 import { restoreFromFile, restoreNewest, type FallbackEnv } from './restore.js'
 
@@ -23,29 +24,18 @@ process.on('unhandledRejection', (reason) => unhandled.push(reason))
 /** How a fake program treats the state stream it is sent. */
 type Behaviour = 'accept' | 'refuse-at-once' | 'exit-before-boot'
 
-class FakeProgram implements ProgramProcess {
+class FakeProgram extends FakeLink implements ProgramProcess {
   readonly pid = 4242
   readonly entry = '/app/server.js'
   readonly version = '1.0.0'
-  readonly startedAt = 0
-  exit: Exit | null = null
-  private listeners = new Set<(m: ProgramMessage, h: unknown) => void>()
-  private exitListeners = new Set<(e: Exit) => void>()
-  private inbox: ProgramMessage[] = []
-  private resolveExit!: (e: Exit) => void
-  readonly exited = new Promise<Exit>((resolve) => (this.resolveExit = resolve))
   private server: net.Server | null = null
 
   constructor(private readonly behaviour: Behaviour) {
+    super()
     queueMicrotask(() => (behaviour === 'exit-before-boot' ? this.die(1) : this.emit({ dsu: 'booted' })))
   }
 
-  send(message: SupervisorMessage): Promise<void> {
-    queueMicrotask(() => this.handle(message))
-    return Promise.resolve()
-  }
-
-  private handle(m: SupervisorMessage): void {
+  protected handle(m: SupervisorMessage): void {
     if (m.dsu === 'receive-state') {
       this.server = net.createServer()
       // As successor.ts does: only the stream presenting the token is read.
@@ -71,49 +61,16 @@ class FakeProgram implements ProgramProcess {
     if (m.dsu === 'activate') this.emit({ dsu: 'active', keys: m.keys })
   }
 
-  emit(message: ProgramMessage): void {
+  override die(code: number): void {
     if (this.exit) return
-    this.inbox.push(message)
-    for (const l of [...this.listeners]) l(message, undefined)
-  }
-
-  onMessage(listener: (m: ProgramMessage, h: unknown) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
-  }
-
-  onExit(listener: (exit: Exit) => void): () => void {
-    if (this.exit) {
-      listener(this.exit)
-      return () => {}
-    }
-    this.exitListeners.add(listener)
-    return () => this.exitListeners.delete(listener)
-  }
-
-  take(type: ProgramMessage['dsu']): ProgramMessage | undefined {
-    const i = this.inbox.findIndex((m) => m.dsu === type)
-    return i === -1 ? undefined : this.inbox.splice(i, 1)[0]
-  }
-
-  clearInbox(): void {
-    this.inbox = []
-  }
-
-  die(code: number): void {
-    if (this.exit) return
-    this.exit = { code, signal: null }
     this.server?.close()
-    for (const l of this.exitListeners) l(this.exit)
-    this.resolveExit(this.exit)
+    super.die(code)
   }
 
   kill(signal = 'SIGKILL'): void {
     if (this.exit) return
-    this.exit = { code: null, signal }
     this.server?.close()
-    for (const l of this.exitListeners) l(this.exit)
-    this.resolveExit(this.exit)
+    this.exitWith({ code: null, signal })
   }
 }
 

@@ -15,7 +15,7 @@ import { encodeRoots } from '../transfer/state-codec.js'
 import { frameHead } from '../transfer/framing.js'
 import { DsuError, isDsuError } from '../errors.js'
 import type { ProgramProcess } from './program-process.js'
-import { waitFor } from './program-process.js'
+import type { Request } from './program-link.js'
 import { activate } from './activation.js'
 import { newStreamToken, tokenBytes } from '../transfer/stream-auth.js'
 import { openCheckpointState, verifyCheckpoint, type VerifiedCheckpoint } from './checkpoint-store.js'
@@ -75,16 +75,32 @@ async function restoreInto(
   blame: (error: unknown) => unknown,
 ): Promise<RestoreStats> {
   const { timeoutMs } = env
-  await waitFor(program, 'booted', { timeoutMs, phase: 'restore', failures: ['restore-failed'], exitCode: 'DSU_ERR_SPAWN_FAILED' })
+  await program.milestone('booted', { timeoutMs, phase: 'restore', exitCode: 'DSU_ERR_SPAWN_FAILED' })
   const path = env.streamPath()
   const token = newStreamToken()
-  const receiving = waitFor(program, 'receiving', { timeoutMs, phase: 'restore', failures: ['restore-failed'] })
-  void program.send({ dsu: 'receive-state', path, token, from: fromVersion, to: program.version })
-  await receiving
+  const stream = program.request({ dsu: 'receive-state', path, token, from: fromVersion, to: program.version })
+  try {
+    return await restoreThrough(program, stream, path, token, open, env, blame)
+  } finally {
+    stream.close()
+  }
+}
+
+async function restoreThrough(
+  program: ProgramProcess,
+  stream: Request<'receive-state'>,
+  path: string,
+  token: string,
+  open: () => Readable,
+  env: ActivationEnv,
+  blame: (error: unknown) => unknown,
+): Promise<RestoreStats> {
+  const { timeoutMs } = env
+  await stream.reply('receiving', { timeoutMs, phase: 'restore' })
   // Watched from now on, whatever fails first: the program may refuse the
   // stream while it is still being sent (the send then breaks too), and a
   // refusal nobody awaits would be an unhandled rejection.
-  const restored = waitFor(program, 'restored', { timeoutMs, phase: 'restore', failures: ['restore-failed'] })
+  const restored = stream.reply('restored', { timeoutMs, phase: 'restore' })
   restored.catch(() => {})
   const source = open() // throws DSU_ERR_CHECKPOINT_CORRUPT if the file is no longer a regular file
   const failed: { read?: Error } = {}
@@ -109,7 +125,7 @@ async function restoreInto(
       ? new DsuError('DSU_ERR_STATE_STREAM', `reading the file failed: ${failed.read.message}`, { cause: failed.read })
       : error)
   }
-  await waitFor(program, 'ready', { timeoutMs, phase: 'ready', failures: ['restore-failed'], timeoutCode: 'DSU_ERR_READY_TIMEOUT' })
+  await program.milestone('ready', { timeoutMs, phase: 'ready', timeoutCode: 'DSU_ERR_READY_TIMEOUT' })
   await activate(program, env.listeners, { timeoutMs, phase: 'activate' }, env.unclaimed)
   return { bytes: r.bytes, records: r.records, roots: r.roots }
 }

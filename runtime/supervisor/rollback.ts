@@ -3,19 +3,20 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { DsuError } from '../errors.js'
+import { describeChoice, type TransformerChoice } from '../transformer-choice.js'
 
 export interface CommittedUpgrade {
   from: string
   to: string
   fromEntry: string
   toEntry: string
-  transformer: string | null
+  transformer: TransformerChoice | null
 }
 
 export interface RollbackPlan {
   entry: string
   version: string
-  transformer: string | null
+  transformer: TransformerChoice | null
 }
 
 /**
@@ -36,12 +37,12 @@ export function planRollback(last: CommittedUpgrade | null, current: { version: 
   if (!last.transformer) return { ...plan, transformer: null }
   for (const name of ['dsu.reverse.js', 'dsu.reverse.mjs', 'dsu.reverse.ts', 'dsu.reverse.mts']) {
     const file = path.join(path.dirname(current.entry), name)
-    if (fs.existsSync(file)) return { ...plan, transformer: file }
+    if (fs.existsSync(file)) return { ...plan, transformer: { kind: 'file', path: file } }
   }
-  if (last.transformer.endsWith('/')) {
-    throw new DsuError('DSU_ERR_NO_REVERSE_TRANSFORMER', `rolling back ${last.to} → ${last.from} went through the chain in ${last.transformer}; put a dsu.reverse.js beside ${current.entry}`)
+  if (last.transformer.kind === 'chain') {
+    throw new DsuError('DSU_ERR_NO_REVERSE_TRANSFORMER', `rolling back ${last.to} → ${last.from} went through the chain in ${describeChoice(last.transformer)}; put a dsu.reverse.js beside ${current.entry}`)
   }
   // The program loads it at boot (before the running version pauses) and
   // refuses with DSU_ERR_NO_REVERSE_TRANSFORMER if the module declares none.
-  return { ...plan, transformer: `${last.transformer.split('#')[0]}#reverse` }
+  return { ...plan, transformer: { kind: 'reverse', path: last.transformer.path } }
 }

@@ -12,8 +12,10 @@ import type { ProgramMessage, RootManifest } from '../protocol.js'
 import { Journal } from '../journal/index.js'
 import { openControlSocket } from './control-server.js'
 import type { ControlRequest } from './control-protocol.js'
-import { resolveEntry, resolveTransformation, resolveTransformer, versionOf } from './entry.js'
-import { spawnProgram, waitFor, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
+import { conventionalFile, resolveEntry, resolveTransformation, versionOf } from './entry.js'
+import { describeChoice, type TransformerChoice } from '../transformer-choice.js'
+import { spawnProgram, type Exit, type ProgramProcess, type SpawnSpec } from './program-process.js'
+import { ask } from './program-link.js'
 import { adoptSocketPath, controlSocketPath, prepareStateDir } from './state-dir.js'
 import { adoptOrphan, connectOrphan } from './adoption.js'
 import type { UpgradeEvent, UpgradeResult } from './upgrade.js'
@@ -254,7 +256,7 @@ export class Supervisor {
    */
   private async startOtherWorkers(): Promise<void> {
     if (this.listeners.size === 0) {
-      await waitFor(this.current, 'listener', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' }).catch((error: Error) => {
+      await this.current.milestone('listener', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' }).catch((error: Error) => {
         error.message += `; with --workers, worker 0 must listen() within ${this.options.timeoutMs} ms so the other workers can share its sockets`
         throw error
       })
@@ -275,7 +277,7 @@ export class Supervisor {
     const spawn = (checkpoint: VerifiedCheckpoint | null): ProgramProcess => {
       // A stop during the restart: stop() deals with the program it found; start no other.
       if (this.stopping) throw new DsuError('DSU_ERR_UPGRADE_IN_PROGRESS', 'the supervisor is stopping')
-      const transformer = checkpoint && checkpoint.version !== version ? resolveTransformer(null, entry) : null
+      const transformer = checkpoint && checkpoint.version !== version ? conventionalFile(entry) : null
       // Current from its spawn: if it dies, onExit counts it as another crash.
       return (slot.current = this.spawn({ entry, version, role: 'successor', listeners: expected ?? [...this.listenersOf(index).keys()], transformer, from: checkpoint?.version }, index))
     }
@@ -284,7 +286,7 @@ export class Supervisor {
   }
 
   private started(program: ProgramProcess): Promise<unknown> {
-    return waitFor(program, 'hello', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+    return program.milestone('hello', { timeoutMs: this.options.timeoutMs, phase: 'start', exitCode: 'DSU_ERR_PROGRAM_EXITED' })
   }
 
   /**
@@ -294,23 +296,23 @@ export class Supervisor {
    */
   private async restoreOnStart(which: string): Promise<Restored & { file?: string }> {
     const { entry, version } = this.options
-    let transformer: string | null = null
+    let transformer: TransformerChoice | null = null
     if (isStateFileArg(which)) {
       // `--restore snap.json`: a file from `dsu state export`, checked whole
       // (DSU_ERR_STATE_FILE) before any program is spawned.
       const source = path.resolve(this.options.cwd ?? process.cwd(), which)
       const file = await readStateFile(source)
-      transformer = file.version === version ? null : resolveTransformer(null, entry)
+      transformer = file.version === version ? null : conventionalFile(entry)
       const program = (this.current = this.spawn({ entry, version, role: 'successor', listeners: [], transformer, from: file.version }))
       const { restoreFromStream } = await restoreCode()
       const stats = await restoreFromStream(program, file.stream, file.version, source, this.activationEnv())
-      this.options.log(`dsu: restored state file ${source} (${file.version}, ${stats.records} records)${transformer ? ` through ${transformer}` : ''}`)
+      this.options.log(`dsu: restored state file ${source} (${file.version}, ${stats.records} records)${transformer ? ` through ${describeChoice(transformer)}` : ''}`)
       return { program, checkpoint: null, stats, skipped: [], file: source }
     }
     const spawn = (checkpoint: VerifiedCheckpoint | null): ProgramProcess => {
       if (!checkpoint) return (this.current = this.spawn({ entry, version, role: 'primary' }))
       // The transformer is loaded by the program at boot, so it is part of the spawn.
-      transformer = checkpoint.version === version ? null : resolveTransformer(null, entry)
+      transformer = checkpoint.version === version ? null : conventionalFile(entry)
       return (this.current = this.spawn({ entry, version, role: 'successor', listeners: [], transformer, from: checkpoint.version }))
     }
     const { restoreFromFile, restoreNewest } = await restoreCode()
@@ -326,7 +328,7 @@ export class Supervisor {
     }
     const { checkpoint, stats } = restored
     if (checkpoint && stats) {
-      this.options.log(`dsu: restored checkpoint ${checkpoint.id} (${checkpoint.version}, ${stats.records} records)${transformer ? ` through ${transformer}` : ''}`)
+      this.options.log(`dsu: restored checkpoint ${checkpoint.id} (${checkpoint.version}, ${stats.records} records)${transformer ? ` through ${describeChoice(transformer)}` : ''}`)
     }
     return restored
   }
@@ -418,9 +420,7 @@ export class Supervisor {
     // Marked roots with their sizes, from each program itself (no values, no pause).
     const rootsOf = async (p: ProgramProcess): Promise<RootManifest[] | null> => {
       if (this.busy || p.exit) return null
-      const reply = waitFor(p, 'manifest', { timeoutMs: 1000, phase: 'status' })
-      void p.send({ dsu: 'manifest' })
-      return reply.then((m) => m.roots, () => null)
+      return ask(p, { dsu: 'manifest' }, 'manifest', { timeoutMs: 1000, phase: 'status' }).then((m) => m.roots, () => null)
     }
     const workers = await Promise.all(this.slots.map(async (slot) => {
       const w = slot.current
@@ -455,7 +455,7 @@ export class Supervisor {
     }
   }
 
-  async upgrade(target: { entry: string; transformer: string | null; transformers?: string | null; deadlines?: Partial<Deadlines>; version?: string; conventional?: boolean; strategy?: Strategy }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
+  async upgrade(target: { entry: string; transformer: string | null; transformers?: string | null; choice?: TransformerChoice | null; deadlines?: Partial<Deadlines>; version?: string; conventional?: boolean; strategy?: Strategy }, report: (e: UpgradeEvent) => void = () => {}): Promise<UpgradeResult> {
     this.refuseIfBusy('upgrade')
     const entry = resolveEntry(target.entry)
     const version = target.version ?? versionOf(entry)
@@ -464,14 +464,15 @@ export class Supervisor {
     // the version label did not change (a reload of the same release) the
     // state already has the new shape, so only an explicit transformer runs.
     const conventional = target.conventional !== false && version !== old.version
-    const { transformer, transformers } = resolveTransformation(target, entry, conventional)
+    // The control request's strings become one structured choice here; a rollback passes its own.
+    const transformer = target.choice !== undefined ? target.choice : resolveTransformation(target, entry, conventional)
     // Refused before the upgrade starts when the new version is TypeScript Node cannot run.
-    this.nodeArgsFor({ entry, transformer, transformers })
+    this.nodeArgsFor({ entry, transformer })
     const strategy: Strategy | null = this.count > 1 ? (target.strategy ?? 'atomic') : null
     this.options.log(`dsu: upgrading ${old.version} → ${version} (${entry})${strategy ? `, ${this.count} workers, ${strategy}` : ''}`)
     this.busy = 'upgrade'
     const deadlines = withOverrides(withOverrides(everyPhase(this.options.timeoutMs), this.options.deadlines), target.deadlines)
-    const request = { entry, version, transformer, transformers, deadlines }
+    const request = { entry, version, transformer, deadlines }
     const upgradeOne = (index: number, from: ProgramProcess, barrier?: (point: 'quiesce' | 'activate', signal: AbortSignal) => Promise<void>, tell = report): Promise<UpgradeResult> => {
       const slot = this.slot(index)
       const running = upgradeCode().then(({ runUpgrade }) => runUpgrade(from, request, {
@@ -510,12 +511,12 @@ export class Supervisor {
         result.error.message += `; ${this.afterCrash()}`
       }
       this.journal?.recordUpgrade({
-        ...result, startedAt, fromEntry: old.entry, toEntry: entry, transformer: transformer ?? (transformers ? `${transformers}/` : null),
+        ...result, startedAt, fromEntry: old.entry, toEntry: entry, transformer,
         error: result.error ?? undefined,
         ...(fleet ? { strategy: fleet.strategy, workers: fleet.workers } : {}),
       })
       if (result.outcome === 'committed') {
-        this.lastCommitted = { from: result.from, to: result.to, fromEntry: old.entry, toEntry: entry, transformer: transformer ?? (transformers ? `${transformers}/` : null) }
+        this.lastCommitted = { from: result.from, to: result.to, fromEntry: old.entry, toEntry: entry, transformer }
       }
       this.lastUpgrade = {
         outcome: result.outcome, from: result.from, to: result.to, at: new Date().toISOString(),
@@ -559,11 +560,11 @@ export class Supervisor {
     this.refuseIfBusy('rollback')
     const recorded = this.journal?.upgrades({ limit: 50 }).find((u) => u.outcome === 'committed')
     const last: CommittedUpgrade | null = recorded && recorded.fromEntry && recorded.toEntry
-      ? { from: recorded.from, to: recorded.to, fromEntry: recorded.fromEntry, toEntry: recorded.toEntry, transformer: recorded.transformer }
+      ? { from: recorded.from, to: recorded.to, fromEntry: recorded.fromEntry, toEntry: recorded.toEntry, transformer: recorded.transformerChoice }
       : this.lastCommitted
     const plan = planRollback(last, this.current)
     // Only the reverse plan applies: the old entry's own dsu.transform.js maps the other way.
-    return this.upgrade({ entry: plan.entry, version: plan.version, transformer: plan.transformer, deadlines, conventional: false, ...(strategy ? { strategy } : {}) }, report)
+    return this.upgrade({ entry: plan.entry, version: plan.version, transformer: null, choice: plan.transformer, deadlines, conventional: false, ...(strategy ? { strategy } : {}) }, report)
   }
 
   /**
@@ -602,8 +603,8 @@ export class Supervisor {
   }
 
   /** The node flags of a program process: the user's, with a TypeScript loader when one is needed. */
-  private nodeArgsFor(spec: Pick<SpawnSpec, 'entry' | 'transformer' | 'transformers'>): string[] {
-    return nodeArgsFor({ entry: spec.entry, modules: [spec.transformer, spec.transformers], nodeArgs: this.options.nodeArgs })
+  private nodeArgsFor(spec: Pick<SpawnSpec, 'entry' | 'transformer'>): string[] {
+    return nodeArgsFor({ entry: spec.entry, modules: [spec.transformer?.path], nodeArgs: this.options.nodeArgs })
   }
 
   private spawn(spec: SpawnSpec, index = 0): ProgramProcess {

@@ -2,7 +2,8 @@
 // commit, and what each failure does to the old and the new version.
 import t from 'tap'
 import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
-import type { Exit, ProgramProcess, SpawnSpec } from './program-process.js'
+import type { ProgramProcess, SpawnSpec } from './program-process.js'
+import { FakeLink } from './fake-program.test-support.js'
 import { runUpgrade, type UpgradeEnv, type UpgradeEvent } from './upgrade.js'
 import { everyPhase, type Deadlines, type Timers } from './deadlines.js'
 import type { Phase } from './phases.js'
@@ -41,67 +42,26 @@ class FakeClock implements Timers {
 
 type Script = (message: SupervisorMessage, program: FakeProgram) => void
 
-class FakeProgram implements ProgramProcess {
+class FakeProgram extends FakeLink implements ProgramProcess {
   readonly pid: number
   readonly entry: string
   readonly version: string
-  readonly startedAt = 0
-  exit: Exit | null = null
-  readonly received: SupervisorMessage[] = []
   killedWith: string | null = null
-  private listeners = new Set<(m: ProgramMessage, h: unknown) => void>()
-  private inbox: ProgramMessage[] = []
-  private resolveExit!: (e: Exit) => void
-  readonly exited = new Promise<Exit>((resolve) => (this.resolveExit = resolve))
 
   constructor(pid: number, version: string, private readonly script: Script) {
+    super()
     this.pid = pid
     this.entry = `/app/${version}.js`
     this.version = version
   }
 
-  send(message: SupervisorMessage): Promise<void> {
-    this.received.push(message)
-    queueMicrotask(() => this.script(message, this))
-    return Promise.resolve()
-  }
-
-  emit(message: ProgramMessage, handle?: unknown): void {
-    if (this.exit) return
-    this.inbox.push(message)
-    for (const l of [...this.listeners]) l(message, handle)
-  }
-
-  onMessage(listener: (m: ProgramMessage, h: unknown) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
-  }
-
-  onExit(listener: (exit: Exit) => void): () => void {
-    let active = true
-    void this.exited.then((exit) => { if (active) listener(exit) })
-    return () => { active = false }
-  }
-
-  take(type: ProgramMessage['dsu']): ProgramMessage | undefined {
-    const i = this.inbox.findIndex((m) => m.dsu === type)
-    return i === -1 ? undefined : this.inbox.splice(i, 1)[0]
-  }
-
-  clearInbox(): void {
-    this.inbox = []
-  }
-
-  die(code: number): void {
-    if (this.exit) return
-    this.exit = { code, signal: null }
-    this.resolveExit(this.exit)
+  protected handle(message: SupervisorMessage): void {
+    this.script(message, this)
   }
 
   kill(signal = 'SIGKILL'): void {
     this.killedWith ??= signal
-    this.exit ??= { code: null, signal }
-    this.resolveExit(this.exit)
+    this.exitWith({ code: null, signal })
   }
 }
 

@@ -8,22 +8,22 @@
 import { DsuError, isDsuError, toWire, type ErrorCode, type WireError } from '../errors.js'
 import type { ProgramMessage, RootManifest } from '../protocol.js'
 import type { ProgramProcess, SpawnSpec } from './program-process.js'
-import { waitFor } from './program-process.js'
+import { ask, type Request } from './program-link.js'
 import { activate } from './activation.js'
 import { randomUUID } from 'node:crypto'
 import { relayConnections, type ConnectionRelay } from './connection-relay.js'
 import { newStreamToken } from '../transfer/stream-auth.js'
 import { PhaseDeadline, realTimers, type Deadlines, type Timers } from './deadlines.js'
 import type { Phase } from './phases.js'
+import type { TransformerChoice } from '../transformer-choice.js'
 
 export type { Phase } from './phases.js'
 
 export interface UpgradeRequest {
   entry: string
   version: string
-  transformer: string | null
-  /** A directory of per-version-pair transformers to compose a chain from. */
-  transformers?: string | null
+  /** What maps the state: a file, a chain directory, or a declared reverse (transformer-choice.ts). */
+  transformer: TransformerChoice | null
   /** ms per phase; pre-copy's is the longest it may go without progress. */
   deadlines: Deadlines
 }
@@ -150,12 +150,12 @@ export async function runUpgrade(
     if (next) phase = next
   }
 
-  old.clearInbox()
+  // Requests still open when the upgrade ends: their late replies are dropped.
+  const requests: Array<{ close(): void }> = []
   let signal = arm('the old version did not send its manifest')
   // Names, kinds and counts of the old roots, so the new version can run
   // pre-flight checks before the old one pauses. Cheap: no values.
-  const manifestReply = waitFor(old, 'manifest', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
-  void old.send({ dsu: 'manifest' })
+  const manifestReply = ask(old, { dsu: 'manifest' }, 'manifest', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
   let manifest: RootManifest[] | undefined
   try {
     manifest = (await manifestReply).roots
@@ -170,23 +170,23 @@ export async function runUpgrade(
     from: old.version,
     manifest,
     transformer: request.transformer,
-    transformers: request.transformers ?? null,
     listeners: [...env.listeners.keys()],
     nodeArgs: env.nodeArgs,
     ...env.spawnExtra,
   })
   try {
-    await waitFor(next, 'booted', { signal, phase, failures: ['restore-failed'], exitCode: 'DSU_ERR_SPAWN_FAILED' })
+    await next.milestone('booted', { signal, phase, exitCode: 'DSU_ERR_SPAWN_FAILED' })
     const precopy = manifest?.some((root) => root.precopy) ?? false
     finishPhase(precopy ? 'precopy' : 'quiesce')
 
     const path = env.streamPath()
     // Only the two versions learn the stream's token (transfer/stream-auth.ts).
     const token = newStreamToken()
+    let stream!: Request<'receive-state'>
     const openStream = async (): Promise<void> => {
-      const receiving = waitFor(next, 'receiving', { signal, phase, failures: ['restore-failed'] })
-      void next.send({ dsu: 'receive-state', path, token, from: old.version, to: request.version })
-      await receiving
+      stream = next.request({ dsu: 'receive-state', path, token, from: old.version, to: request.version })
+      requests.push(stream)
+      await stream.reply('receiving', { signal, phase })
     }
     let sent: Promise<{ records: number; roots: number }>
     let restored: Promise<Extract<ProgramMessage, { dsu: 'restored' }>>
@@ -199,24 +199,22 @@ export async function runUpgrade(
       // The receiver's outcome, watched from here on: its failure (a
       // transformer that threw…) ends the pre-copy early. Bounded later by
       // the deadline of the phase that awaits it.
-      restored = waitFor(next, 'restored', { signal: scope.signal, phase, failures: ['restore-failed'] })
+      restored = stream.reply('restored', { signal: scope.signal, phase })
       restored.catch(() => {})
       const stall = deadline!
-      const progress = old.onMessage((message) => {
-        if (message.dsu !== 'precopy-progress') return
-        old.take('precopy-progress') // many arrive; none is waited for
-        stall.extend()
+      const sending = old.request({ dsu: 'send-state', path, token, precopy: true, progressMs: progressInterval(deadlines.precopy) })
+      requests.push(sending)
+      precopyStarted = true
+      const progress = sending.onReply((message) => {
+        if (message.dsu === 'precopy-progress') stall.extend()
       })
       try {
-        const precopied = waitFor(old, 'precopied', { signal, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
-        precopyStarted = true
-        void old.send({ dsu: 'send-state', path, token, precopy: true, progressMs: progressInterval(deadlines.precopy) })
+        const precopied = sending.reply('precopied', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
         const { bytes } = await Promise.race([precopied, restored.then(() => ({ bytes: 0 }))])
         // The new version decodes what is still buffered: at most the sender's
         // window, so a fresh stall deadline covers it.
         stall.extend()
-        const caughtUp = waitFor(next, 'caught-up', { signal, phase, failures: ['restore-failed'] })
-        void next.send({ dsu: 'await-bytes', bytes })
+        const caughtUp = ask(next, { dsu: 'await-bytes', bytes }, 'caught-up', { signal, phase })
         await Promise.race([caughtUp, restored])
       } finally {
         progress()
@@ -239,30 +237,30 @@ export async function runUpgrade(
     const ahead = moveAhead()
     relay = relayConnections(old, next, aheadTag, ahead)
     quiesceStart = env.now()
-    void old.send({ dsu: 'quiesce', timeoutMs: deadlines.quiesce, ...(ahead ? { moveAhead: aheadTag } : {}) })
+    const quiescing = ask(old, { dsu: 'quiesce', timeoutMs: deadlines.quiesce, ...(ahead ? { moveAhead: aheadTag } : {}) }, 'quiesced', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     quiesced = true
-    await waitFor(old, 'quiesced', { signal, phase, failures: ['quiesce-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
+    await quiescing
     finishPhase('transfer')
 
     // Transfer and transform end with one message ('restored'); 'decoded'
     // between them hands the deadline from the transfer to the transform.
     signal = arm('the state was not transferred')
     const transfer = deadline!
-    const decoded = next.onMessage((message) => {
+    const onDecoded = (message: { dsu: string }): void => {
       if (message.dsu !== 'decoded') return
-      next.take('decoded')
       stateSecured = true // the whole stream is in the new version; the transformer runs on it
       transforming = true
       transfer.retarget('transform', deadlines.transform, 'the transformer did not finish')
-    })
+    }
+    let decoded = (): void => {}
     if (precopy) {
-      sent = waitFor(old, 'sent', { signal, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
-      void old.send({ dsu: 'finish-state' })
+      decoded = stream.onReply(onDecoded)
+      sent = ask(old, { dsu: 'finish-state' }, 'sent', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     } else {
       await openStream()
-      sent = waitFor(old, 'sent', { signal, phase, failures: ['send-failed'], exitCode: 'DSU_ERR_PROGRAM_EXITED' })
-      restored = waitFor(next, 'restored', { signal, phase, failures: ['restore-failed'] })
-      void old.send({ dsu: 'send-state', path, token })
+      decoded = stream.onReply(onDecoded)
+      restored = stream.reply('restored', { signal, phase })
+      sent = ask(old, { dsu: 'send-state', path, token }, 'sent', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     }
     // Not `.finally(decoded)`: the unsubscriber returns the child process, an
     // execa promise, which finally() would wait on until the process exits.
@@ -302,7 +300,7 @@ export async function runUpgrade(
     // to re-binding its listeners (or calling ready()). It runs in the pause;
     // the README shows how to move it before state().
     signal = arm('the new version did not re-bind its listeners or call ready()', deadlines.init, 'DSU_ERR_READY_TIMEOUT')
-    await waitFor(next, 'ready', { signal, phase, failures: ['restore-failed'] })
+    await next.milestone('ready', { signal, phase })
     finishPhase('ready')
 
     if (env.barrier) {
@@ -320,8 +318,7 @@ export async function runUpgrade(
 
     // Point of no return: the old version moves its connections and exits.
     signal = arm('the old version did not hand off its connections')
-    const handedOff = waitFor(old, 'handed-off', { signal, phase })
-    void old.send({ dsu: 'commit' })
+    const handedOff = ask(old, { dsu: 'commit' }, 'handed-off', { signal, phase })
     let connectionsMoved = 0
     try {
       connectionsMoved = (await handedOff).connections
@@ -371,6 +368,7 @@ export async function runUpgrade(
     report({ event: 'rollback', phase: failedPhase, error: wire })
     return rolledBack
   } finally {
+    for (const open of requests) open.close()
     offOldExit()
     ;(deadline as PhaseDeadline | null)?.clear() // assigned in arm(), which TS does not follow
     scope.abort(new DsuError('DSU_ERR_INTERNAL', 'the upgrade ended'))

@@ -288,7 +288,9 @@ export class InstanceBuilder {
 
   /** `v` as an instance of `proto`'s class: itself with that prototype, or an equal copy. */
   instance(v: object, proto: object | null): object {
-    if (proto !== null && Object.getPrototypeOf(v) === Object.prototype) {
+    const own = Object.getPrototypeOf(v) as object | null
+    if (own === proto) return v // dsu check's plain view: nothing to do
+    if (proto !== null && own === Object.prototype) {
       let t = this.last
       if (t === undefined || t.proto !== proto || !fits(v, t.keys)) this.last = t = this.find(v, proto)
       if (t?.make !== undefined) return new t.make(v)

@@ -46,13 +46,18 @@ for (const n of sizes) {
   baselines.push(await baselinesForSize(n, baselineRuns(n)))
 }
 // The same records as registered class instances, against plain objects run
-// right before it (stop-and-copy), pairwise so both meet similar machine load.
+// right before them, pairwise so both meet similar machine load: stop-and-copy
+// and the default path (pre-copy, as dsu picks it for this Map).
 const classSize = quick ? 10_000 : 100_000
 const classes: PauseResult[] = []
 const plainPaired: PauseResult[] = []
+const classesDefault: PauseResult[] = []
+const plainDefault: PauseResult[] = []
 for (let i = 0; i < (quick ? 1 : 3); i++) {
   plainPaired.push(await pauseForSize(classSize, pauseRuns))
   classes.push(await pauseForSize(classSize, pauseRuns, false, true))
+  plainDefault.push(await pauseForSize(classSize, pauseRuns, 'default'))
+  classesDefault.push(await pauseForSize(classSize, pauseRuns, 'default', true))
 }
 const over = quick ? await overhead(1, 2) : await overhead(10, 5)
 const idle = await idleMemory(quick ? 1 : 3)
@@ -63,7 +68,7 @@ const results: Results = {
   startedAt, durationS: elapsedS(), quick,
   machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? '?', loadBefore, loadAfter: os.loadavg(), tmpdir: os.tmpdir() },
   pause, precopy, baselines, overhead: over, idle, peak, cli,
-  classes: { records: classSize, plain: plainPaired, classes },
+  classes: { records: classSize, plain: plainPaired, classes, plainDefault, classesDefault },
 }
 const md = markdown(results)
 // The soak section (`make soak`) is not part of this run: keep it as it was.

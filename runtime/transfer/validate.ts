@@ -94,11 +94,14 @@ function refusedKind(proto: object): string {
 /** Registered values met by one walk of one payload, for the TYPES frame. */
 export interface Marks {
   /**
-   * Quadruples: position of the object in the walk's order over the whole
-   * payload; the payload list element it is in (-1 for a ROOT payload) and
-   * its position within that element; tag ("c:Account", "t:lru").
+   * Quadruples of small integers: position of the object in the walk's order
+   * over the whole payload; the payload list element it is in (-1 for a ROOT
+   * payload) and its position within that element; its tag's index in `tags`.
+   * Numbers only, so the walk pushes small integers and no strings per instance.
    */
-  readonly refs: Array<number | string>
+  readonly refs: number[]
+  /** Tags ("c:Account", "t:lru") by index; may list tags only other payloads of the same walk hold. */
+  readonly tags: readonly string[]
   /** Values of registered types → what travels in their place ([data]). */
   readonly subs: Map<object, unknown[]>
   /** Some object was met twice (shared or cyclic). */
@@ -108,7 +111,7 @@ export interface Marks {
 /** The tags of the registered values in `marks`, each once. */
 export function tagsOf(marks: Marks | undefined): Set<string> {
   const tags = new Set<string>()
-  if (marks) for (let i = 3; i < marks.refs.length; i += 4) tags.add(marks.refs[i] as string)
+  if (marks) for (let i = 3; i < marks.refs.length; i += 4) tags.add(marks.tags[marks.refs[i]!]!)
   return tags
 }
 
@@ -125,7 +128,7 @@ export class Walker {
   crossed = false
   // Registered values of the current payload; positions count the objects
   // this walk met first since `base` (the decoder counts the same way).
-  private refs: Array<number | string> = []
+  private refs: number[] = []
   private subs = new Map<object, unknown[]>()
   private base = 0
   // The payload list element being walked (CHUNK and PATCH payloads), and where its objects start.
@@ -137,8 +140,11 @@ export class Walker {
   anyShared = false
   /** True once any registered value was met (across payloads). */
   marked = false
+  // Tags met by this walk, by index (the marks name tags by these indexes).
+  private readonly tagList: string[] = []
+  private readonly tagIds = new Map<string, number>()
   private lastProto: object | undefined = undefined
-  private lastTag = ''
+  private lastTag = 0
   private lastPlain = true
   private readonly serializeTypes: boolean
 
@@ -148,7 +154,7 @@ export class Walker {
 
   /** The registered values of the payload walked since the last call; starts the next payload. */
   takeMarks(): Marks | undefined {
-    const marks = this.refs.length === 0 ? undefined : { refs: this.refs, subs: this.subs, shared: this.shared }
+    const marks = this.refs.length === 0 ? undefined : { refs: this.refs, tags: this.tagList, subs: this.subs, shared: this.shared }
     if (marks) {
       this.refs = []
       this.subs = new Map()
@@ -196,7 +202,7 @@ export class Walker {
     if (proto === Array.prototype) return this.array(value as unknown[])
     if (proto === null) {
       // v8 would deliver it with Object.prototype: marked, the receiver sets null again.
-      this.mark(NULL_PROTO_TAG)
+      this.mark(this.tagId(NULL_PROTO_TAG))
       return this.object(value as Record<string, unknown>)
     }
     if (LEAF_PROTOS.has(proto)) return undefined
@@ -210,10 +216,10 @@ export class Walker {
     const tag = classTagOf(proto)
     if (tag !== undefined) {
       this.lastProto = proto
-      this.lastTag = tag
+      this.lastTag = this.tagId(tag)
       // Not an Array, Map or Set underneath: its fields are walked as a plain object's.
       this.lastPlain = !Array.isArray(value) && !(value instanceof Map) && !(value instanceof Set)
-      this.mark(tag)
+      this.mark(this.lastTag)
       return this.instance(value)
     }
     let type: ReturnType<typeof typeOf>
@@ -226,8 +232,18 @@ export class Walker {
     return new Failure(refusedKind(proto))
   }
 
-  // The object just added to `seen` is registered value `tag`.
-  private mark(tag: string): void {
+  private tagId(tag: string): number {
+    let id = this.tagIds.get(tag)
+    if (id === undefined) {
+      id = this.tagList.length
+      this.tagIds.set(tag, id)
+      this.tagList.push(tag)
+    }
+    return id
+  }
+
+  // The object just added to `seen` is a registered value with tag index `tag`.
+  private mark(tag: number): void {
     const at = this.seen.size - 1
     this.refs.push(at - this.base, this.element, at - this.elementStart, tag)
     this.marked = true
@@ -242,7 +258,7 @@ export class Walker {
   }
 
   private custom(value: object, name: string, codec: TypeCodec): Failure | undefined {
-    this.mark(typeTag(name))
+    this.mark(this.tagId(typeTag(name)))
     if (!this.serializeTypes) return undefined
     let data: unknown
     try {

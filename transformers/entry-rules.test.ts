@@ -3,26 +3,14 @@
 // entries again at the pause), and the transformer then skips them for the
 // roots that had them. A rule that is not idempotent (doubling a field) shows
 // that every entry went through it exactly once.
-import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { PrecopySender } from '../runtime/transfer/precopy.js'
 import { receiveState } from '../runtime/transfer/state-stream.js'
 import { addField, convert, renameRoot, transformer } from './index.js'
 import { entryRulesOf } from './compile.js'
+import { socketPair } from '../runtime/transfer/socket-pair.test-support.js'
 
-async function pair(): Promise<{ client: net.Socket; server: net.Socket; close(): void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-entry-rules-'))
-  const file = path.join(dir, 's.sock')
-  const listener = net.createServer()
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve))
-  await new Promise<void>((resolve) => listener.listen(file, resolve))
-  const client = net.connect(file)
-  await new Promise((resolve) => client.once('connect', resolve))
-  return { client, server: await accepted, close: () => { listener.close(); fs.rmSync(dir, { recursive: true, force: true }) } }
-}
+const pair = () => socketPair('dsu-entry-rules-')
 
 const versions = { from: '1.0.0', to: '2.0.0' }
 const bound = (tr: unknown) => new Map([...entryRulesOf(tr)!].map(([root, rule]) => [root, (v: unknown, k: unknown, i: number, kind: 'map' | 'set' | 'array' | 'object') => rule(v, k, i, kind, versions)]))

@@ -1,23 +1,11 @@
 // Pre-copy over a real Unix socket: a snapshot, changes made while it streams,
 // and the final round give the receiver exactly the sender's final Map.
-import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { PrecopySender } from './precopy.js'
 import { receiveState } from './state-stream.js'
+import { socketPair } from './socket-pair.test-support.js'
 
-async function pair(): Promise<{ client: net.Socket; server: net.Socket; close(): void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-precopy-'))
-  const file = path.join(dir, 's.sock')
-  const listener = net.createServer()
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve))
-  await new Promise<void>((resolve) => listener.listen(file, resolve))
-  const client = net.connect(file)
-  await new Promise((resolve) => client.once('connect', resolve))
-  return { client, server: await accepted, close: () => { listener.close(); fs.rmSync(dir, { recursive: true, force: true }) } }
-}
+const pair = () => socketPair('dsu-precopy-')
 
 // Deterministic PRNG (mulberry32): a failing seed can be replayed.
 function prng(seed: number): () => number {

@@ -2,10 +2,6 @@
 // entry changed (one test per kind), identity is compared too, values it does
 // not handle are resent every time, and sharing introduced after the snapshot
 // sends the root whole with identity intact.
-import fs from 'node:fs'
-import net from 'node:net'
-import os from 'node:os'
-import path from 'node:path'
 import v8 from 'node:v8'
 import t from 'tap'
 import { RootCopy } from './entry-copy.js'
@@ -14,6 +10,7 @@ import { registerClass } from './registry.js'
 import { objectsOf, Shadow } from './shadow.js'
 import { Kind, type Kind as KindT } from './state-codec.js'
 import { receiveState } from './state-stream.js'
+import { socketPair } from './socket-pair.test-support.js'
 
 const rec = (i: number): any => ({ id: i, name: `user-${i}`, balance: i * 1.25, tags: ['a', 'b', `t${i % 7}`], createdAt: new Date(Date.UTC(2026, 0, 1) + i), seen: new Set([i, i + 1]) })
 
@@ -262,16 +259,7 @@ t.test('objectsOf lists every object once, into values the shadow does not handl
   t.equal(list.filter((o) => o === cyclic).length, 1, 'a cycle inside an unhandled value ends')
 })
 
-async function pair(): Promise<{ client: net.Socket; server: net.Socket; close(): void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-shadow-'))
-  const file = path.join(dir, 's.sock')
-  const listener = net.createServer()
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve))
-  await new Promise<void>((resolve) => listener.listen(file, resolve))
-  const client = net.connect(file)
-  await new Promise((resolve) => client.once('connect', resolve))
-  return { client, server: await accepted, close: () => { listener.close(); fs.rmSync(dir, { recursive: true, force: true }) } }
-}
+const pair = () => socketPair('dsu-shadow-')
 
 t.test('end to end: shared after the snapshot arrives whole with identity intact; a replaced class arrives as its class', async (t) => {
   {

@@ -42,6 +42,7 @@ export function send(message: ProgramMessage, handle?: unknown): Promise<void> {
     // A message waiting in the channel's queue (behind a handle's ACK) keeps
     // no reference of its own: hold the process until it is written.
     const release = hold()
+    if (handle !== undefined) watchEnd()
     // Errors here mean the supervisor is gone; the program keeps running.
     process.send(message, handle as never, {}, () => {
       release()
@@ -76,3 +77,45 @@ function channel(): RefCounted | undefined {
 }
 function refChannel(): void { channel()?.ref() }
 function unrefChannel(): void { if (holds === 0) channel()?.unref() }
+
+const goneListeners = new Set<() => void>()
+
+/**
+ * Calls `listener` when the supervisor is gone: the channel's 'disconnect'
+ * event, or its end while a handle this process sent still awaited the
+ * supervisor's acknowledgement, for which Node emits no event (watchEnd()).
+ */
+export function onSupervisorGone(listener: () => void): void {
+  if (goneListeners.size === 0) process.on('disconnect', supervisorGone)
+  goneListeners.add(listener)
+}
+
+function supervisorGone(): void {
+  for (const listener of goneListeners) listener()
+}
+
+const WATCHED = Symbol('dsu.watched')
+type Disconnect = ((this: unknown) => void) & { [WATCHED]?: true }
+
+// Node postpones 'disconnect' while a handle it sent awaits the other side's
+// acknowledgement (NODE_HANDLE_ACK), and when the channel then ends because
+// the supervisor died, it closes the channel without ever emitting the event
+// (lib/internal/child_process.js: onread at EOF calls target.disconnect(),
+// which sees the queue and leaves it to a flush that never comes). Without
+// this, a program that was sending its connections ahead in an upgrade's
+// pause would not notice its supervisor's death and would stay paused. The
+// end goes through process.disconnect(): wrapped here (again after a
+// re-adoption, which sets up a new channel), it says so itself.
+function watchEnd(): void {
+  const p = process as unknown as { disconnect?: Disconnect; _handleQueue?: unknown; channel?: unknown }
+  const original = p.disconnect
+  if (!original || original[WATCHED]) return
+  const watched: Disconnect = function (this: unknown) {
+    const queued = p._handleQueue
+    original.call(this)
+    // Still open: the program disconnected itself, and the flush will emit 'disconnect'.
+    if (queued) setImmediate(() => { if (!p.channel) supervisorGone() })
+  }
+  watched[WATCHED] = true
+  p.disconnect = watched
+}

@@ -4,7 +4,7 @@
 import net from 'node:net'
 import http from 'node:http'
 import { toWire } from '../errors.js'
-import { on, reply, send } from './channel.js'
+import { on, onSupervisorGone, reply, send } from './channel.js'
 import { isActive, servers } from './listeners.js'
 import { awaitAdoption } from './orphan.js'
 import { inflightCount, quiesce, resume } from './quiescence.js'
@@ -56,11 +56,14 @@ export function startPredecessor(): void {
   // serves on, as it was before any upgrade or checkpoint under way, and
   // waits to be re-adopted (orphan.ts); a new version not yet serving, or
   // one without an adopt socket, stops.
-  process.on('disconnect', () => {
+  onSupervisorGone(() => {
     if (finishing) return
     if (!isActive()) return void stop(5000)
     precopy?.abort()
     precopy = null
+    // Connections sent ahead stay with this version (its own copies), as after a rollback.
+    aheadTag = null
+    aheadStart = null
     resume()
     if (!awaitAdoption()) void stop(5000)
   })

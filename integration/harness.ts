@@ -103,6 +103,19 @@ async function supervise(args: string[], options: { cwd?: string; env: Record<st
   }
 }
 
+/**
+ * A fixture's gate and mark files (DSU_TEST_GATE, DSU_TEST_MARK) in a fresh
+ * temporary directory, removed at teardown: the fixture touches the mark when
+ * it reaches its point and waits there until the test creates the gate.
+ */
+export function gates(t: { teardown(fn: () => void): void }): { gate: string; mark: string; env: Record<string, string> } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-gate-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const gate = path.join(dir, 'gate')
+  const mark = path.join(dir, 'mark')
+  return { gate, mark, env: { DSU_TEST_GATE: gate, DSU_TEST_MARK: mark } }
+}
+
 /** Resolves once `file` exists: a fixture's signal that it reached a point (watched, not polled). */
 export function fileExists(file: string): Promise<void> {
   return new Promise((resolve) => {

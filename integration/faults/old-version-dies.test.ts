@@ -4,19 +4,9 @@
 // and the crash policy takes over (here: restart from the latest checkpoint).
 // Noticed at once, not at the next phase deadline (the deadlines here are 120 s).
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { app, cli, dsu, fileExists, fixture, getJson, post, runSupervised } from '../harness.js'
-
-function gates(t: { teardown(fn: () => void): void }): { gate: string; mark: string; env: Record<string, string> } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-gate-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const gate = path.join(dir, 'gate')
-  const mark = path.join(dir, 'mark')
-  return { gate, mark, env: { DSU_TEST_GATE: gate, DSU_TEST_MARK: mark } }
-}
+import { app, cli, dsu, fileExists, fixture, getJson, post, runSupervised, gates } from '../harness.js'
 
 t.test('killed while the new version boots, before any state moved: failed, exit 8, restarted from the checkpoint', async (t) => {
   const g = gates(t)

@@ -5,19 +5,9 @@
 // stopped), and the journal row says the same. Under a write load: 0 failed
 // requests, 0 lost writes.
 import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { app, cli, dsu, fileExists, fixture, getJson, runSupervised, startLoad } from '../harness.js'
-
-function gates(t: { teardown(fn: () => void): void }): { gate: string; mark: string; env: Record<string, string> } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsu-gate-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const gate = path.join(dir, 'gate')
-  const mark = path.join(dir, 'mark')
-  return { gate, mark, env: { DSU_TEST_GATE: gate, DSU_TEST_MARK: mark } }
-}
+import { app, cli, dsu, fileExists, fixture, getJson, runSupervised, startLoad, gates } from '../harness.js'
 
 /** Writes acknowledged under the load, checked against the final state: none lost, none failed. */
 async function checkLoad(t: Tap, load: ReturnType<typeof startLoad>, port: number, name: string): Promise<void> {

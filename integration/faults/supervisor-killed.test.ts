@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { app, cli, dsu, fileExists, fixture, getJson, post, runSupervised, startLoad, watchOutput } from '../harness.js'
+import { app, cli, dsu, fileExists, fixture, getJson, post, runSupervised, startLoad, watchOutput, gates } from '../harness.js'
 
 function killIfLeft(pid: number): void {
   try {
@@ -112,9 +112,7 @@ function gone(pid: number): boolean {
 
 for (const [gated, phase] of [['gated-boot.js', 'spawn'], ['gated-init.js', 'init']] as const) {
   t.test(`kill -9 of the supervisor mid-upgrade, in phase ${phase}: the old version ${phase === 'init' ? 'resumes from its pause and ' : ''}serves orphaned, the new one stops; re-adopted later`, async (t) => {
-    const dir = fs.mkdtempSync('/tmp/dsu-gate-')
-    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-    const env = { DSU_TEST_GATE: `${dir}/gate`, DSU_TEST_MARK: `${dir}/mark` }
+    const { gate, mark, env } = gates(t)
     const sup = await runSupervised(app('counter/v1/server.js'), ['--timeout', '120s'], env)
     t.teardown(async () => {
       await dsu(['stop', '--state-dir', sup.stateDir])
@@ -125,8 +123,8 @@ for (const [gated, phase] of [['gated-boot.js', 'spawn'], ['gated-init.js', 'ini
     const orphanPid = JSON.parse((await dsu(['status', '--json', '--state-dir', sup.stateDir])).stdout).pid as number
   t.teardown(() => killIfLeft(orphanPid)) // a failed assertion must not leave it serving
     const upgrade = execa(process.execPath, [cli, 'upgrade', '--to', fixture(gated), '--json', '--state-dir', sup.stateDir], { reject: false })
-    await fileExists(env.DSU_TEST_MARK) // the new version boots (spawn), or runs its init with the state (init: the old one is paused)
-    const newPid = Number(fs.readFileSync(env.DSU_TEST_MARK, 'utf8'))
+    await fileExists(mark) // the new version boots (spawn), or runs its init with the state (init: the old one is paused)
+    const newPid = Number(fs.readFileSync(mark, 'utf8'))
     process.kill(sup.process.pid!, 'SIGKILL')
     await sup.waitForOutput(new RegExp(`supervisor is gone; pid ${orphanPid} `))
     const r = await upgrade
@@ -145,7 +143,7 @@ for (const [gated, phase] of [['gated-boot.js', 'spawn'], ['gated-init.js', 'ini
     t.ok(kept >= load.ok() && kept - load.ok() <= 5, `every acknowledged write is in the state (${kept} vs ${load.ok()})`)
     const values = load.bodies.map((b) => (JSON.parse(b) as { value: number }).value)
     t.equal(new Set(values).size, values.length, '0 lost writes')
-    fs.writeFileSync(env.DSU_TEST_GATE, '')
+    fs.writeFileSync(gate, '')
   })
 }
 

@@ -95,6 +95,15 @@ function kindOf(v: object, p: object | null): T | 0 {
   return v instanceof Date ? 0 : T.OBJ
 }
 
+type Grown = Uint8Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer>
+
+/** A copy of `a` with room for `length` elements (the shadow's streams and per-slot tables grow by doubling). */
+function resized<A extends Grown>(a: A, length: number): A {
+  const b = new (a.constructor as new (length: number) => A)(length)
+  b.set(a)
+  return b
+}
+
 export class Shadow {
   private tags = new Uint8Array(1 << 16)
   private nt = 0
@@ -130,45 +139,26 @@ export class Shadow {
 
   private growSlots(): void {
     const n = this.volatile_.length * 2
-    const grow32 = (a: Uint32Array): Uint32Array<ArrayBuffer> => {
-      const b = new Uint32Array(n + 1)
-      b.set(a)
-      return b
-    }
-    this.tagAt = grow32(this.tagAt)
-    this.numAt = grow32(this.numAt)
-    this.intAt = grow32(this.intAt)
-    this.refAt = grow32(this.refAt)
-    this.objAt = grow32(this.objAt)
-    const v = new Uint8Array(n)
-    v.set(this.volatile_)
-    this.volatile_ = v
+    this.tagAt = resized(this.tagAt, n + 1)
+    this.numAt = resized(this.numAt, n + 1)
+    this.intAt = resized(this.intAt, n + 1)
+    this.refAt = resized(this.refAt, n + 1)
+    this.objAt = resized(this.objAt, n + 1)
+    this.volatile_ = resized(this.volatile_, n)
   }
 
   private tag(t: T): void {
-    if (this.nt === this.tags.length) {
-      const b = new Uint8Array(Math.max(64, this.tags.length * 2))
-      b.set(this.tags)
-      this.tags = b
-    }
+    if (this.nt === this.tags.length) this.tags = resized(this.tags, Math.max(64, this.tags.length * 2))
     this.tags[this.nt++] = t
   }
 
   private num(x: number): void {
-    if (this.nn === this.nums.length) {
-      const b = new Float64Array(Math.max(64, this.nums.length * 2))
-      b.set(this.nums)
-      this.nums = b
-    }
+    if (this.nn === this.nums.length) this.nums = resized(this.nums, Math.max(64, this.nums.length * 2))
     this.nums[this.nn++] = x
   }
 
   private int(x: number): void {
-    if (this.ni === this.ints.length) {
-      const b = new Int32Array(Math.max(64, this.ints.length * 2))
-      b.set(this.ints)
-      this.ints = b
-    }
+    if (this.ni === this.ints.length) this.ints = resized(this.ints, Math.max(64, this.ints.length * 2))
     this.ints[this.ni++] = x
   }
 

@@ -43,13 +43,7 @@ export function startPredecessor(): void {
     startAhead()
     void finishPrecopy(message)
   })
-  on('resume', () => {
-    precopy?.abort()
-    precopy = null
-    aheadTag = null
-    aheadStart = null
-    resume()
-  })
+  on('resume', () => rollBack())
   on('commit', (message) => void handOff(message))
   on('stop', (message) => void stop(message.timeoutMs))
   // The supervisor is gone without a stop (kill -9): the serving version
@@ -59,14 +53,22 @@ export function startPredecessor(): void {
   onSupervisorGone(() => {
     if (finishing) return
     if (!isActive()) return void stop(5000)
-    precopy?.abort()
-    precopy = null
-    // Connections sent ahead stay with this version (its own copies), as after a rollback.
-    aheadTag = null
-    aheadStart = null
-    resume()
+    rollBack()
     if (!awaitAdoption()) void stop(5000)
   })
+}
+
+/**
+ * The upgrade under way is abandoned (rolled back, or its supervisor died):
+ * the pre-copy stream is dropped, connections sent ahead stay with this
+ * version (its own copies), and it serves again.
+ */
+function rollBack(): void {
+  precopy?.abort()
+  precopy = null
+  aheadTag = null
+  aheadStart = null
+  resume()
 }
 
 /** A supervisor request: its seq goes back with each reply. */

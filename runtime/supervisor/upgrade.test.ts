@@ -1,7 +1,7 @@
 // The upgrade state machine against fake processes: the order of messages on
 // commit, and what each failure does to the old and the new version.
 import t from 'tap'
-import type { ProgramMessage, SupervisorMessage } from '../protocol.js'
+import type { SupervisorMessage } from '../protocol.js'
 import type { ProgramProcess, SpawnSpec } from './program-process.js'
 import { FakeLink } from './fake-program.test-support.js'
 import { runUpgrade, type UpgradeEnv, type UpgradeEvent } from './upgrade.js'

@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { baselinesForSize, type BaselineResult } from './baselines.js'
 import { cliLatency } from './cli-latency.js'
-import { benchDir, elapsedS, fmtCount, fmtMs, median, progress, quick } from './common.js'
+import { benchApp, benchDir, elapsedS, fmtCount, fmtMs, median, progress, quick } from './common.js'
 import { idleMemory, peakMemory } from './memory.js'
 import { overhead } from './overhead.js'
 import { pauseForSize, type PauseResult } from './pause.js'
@@ -53,11 +53,15 @@ const classes: PauseResult[] = []
 const plainPaired: PauseResult[] = []
 const classesDefault: PauseResult[] = []
 const plainDefault: PauseResult[] = []
+// Issue 13, target 3: the same plain default-path runs against one addField
+// rule (its per-entry rule runs on pre-copied entries as they arrive).
+const addField: PauseResult[] = []
 for (let i = 0; i < (quick ? 1 : 3); i++) {
   plainPaired.push(await pauseForSize(classSize, pauseRuns))
   classes.push(await pauseForSize(classSize, pauseRuns, false, true))
   plainDefault.push(await pauseForSize(classSize, pauseRuns, 'default'))
   classesDefault.push(await pauseForSize(classSize, pauseRuns, 'default', true))
+  addField.push(await pauseForSize(classSize, pauseRuns, 'default', false, benchApp('add-field.transform.js')))
 }
 const over = quick ? await overhead(1, 2) : await overhead(10, 5)
 const idle = await idleMemory(quick ? 1 : 3)
@@ -69,6 +73,7 @@ const results: Results = {
   machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? '?', loadBefore, loadAfter: os.loadavg(), tmpdir: os.tmpdir() },
   pause, precopy, baselines, overhead: over, idle, peak, cli,
   classes: { records: classSize, plain: plainPaired, classes, plainDefault, classesDefault },
+  addField,
 }
 const md = markdown(results)
 // The soak section (`make soak`) is not part of this run: keep it as it was.

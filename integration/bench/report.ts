@@ -26,6 +26,11 @@ export interface Results {
    * path, which pre-copies a Map of 1000+ entries.
    */
   classes?: { records: number; plain: PauseResult[]; classes: PauseResult[]; plainDefault?: PauseResult[]; classesDefault?: PauseResult[] }
+  /**
+   * Upgrades of the class rows' plain records on the default path with one
+   * `addField` rule, run right after `classes.plainDefault` (issue 13, target 3).
+   */
+  addField?: PauseResult[]
   /** `dsu status` and a whole small `dsu upgrade`, spawn to exit (issue 13, target 6). */
   cli?: CliLatency
 }
@@ -95,6 +100,7 @@ function targetsTable(r: Results): string[] {
     pauseRow(1000000, 1500, 'default pre-copy, no opt-in, issue 13'),
     gapRow(r, 1000000, 100),
     classRow(r),
+    addFieldRow(r),
     row(['throughput overhead', '≤ 1 %', `${pct(o.rpsLoss)} (median of ${r.overhead.dsu.rps.length} per-round ratios req/s dsu run / node = ${(1 - o.rpsLoss).toFixed(3)}; server CPU per request ${pct(o.cpuGain)})`, verdict(o.rpsLoss <= 0.01)]),
     row(['p99 latency overhead', '≤ 5 %', `${pct(o.p99Gain)} (median of per-round ratios; medians ${median(r.overhead.plain.p99).toFixed(3)} → ${median(r.overhead.dsu.p99).toFixed(3)} ms)`, verdict(o.p99Gain <= 0.05)]),
     row(['supervisor RSS', '≤ 50 MB (issue 13)', `${fmtMB(idle.supervisor)} MB idle; ${fmtMB(r.peak.supervisorRssAfter)} MB after the ${fmtCount(r.peak.records)} upgrade`, verdict(Math.max(idle.supervisor, r.peak.supervisorRssAfter) <= 50 * MB)]),
@@ -138,6 +144,19 @@ function classRow(r: Results): string {
   const rows = [one('stop-and-copy', c.plain, c.classes)]
   if (c.plainDefault?.length && c.classesDefault?.length) rows.push(one('default path: pre-copy', c.plainDefault, c.classesDefault))
   return rows.join('\n')
+}
+
+// Issue 13, target 3: per-entry rules run as entries arrive, so the pause
+// with one addField rule stays near the pause without a transformer.
+function addFieldRow(r: Results): string {
+  const label = 'pause, 100k records, one `addField` rule vs no transformer (default path)'
+  const plainRuns = r.classes?.plainDefault ?? []
+  if (!r.addField?.length || !plainRuns.length) return row([label, '≤ +10 %', '–', verdict(null)])
+  const plain = median(plainRuns.flatMap((p) => p.pauseMs))
+  const rule = median(r.addField.flatMap((p) => p.pauseMs))
+  const ratio = rule / plain - 1
+  return row([label.replace('100k', fmtCount(r.addField[0]!.records)), '≤ +10 %',
+    `${fmtMs(rule)} ms vs ${fmtMs(plain)} ms (${pct(ratio)}; transform phase ${fmtMs(median(r.addField.flatMap((p) => p.phases.transform ?? [])))} ms; ${r.addField.length} pairs of ${r.addField[0]!.pauseMs.length} upgrades)`, verdict(ratio <= 0.1)])
 }
 
 export function markdown(r: Results): string {

@@ -140,6 +140,27 @@ t.test('an instance as the root, and a registered Map subclass', async (t) => {
   t.ok(got.get('x') instanceof Account2)
 })
 
+t.test('what an instance is underneath decides how it travels, not its prototype chain', async (t) => {
+  class Registry1 extends Map<string, number> {}
+  class Registry2 extends Map<string, number> {}
+  asV1()
+  registerClass(Registry1, { name: 'Registry' })
+  // No Map underneath, though `instanceof Map` says so: its own fields travel.
+  const fake = Object.assign(Object.create(Registry1.prototype), { size2: 2, note: 'x' })
+  // A real Set given a registered class's prototype: v8 writes it as a Set, members and all.
+  const set = Object.setPrototypeOf(new Set([1, 2]), Account1.prototype)
+  const frames = encode(new Map<string, unknown>([['fake', fake], ['set', set]]))
+  asV2()
+  registerClass(Registry2, { name: 'Registry' })
+  const roots = decode(frames)
+  const gotFake = roots.get('fake') as Record<string, unknown>
+  t.equal(Object.getPrototypeOf(gotFake), Registry2.prototype, 'the fake arrives with the new class')
+  t.same({ ...gotFake }, { size2: 2, note: 'x' }, 'its own fields, walked as a plain object\'s')
+  const gotSet = roots.get('set') as Set<number>
+  t.equal(Object.getPrototypeOf(gotSet), Account2.prototype)
+  t.same([...Set.prototype.values.call(gotSet)], [1, 2], 'the Set arrives with its members')
+})
+
 t.test('plain data sends no TYPES frame and decodes as before', async (t) => {
   const frames = encode(new Map<string, unknown>([['m', new Map([['a', { n: 1 }]])]]))
   t.notOk(frames.some((f) => f[0] === FrameType.TYPES))

@@ -19,9 +19,17 @@
 // type's value is counted, then what its serialize returned is walked.
 
 import v8 from 'node:v8'
+import { isMap, isSet } from 'node:util/types'
 import { DsuError } from '../errors.js'
 import { classNameOf, type Resolver, type Revival } from './registry.js'
 import type { Marks } from './validate.js'
+
+const mapEntries = Map.prototype.entries
+const mapSet = Map.prototype.set
+const mapClear = Map.prototype.clear
+const setValues = Set.prototype.values
+const setAdd = Set.prototype.add
+const setClear = Set.prototype.clear
 
 export interface TypeTable {
   tags: string[]
@@ -143,16 +151,17 @@ export function substitute(value: unknown, subs: ReadonlyMap<object, unknown[]>)
       for (let i = 0; i < v.length; i++) out[i] = copy(v[i])
       return out
     }
-    if (v instanceof Map) {
+    // What it is underneath, iterated with Map's and Set's own methods (as v8 does).
+    if (isMap(v)) {
       const out = new Map()
       memo.set(v, out)
-      for (const [k, x] of v) out.set(copy(k), copy(x))
+      for (const [k, x] of mapEntries.call(v)) out.set(copy(k), copy(x))
       return out
     }
-    if (v instanceof Set) {
+    if (isSet(v)) {
       const out = new Set()
       memo.set(v, out)
-      for (const x of v) out.add(copy(x))
+      for (const x of setValues.call(v)) out.add(copy(x))
       return out
     }
     // Leaves and errors go as they are; only plain objects and registered instances are entered.
@@ -373,32 +382,33 @@ class Reviver {
         if (r !== x) a[i] = r
       }
     } else if (proto === Map.prototype) {
+      // Map's own methods: its prototype may just have been set to a class that is no Map.
       const m = v as Map<unknown, unknown>
       let rekeyed: Map<unknown, unknown> | undefined
-      for (const [k, x] of m) {
+      for (const [k, x] of mapEntries.call(m)) {
         const k2 = this.visit(k)
         if (k2 !== k) (rekeyed ??= new Map()).set(k, k2)
         const r = this.visit(x)
-        if (r !== x) m.set(k, r)
+        if (r !== x) mapSet.call(m, k, r)
       }
       if (rekeyed) {
         // A key that was a registered type's value: rebuild to keep the order.
-        const entries = [...m].map(([k, x]) => [rekeyed.has(k) ? rekeyed.get(k) : k, x] as const)
-        m.clear()
-        for (const [k, x] of entries) m.set(k, x)
+        const entries = [...mapEntries.call(m)].map(([k, x]) => [rekeyed.has(k) ? rekeyed.get(k) : k, x] as const)
+        mapClear.call(m)
+        for (const [k, x] of entries) mapSet.call(m, k, x)
       }
     } else if (proto === Set.prototype) {
       const s = v as Set<unknown>
       let changed = false
       const values: unknown[] = []
-      for (const x of s) {
+      for (const x of setValues.call(s)) {
         const r = this.visit(x)
         if (r !== x) changed = true
         values.push(r)
       }
       if (changed) {
-        s.clear()
-        for (const x of values) s.add(x)
+        setClear.call(s)
+        for (const x of values) setAdd.call(s, x)
       }
     } else if (v instanceof Error && Object.hasOwn(v, 'cause')) {
       const r = this.visit(v.cause)

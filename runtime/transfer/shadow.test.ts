@@ -37,8 +37,10 @@ class Account {
 class Other {
   constructor(public owner: string, public cents: number) {}
 }
+class AccountMap extends Map<string, Account> {}
 registerClass(Account)
 registerClass(Other)
+registerClass(AccountMap)
 
 t.test('an entry left alone is the same, every kind it handles', async (t) => {
   const values: Array<[string, () => unknown]> = [
@@ -53,6 +55,10 @@ t.test('an entry left alone is the same, every kind it handles', async (t) => {
     ['a nested Map', () => new Map<unknown, unknown>([[1, { a: [1] }], ['k', new Set(['x'])]])],
     ['a null-prototype object', () => Object.assign(Object.create(null), { a: 1 })],
     ['a registered class instance', () => new Account('ann', 5)],
+    ['a registered class instance over a Set', () => Object.setPrototypeOf(new Set([1, 2]), Account.prototype)],
+    ['a registered class instance over a Map', () => Object.setPrototypeOf(new Map([['k', { a: 1 }]]), Account.prototype)],
+    ['a registered Map subclass', () => new AccountMap([['a', new Account('a', 1)]])],
+    ["an object with a Map subclass's prototype that is no Map", () => Object.assign(Object.create(AccountMap.prototype), { a: 1 })],
     ['integer-like keys', () => ({ 2: 'b', 1: 'a', z: 0 })],
   ]
   for (const [what, make] of values) {
@@ -101,6 +107,11 @@ t.test('each kind of change marks the entry changed', async (t) => {
     ['a prototype changed in place', () => ({ acct: new Account('ann', 5) }), (v) => { Object.setPrototypeOf(v.acct, Other.prototype) }],
     ['a plain object given a prototype', () => ({ o: { a: 1 } }), (v) => { Object.setPrototypeOf(v.o, null) }],
     ["a registered instance's field", () => ({ acct: new Account('ann', 5) }), (v) => { v.acct.cents = 6 }],
+    // What an instance is underneath decides how v8 writes it, not its prototype chain:
+    // a real Set or Map given a registered class's prototype is still compared by its members.
+    ['a value of a registered Map subclass', () => new AccountMap([['a', new Account('a', 1)]]), (v) => { v.get('a').cents = 2 }],
+    ['a member of a Set with a class prototype', () => ({ s: Object.setPrototypeOf(new Set([1]), Account.prototype) }), (v) => { Set.prototype.add.call(v.s, 2) }],
+    ['a value of a Map with a class prototype', () => ({ m: Object.setPrototypeOf(new Map([['k', 1]]), Account.prototype) }), (v) => { Map.prototype.set.call(v.m, 'k', 2) }],
     ['a primitive entry', () => 5, () => 6],
     ['a string entry', () => 'a', () => 'b'],
   ]

@@ -19,6 +19,7 @@
 // the upgrade pause): a failure returns a Failure, and each level on the way
 // back out prepends its segment.
 
+import { isMap, isSet } from 'node:util/types'
 import { DsuError } from '../errors.js'
 import { classTagOf, NULL_PROTO_TAG, typeOf, typeTag, type TypeCodec } from './registry.js'
 
@@ -56,6 +57,8 @@ export function mapValueSegment(key: unknown, i: number): string {
 }
 
 // Built-ins v8.serialize copies faithfully and that hold no further references.
+const mapEntries = Map.prototype.entries
+const setValues = Set.prototype.values
 const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object
 const LEAF_PROTOS = new Set<unknown>([
   Date.prototype,
@@ -218,7 +221,7 @@ export class Walker {
       this.lastProto = proto
       this.lastTag = this.tagId(tag)
       // Not an Array, Map or Set underneath: its fields are walked as a plain object's.
-      this.lastPlain = !Array.isArray(value) && !(value instanceof Map) && !(value instanceof Set)
+      this.lastPlain = !Array.isArray(value) && !isMap(value) && !isSet(value)
       this.mark(this.lastTag)
       return this.instance(value)
     }
@@ -252,8 +255,9 @@ export class Walker {
   // v8 copies an instance as what it is underneath: an array, Map, Set or plain object.
   private instance(value: object): Failure | undefined {
     if (Array.isArray(value)) return this.array(value)
-    if (value instanceof Map) return this.map(value)
-    if (value instanceof Set) return this.set(value)
+    // What it is, not what its prototype chain says: v8 writes a real Map or Set as one.
+    if (isMap(value)) return this.map(value)
+    if (isSet(value)) return this.set(value)
     return this.object(value as Record<string, unknown>)
   }
 
@@ -316,7 +320,8 @@ export class Walker {
 
   private map(m: Map<unknown, unknown>): Failure | undefined {
     let i = 0
-    for (const [key, value] of m) {
+    // Map.prototype's own iterator: a subclass's (or a foreign prototype's) may differ from what v8 writes.
+    for (const [key, value] of mapEntries.call(m)) {
       const f = this.mapEntry(i++, key, value)
       if (f) return f
     }
@@ -325,7 +330,7 @@ export class Walker {
 
   private set(s: Set<unknown>): Failure | undefined {
     let i = 0
-    for (const value of s) {
+    for (const value of setValues.call(s)) {
       const f = this.setEntry(i++, value)
       if (f) return f
     }

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { plainCommandArgs } from './command-args.js'
+import { parseTimeouts } from './timeouts.js'
 
 t.test('a plain dsu status is read without yargs', async (t) => {
   t.same(plainCommandArgs(['status']), { command: 'status', args: { json: false } })
@@ -13,12 +14,14 @@ t.test('a plain dsu upgrade is read without yargs', async (t) => {
   t.same(plainCommandArgs(['upgrade', 'api', '--to=v2', '--json', '--transformer', 't.js', '--version-label', '2.0', '--strategy', 'rolling', '--state-dir', 's']),
     { command: 'upgrade', args: { to: 'v2', json: true, stateDir: 's', name: 'api', transformer: 't.js', versionLabel: '2.0', strategy: 'rolling' } })
   t.same(plainCommandArgs(['upgrade', '--to', 'v2', '--transformers', 'dir']), { command: 'upgrade', args: { to: 'v2', json: false, transformers: 'dir' } })
-  const timed = plainCommandArgs(['upgrade', '--to', 'v2', '--timeout', '20s,precopy=2m'])
+  const timed = plainCommandArgs(['upgrade', '--to', 'v2', '--timeout', '20s,precopy=2m'], parseTimeouts)
   t.equal(timed?.command, 'upgrade')
   if (timed?.command === 'upgrade') {
     t.equal(timed.args.timeout?.all, 20_000)
     t.equal(timed.args.timeout?.deadlines.precopy, 120_000)
   }
+  // Without the parser (the caller did not load cli/timeouts.ts), a --timeout goes to yargs.
+  t.equal(plainCommandArgs(['upgrade', '--to', 'v2', '--timeout', '20s']), null)
 })
 
 t.test('anything else is left to yargs (its help, errors and aliases)', async (t) => {
@@ -32,5 +35,5 @@ t.test('anything else is left to yargs (its help, errors and aliases)', async (t
     ['upgrade', '--to', 'a', '--strategy', 'sideways'], ['upgrade', '--to', 'a', '--samples', '3'], ['upgrade', '--to', 'a', '-x'],
     ['upgrade', '--versionLabel', '2', '--to', 'a'],
   ]
-  for (const argv of yargsOnly) t.equal(plainCommandArgs(argv), null, argv.join(' ') || '(nothing)')
+  for (const argv of yargsOnly) t.equal(plainCommandArgs(argv, parseTimeouts), null, argv.join(' ') || '(nothing)')
 })

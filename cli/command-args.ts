@@ -9,7 +9,7 @@
 // and help text stay yargs' own.
 import type { UpgradeArgs } from './commands/upgrade.js'
 import { validateAppName } from '../runtime/supervisor/state-dir.js'
-import { parseTimeouts } from './timeouts.js'
+import type { Timeouts } from './timeouts.js'
 
 export interface StatusArgs {
   json: boolean
@@ -27,8 +27,13 @@ const UPGRADE: Record<string, Kind> = {
 }
 const STRATEGIES = new Set(['atomic', 'rolling'])
 
-/** The command and its arguments from argv (after joinNodeArgs, without node and the script), or null: ask yargs. */
-export function plainCommandArgs(argv: readonly string[]): PlainCommand | null {
+/**
+ * The command and its arguments from argv (after joinNodeArgs, without node
+ * and the script), or null: ask yargs. `parseTimeouts` (cli/timeouts.ts) is
+ * passed in for `upgrade` so that `dsu status` does not load it; an upgrade's
+ * `--timeout` without it goes to yargs.
+ */
+export function plainCommandArgs(argv: readonly string[], parseTimeouts?: (value: unknown) => Timeouts): PlainCommand | null {
   const command = argv[0]
   if (command !== 'status' && command !== 'upgrade') return null
   const values = readOptions(argv.slice(1), command === 'status' ? STATUS : UPGRADE)
@@ -47,6 +52,7 @@ export function plainCommandArgs(argv: readonly string[]): PlainCommand | null {
   if (typeof values['version-label'] === 'string') args.versionLabel = values['version-label']
   if (typeof values.strategy === 'string') args.strategy = values.strategy as UpgradeArgs['strategy']
   if (values.timeout !== undefined) {
+    if (!parseTimeouts) return null
     try {
       args.timeout = parseTimeouts(values.timeout)
     } catch {

@@ -9,7 +9,7 @@ import { DsuError, isDsuError, toWire } from '../errors.js'
 import { on, reply, send, hold } from './channel.js'
 import { activate, inheritHandle, listenInternal, servers } from './listeners.js'
 import { markedRoots, restoreFrom } from './roots.js'
-import { ENV_LISTENERS, type LongLivedHandOver, type SupervisorMessage, type WebSocketHandOver } from '../protocol.js'
+import { ENV_LISTENERS, ENV_MANIFEST, ENV_TRANSFORMER, ENV_TRANSFORMERS, type LongLivedHandOver, type SupervisorMessage, type WebSocketHandOver } from '../protocol.js'
 import { HeldConnections } from './held-connections.js'
 import { registryResolver, type Resolver } from '../transfer/registry.js'
 import { readiness, whenReady } from './ready.js'
@@ -36,7 +36,7 @@ interface Loaded {
   /** renameClass rules act while decoding: instances arrive as the new classes. */
   resolve: Resolver
   receiveState: typeof import('../transfer/state-stream.js').receiveState
-  entryRulesOf: typeof import('./transformer-source.js').entryRulesOf
+  entryRulesOf: (transformer: unknown) => ReturnType<typeof import('./transformer-source.js').entryRulesOf>
   acceptAuthenticated: typeof import('../transfer/stream-auth.js').acceptAuthenticated
 }
 
@@ -76,11 +76,21 @@ class Successor {
       try {
         // The stream reader is loaded now, before the stream can open: a
         // stream that closed while it loaded would go unnoticed.
-        const source = await import('./transformer-source.js')
-        const receiveState = (await import('../transfer/state-stream.js')).receiveState
-        const acceptAuthenticated = (await import('../transfer/stream-auth.js')).acceptAuthenticated
-        const transformer = await source.transformerFromEnv()
-        this.loaded = { transformer, resolve: registryResolver(source.renamesOf(transformer)), receiveState, entryRulesOf: source.entryRulesOf, acceptAuthenticated }
+        // Loaded side by side; the DSL and its pre-flight (15 modules) only
+        // when there is something for them to do.
+        const [source, receiveState, acceptAuthenticated] = await Promise.all([
+          nothingToTransform(process.env) ? null : import('./transformer-source.js'),
+          import('../transfer/state-stream.js').then((m) => m.receiveState),
+          import('../transfer/stream-auth.js').then((m) => m.acceptAuthenticated),
+        ])
+        const transformer = source ? await source.transformerFromEnv() : null
+        this.loaded = {
+          transformer,
+          resolve: registryResolver(source ? source.renamesOf(transformer) : new Map()),
+          receiveState,
+          entryRulesOf: source ? source.entryRulesOf : () => undefined,
+          acceptAuthenticated,
+        }
       } catch (error) {
         this.stage = 'failed'
         await send({ dsu: 'restore-failed', error: toWire(error) })
@@ -248,4 +258,26 @@ async function applyTransformer(
     throw new DsuError('DSU_ERR_TRANSFORM_FAILED', `transformer ${versions.from} → ${versions.to} returned ${result === null ? 'null' : typeof result}; it must return an object of root name → value`)
   }
   return new Map(Object.entries(result))
+}
+
+/**
+ * True when the boot has nothing for the transformer DSL to do: no transformer
+ * was chosen (the supervisor names a file or a chain, conventional ones
+ * included) and the old roots hold no registered class or type to check. A
+ * manifest that does not read as such goes the full way, which reports it.
+ */
+export function nothingToTransform(env: Record<string, string | undefined>): boolean {
+  if (env[ENV_TRANSFORMER] || env[ENV_TRANSFORMERS]) return false
+  const manifest = env[ENV_MANIFEST]
+  if (!manifest) return true
+  try {
+    const roots: unknown = JSON.parse(manifest)
+    return Array.isArray(roots) && roots.every((root: unknown) => {
+      if (typeof root !== 'object' || root === null) return false
+      const { classes, types } = root as { classes?: unknown; types?: unknown }
+      return classes === undefined && types === undefined
+    })
+  } catch {
+    return false
+  }
 }

@@ -8,7 +8,7 @@
 import { DsuError, isDsuError, toWire, type ErrorCode, type WireError } from '../errors.js'
 import type { ProgramMessage, RootManifest } from '../protocol.js'
 import type { ProgramProcess, SpawnSpec } from './program-process.js'
-import { ask, type Request } from './program-link.js'
+import { ask } from './program-link.js'
 import { activate } from './activation.js'
 import { randomUUID } from 'node:crypto'
 import { relayConnections, type ConnectionRelay } from './connection-relay.js'
@@ -177,17 +177,16 @@ export async function runUpgrade(
   try {
     await next.milestone('booted', { signal, phase, exitCode: 'DSU_ERR_SPAWN_FAILED' })
     const precopy = manifest?.some((root) => root.precopy) ?? false
-    finishPhase(precopy ? 'precopy' : 'quiesce')
 
     const path = env.streamPath()
     // Only the two versions learn the stream's token (transfer/stream-auth.ts).
     const token = newStreamToken()
-    let stream!: Request<'receive-state'>
-    const openStream = async (): Promise<void> => {
-      stream = next.request({ dsu: 'receive-state', path, token, from: old.version, to: request.version })
-      requests.push(stream)
-      await stream.reply('receiving', { signal, phase })
-    }
+    // The new version listens for the state stream before the old one pauses,
+    // pre-copy or not: the pause then carries no round trip to open it.
+    const stream = next.request({ dsu: 'receive-state', path, token, from: old.version, to: request.version })
+    requests.push(stream)
+    await stream.reply('receiving', { signal, phase })
+    finishPhase(precopy ? 'precopy' : 'quiesce')
     let sent: Promise<{ records: number; roots: number }>
     let restored: Promise<Extract<ProgramMessage, { dsu: 'restored' }>>
     if (precopy) {
@@ -195,7 +194,6 @@ export async function runUpgrade(
       // serves; the pause only carries what changed since, and the rest. Its
       // deadline is a stall deadline: every progress report pushes it back.
       signal = arm('pre-copy made no progress')
-      await openStream()
       // The receiver's outcome, watched from here on: its failure (a
       // transformer that threw…) ends the pre-copy early. Bounded later by
       // the deadline of the phase that awaits it.
@@ -257,7 +255,6 @@ export async function runUpgrade(
       decoded = stream.onReply(onDecoded)
       sent = ask(old, { dsu: 'finish-state' }, 'sent', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })
     } else {
-      await openStream()
       decoded = stream.onReply(onDecoded)
       restored = stream.reply('restored', { signal, phase })
       sent = ask(old, { dsu: 'send-state', path, token }, 'sent', { signal, phase, exitCode: 'DSU_ERR_PROGRAM_EXITED' })

@@ -3,7 +3,7 @@
 // is the old version's value after the transformer ran.
 import { DsuError } from '../errors.js'
 import { describeRoot, type RootManifest } from '../protocol.js'
-import { hasRegistrations, NULL_PROTO_TAG } from '../transfer/registry.js'
+import { hasRegistrations, NULL_PROTO_TAG, registered } from '../transfer/registry.js'
 
 const marked = new Map<string, unknown>()
 const precopyChoice = new Map<string, boolean>()
@@ -110,11 +110,16 @@ export async function manifest(): Promise<RootManifest[]> {
 }
 
 function registeredIn(value: unknown, { tagsOf, Walker }: typeof import('../transfer/validate.js')): { classes?: string[]; types?: string[] } {
-  const walker = new Walker({ serialize: false })
+  // Once every registered name was met the rest of the root cannot add one:
+  // the walk stops there (often at the first record) instead of visiting,
+  // and keeping an identity entry for, every object of a large root.
+  const { classes: names, types: typeNames } = registered()
+  const walker = new Walker({ serialize: false, stopAfter: names.length + typeNames.length })
   try {
     walker.walk(value) // a refused value fails the transfer later, with its path
   } catch {
-    // Too deep to walk here: the transfer refuses it with a clear error.
+    // Every registered name met (WALK_COMPLETE), or too deep to walk here:
+    // the transfer refuses that with a clear error.
   }
   const classes = new Set<string>()
   const types = new Set<string>()

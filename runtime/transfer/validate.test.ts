@@ -85,3 +85,29 @@ t.test('very deep data is refused, not a crash', async (t) => {
   for (let i = 0; i < 200_000; i++) deep = [deep]
   t.equal(refusal({ deep }), 'deep: nested too deeply to serialize')
 })
+
+t.test('a walker with stopAfter stops once that many registered names were met, its marks kept', async (t) => {
+  const { Walker, WALK_COMPLETE, tagsOf } = await import('./validate.js')
+  const { registerClass, clearRegistry } = await import('./registry.js')
+  class Ledger {
+    total = 1
+  }
+  registerClass(Ledger)
+  t.teardown(clearRegistry)
+  // Without stopAfter the walk goes on and finds the function after the instance.
+  const whole = new Walker({ serialize: false })
+  t.equal(whole.walk([new Ledger(), { late: fn }])?.kind, 'function')
+  // With stopAfter 1 it ends at the instance: the rest cannot add a registered name.
+  const early = new Walker({ serialize: false, stopAfter: 1 })
+  let thrown: unknown
+  try {
+    early.walk([new Ledger(), { late: fn }])
+  } catch (error) {
+    thrown = error
+  }
+  t.equal(thrown, WALK_COMPLETE, 'it throws WALK_COMPLETE at the instance')
+  t.same([...tagsOf(early.takeMarks())], ['c:Ledger'], 'the instance met before stopping is marked')
+  // A null-prototype object is marked too, but is no registered name: no stop.
+  const nulls = new Walker({ serialize: false, stopAfter: 1 })
+  t.equal(nulls.walk([Object.create(null), { late: fn }])?.kind, 'function')
+})

@@ -121,7 +121,16 @@ export function tagsOf(marks: Marks | undefined): Set<string> {
 export interface WalkerOptions {
   /** Call registered types' serialize (false when only the names are wanted, e.g. for a manifest). */
   serialize?: boolean
+  /**
+   * Stop (throw WALK_COMPLETE) once this many distinct registered classes
+   * and types were met: a manifest that has found every registered name
+   * has nothing more to learn from the rest of the root.
+   */
+  stopAfter?: number
 }
+
+/** Thrown by a walker whose `stopAfter` was reached; its marks so far stay readable. */
+export const WALK_COMPLETE: unique symbol = Symbol('dsu walk complete')
 
 export class Walker {
   // Object -> stamp of the chunk that first reached it. A hit with another stamp
@@ -150,9 +159,13 @@ export class Walker {
   private lastTag = 0
   private lastPlain = true
   private readonly serializeTypes: boolean
+  private readonly stopAfter: number
+  private registeredMet = 0
+  private complete = false
 
   constructor(options: WalkerOptions = {}) {
     this.serializeTypes = options.serialize ?? true
+    this.stopAfter = options.stopAfter ?? Infinity
   }
 
   /** The registered values of the payload walked since the last call; starts the next payload. */
@@ -241,6 +254,7 @@ export class Walker {
       id = this.tagList.length
       this.tagIds.set(tag, id)
       this.tagList.push(tag)
+      if (tag !== NULL_PROTO_TAG && ++this.registeredMet >= this.stopAfter) this.complete = true
     }
     return id
   }
@@ -250,6 +264,7 @@ export class Walker {
     const at = this.seen.size - 1
     this.refs.push(at - this.base, this.element, at - this.elementStart, tag)
     this.marked = true
+    if (this.complete) throw WALK_COMPLETE
   }
 
   // v8 copies an instance as what it is underneath: an array, Map, Set or plain object.
